@@ -1,0 +1,46 @@
+"""The CUDA backend: CuPy on GPU 0. Imported only when asked for, never by ``import backends``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Backend, host_memory
+
+
+class CupyBackend(Backend):
+    """CuPy on CUDA device 0. ``scatter_add`` uses ``cupyx.scatter_add`` (atomic adds on the device);
+    ``synchronize`` waits for the device; ``memory_info`` adds the device's and the pool's bytes."""
+
+    name = "cupy"
+
+    def __init__(self) -> None:
+        import cupy
+        import cupyx
+
+        super().__init__(cupy, cupy.cuda.Device(0))
+        self._cupyx = cupyx
+
+    def owns(self, array: Any) -> bool:
+        return isinstance(array, self.xp.ndarray) and array.device == self.device
+
+    def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
+        out = target.copy()
+        self._cupyx.scatter_add(out, indices, updates)
+        return out
+
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def memory_info(self) -> dict[str, int]:
+        free, total = self.xp.cuda.runtime.memGetInfo()
+        pool = self.xp.get_default_memory_pool()
+        return {**host_memory(), "device_used": total - free, "device_total": total,
+                "pool_used": pool.used_bytes()}
+
+    def _to_host(self, array: Any) -> np.ndarray:
+        return self.xp.asnumpy(array)
+
+    def _on_device(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,37 @@
+"""array_api_strict on a second, non-CPU device: a CPU stand-in for a GPU's rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+
+
+class StrictBackend(Backend):
+    """``array_api_strict`` on its ``device1``. It refuses implicit conversion to numpy and the mixing of
+    devices, and has only standard functions, so CPU-only CI catches the bugs that would surface on CUDA.
+    ``scatter_add`` is a one-hot matmul (the standard has no index-add)."""
+
+    name = "strict"
+
+    def __init__(self) -> None:
+        import array_api_strict as xp
+
+        super().__init__(xp, xp.Device("device1"))
+        self._cpu = xp.Device("CPU_DEVICE")
+
+    def owns(self, array: Any) -> bool:
+        return isinstance(array, self.xp.asarray(0).__class__) and array.device == self.device
+
+    def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
+        xp = self.xp
+        idx = xp.reshape(indices, (-1, 1))
+        rows = target.shape[0]
+        onehot = xp.astype(idx == xp.reshape(self.arange(rows, dtype=idx.dtype), (1, rows)), target.dtype)
+        flat = xp.reshape(updates, (idx.shape[0], -1))
+        return target + xp.reshape(xp.matrix_transpose(onehot) @ flat, target.shape)
+
+    def _to_host(self, array: Any) -> np.ndarray:
+        return np.asarray(array.to_device(self._cpu))

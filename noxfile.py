@@ -1,0 +1,73 @@
+"""The test matrix: backends x Python versions, plus lint, typecheck, data, bench and crosscheck.
+
+``nox -s tests`` runs the suite on numpy and strict everywhere, and on cupy where a CUDA device answers.
+Whether one answers is decided by asking the driver (ctypes, no array library) BEFORE installing CuPy, so a
+CPU machine never downloads it. ``GRADKIT_REQUIRE_GPU=1`` turns the GPU skip into a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _cuda_report() -> tuple[int, int, str]:
+    spec = importlib.util.spec_from_file_location("_gradkit_cuda", ROOT / "backends" / "_cuda.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.driver_report()
+
+
+def _install_gpu_stack(session: nox.Session) -> None:
+    """Install CuPy for the driver's CUDA major version, or skip/fail with the driver's reason."""
+    count, version, error = _cuda_report()
+    if count:
+        extra = "cuda13" if version >= 13000 else "cuda12"
+        cuda = f"{version // 1000}.{version % 1000 // 10}"
+        session.log(f"{count} CUDA device(s), driver CUDA {cuda}: installing gradkit[{extra}]")
+        session.install(f".[{extra}]")
+    elif os.environ.get("GRADKIT_REQUIRE_GPU") == "1":
+        session.error(f"GRADKIT_REQUIRE_GPU=1 but no CUDA device answers: {error}")
+    else:
+        session.log(f"cupy backend skipped, CuPy not installed: {error}")
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole suite on every backend this machine has (numpy, strict; cupy where a GPU answers)."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    _install_gpu_stack(session)
+    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session(python=PYTHONS[-1])
+def gpu(session: nox.Session) -> None:
+    """The suite on a CUDA machine, where skipping the GPU cases is a failure."""
+    session.env["GRADKIT_REQUIRE_GPU"] = "1"
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    _install_gpu_stack(session)
+    session.run("python", "-m", "pytest", "-q", "-m", "gpu", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
+def lint(session: nox.Session) -> None:
+    """ruff over the whole tree."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHONS[0])
+def typecheck(session: nox.Session) -> None:
+    """mypy over gradkit and backends, on the oldest supported Python."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    session.run("mypy", "gradkit", "backends")

@@ -1,0 +1,232 @@
+"""The backend layer: conformance, round trips, scatter_add, seeded random, names and errors."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import backends
+from backends import registry
+from backends.base import Backend
+from backends.cupy_backend import CupyBackend
+from backends.numpy_backend import NumpyBackend
+from backends.strict_backend import StrictBackend
+
+IMPLEMENTATIONS = [NumpyBackend, StrictBackend, CupyBackend]
+PUBLIC = sorted(n for n in dir(Backend) if not n.startswith("_"))
+
+
+@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=lambda c: c.name)
+def test_every_backend_has_the_same_members_and_signatures(cls):
+    assert sorted(n for n in dir(cls) if not n.startswith("_")) == PUBLIC
+    for member in PUBLIC:
+        base, impl = getattr(Backend, member), getattr(cls, member)
+        if callable(base):
+            assert inspect.signature(impl) == inspect.signature(base), member
+
+
+def test_backend_is_small_and_has_the_agreed_members():
+    agreed = {"name", "device", "xp", "asarray", "to_numpy", "scatter_add", "synchronize", "random",
+              "memory_info", "owns"}
+    live = set(dir(backends.get_backend("numpy")))
+    assert agreed <= live
+    assert len(PUBLIC) + 2 <= 18  # name is a class attribute; device and xp are set per instance
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "bool"])
+def test_asarray_to_numpy_round_trip_keeps_dtype_and_values(backend, dtype):
+    host = (np.arange(12).reshape(3, 4) % 5).astype(dtype)
+    array = backend.asarray(host)
+    assert backend.owns(array)
+    back = backend.to_numpy(array)
+    assert isinstance(back, np.ndarray) and back.dtype == host.dtype
+    np.testing.assert_array_equal(back, host)
+    back[0, 0] = 1  # an explicit copy: the backend's array is not changed through it
+    np.testing.assert_array_equal(backend.to_numpy(array), host)
+
+
+def test_asarray_with_dtype_and_python_data(backend):
+    array = backend.asarray([[1, 2], [3, 4]], dtype="float64")
+    assert array.dtype == backend.xp.float64
+    assert backend.to_numpy(array).tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert backend.asarray(array) is array
+
+
+def test_creation_functions_land_on_the_device(backend):
+    for array, expected in [(backend.zeros((2, 3)), np.zeros((2, 3), np.float32)),
+                            (backend.full((2,), 7.0, "float64"), np.full((2,), 7.0)),
+                            (backend.arange(4), np.arange(4))]:
+        assert backend.owns(array)
+        out = backend.to_numpy(array)
+        assert out.dtype == expected.dtype
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scatter_add_sums_repeated_indices(backend, dtype):
+    target = np.arange(8, dtype=dtype).reshape(4, 2)
+    indices = np.array([[0, 3], [0, 0]])
+    updates = np.arange(8, dtype=dtype).reshape(2, 2, 2) + 1
+    expected = target.copy()
+    np.add.at(expected, indices, updates)
+    t = backend.asarray(target)
+    out = backend.scatter_add(t, backend.asarray(indices), backend.asarray(updates))
+    assert out.dtype == t.dtype
+    np.testing.assert_array_equal(backend.to_numpy(out), expected)
+    np.testing.assert_array_equal(backend.to_numpy(t), target)  # target unchanged
+    assert backend.to_numpy(out)[0].tolist() == [0 + 1 + 5 + 7, 1 + 2 + 6 + 8]
+
+
+def test_scatter_add_of_a_vector_table(backend):
+    out = backend.scatter_add(backend.zeros((3,), "float64"), backend.asarray([2, 2, 1]),
+                              backend.asarray([1.0, 2.0, 4.0]))
+    assert backend.to_numpy(out).tolist() == [0.0, 4.0, 3.0]
+
+
+def test_random_is_bitwise_identical_on_every_backend(backend):
+    reference = backends.get_backend("numpy").random(1234)
+    gen = backend.random(1234)
+    for draw in [lambda g: g.normal(0.0, 1.0, (5, 3)), lambda g: g.uniform(-1.0, 1.0, (7,), "float64"),
+                 lambda g: g.integers(0, 27, (4, 3))]:
+        a, b = draw(reference), draw(gen)
+        assert backend.owns(b)
+        np.testing.assert_array_equal(backend.to_numpy(b), a)
+        assert backend.to_numpy(b).dtype == a.dtype
+    assert backend.to_numpy(backend.random(1).normal(size=(2,))).dtype == np.float32
+
+
+def test_random_leaves_global_state_untouched_and_restores_its_own(backend):
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (the legacy global state is the point)
+    gen = backend.random(7)
+    saved = gen.state
+    first = backend.to_numpy(gen.normal(size=(3,)))
+    gen.state = saved
+    np.testing.assert_array_equal(backend.to_numpy(gen.normal(size=(3,))), first)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    assert not np.array_equal(backend.to_numpy(backend.random(8).normal(size=(3,))), first)
+
+
+def test_memory_info_and_synchronize(backend):
+    backend.synchronize()
+    info = backend.memory_info()
+    assert info["rss"] > 1_000_000 and info["peak_rss"] >= info["rss"] // 2
+
+
+def test_owns_refuses_other_backends_arrays():
+    numpy_b, strict_b = backends.get_backend("numpy"), backends.get_backend("strict")
+    a, s = numpy_b.asarray([1.0]), strict_b.asarray([1.0])
+    assert numpy_b.owns(a) and not numpy_b.owns(s)
+    assert strict_b.owns(s) and not strict_b.owns(a)
+    assert not strict_b.owns(strict_b.xp.asarray([1.0]))  # strict's CPU device is another device
+
+
+def test_mixing_devices_raises_device_mismatch_naming_both():
+    numpy_b, strict_b = backends.get_backend("numpy"), backends.get_backend("strict")
+    s = strict_b.asarray([1.0])
+    with pytest.raises(backends.DeviceMismatchError, match=r"(?s)numpy.*device1.*to_numpy"):
+        numpy_b.asarray(s)
+    with pytest.raises(backends.DeviceMismatchError, match=r"(?s)to_numpy: expected an array of .*strict.*numpy"):
+        strict_b.to_numpy(np.zeros(2))
+    assert issubclass(backends.DeviceMismatchError, ValueError)
+
+
+# Names, aliases, environment variable and precedence.
+@pytest.mark.parametrize(("name", "expected"), [
+    ("numpy", "numpy"), ("cpu", "numpy"), ("CPU", "numpy"), (" strict ", "strict"),
+    ("cuda", "cupy"), ("gpu", "cupy"), ("cupy", "cupy"),
+])
+def test_names_and_aliases(name, expected):
+    assert backends.resolve_name(name) == expected
+
+
+def test_none_reads_the_environment_then_auto(monkeypatch):
+    monkeypatch.setenv("GRADKIT_BACKEND", "strict")
+    assert backends.get_backend().name == "strict"
+    assert backends.get_backend("numpy").name == "numpy"  # an explicit name beats the variable
+    monkeypatch.delenv("GRADKIT_BACKEND")
+    expected = "cupy" if backends.probe()["cupy"].usable else "numpy"
+    assert backends.get_backend().name == expected == backends.get_backend("auto").name
+    monkeypatch.setenv("GRADKIT_BACKEND", "")
+    assert backends.resolve_name() == expected
+
+
+def test_unknown_name_lists_the_accepted_names(monkeypatch):
+    with pytest.raises(backends.UnknownBackendError, match="'tpu'.*auto, numpy, cupy, strict, cpu, cuda, gpu"):
+        backends.get_backend("tpu")
+    monkeypatch.setenv("GRADKIT_BACKEND", "jax")
+    with pytest.raises(ValueError, match=r"'jax' \(from \$GRADKIT_BACKEND\)"):
+        backends.get_backend()
+
+
+def test_get_backend_returns_one_cached_instance():
+    assert backends.get_backend("cpu") is backends.get_backend("numpy")
+
+
+def test_probe_reports_every_backend_and_formats_a_table():
+    report = backends.probe()
+    assert list(report) == ["numpy", "cupy", "strict"]
+    assert report["numpy"].usable and report["numpy"].version == np.__version__
+    table = backends.format_probe()
+    assert table.splitlines()[0].split()[:3] == ["backend", "usable", "version"]
+    assert "default backend:" in table
+    if not report["cupy"].usable:
+        assert "gradkit[cuda12]" in report["cupy"].reason or "no usable CUDA device" in report["cupy"].reason
+
+
+# CuPy's three states, with fake CuPy modules so that they run on any machine.
+@pytest.fixture
+def fresh_probe():
+    registry.probe.cache_clear()
+    registry._instance.cache_clear()
+    yield
+    registry.probe.cache_clear()
+    registry._instance.cache_clear()
+
+
+def test_cupy_not_installed_names_the_extra(monkeypatch, fresh_probe):
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(backends.BackendUnavailableError, match=r"CuPy is not installed.*gradkit\[cuda12\]"):
+        backends.get_backend("cupy")
+    assert issubclass(backends.BackendUnavailableError, RuntimeError)
+
+
+def test_cupy_without_a_device_gives_the_driver_text_and_auto_falls_back(tmp_path, monkeypatch, fresh_probe):
+    fake = tmp_path / "cupy"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(textwrap.dedent("""
+        __version__ = "99.0"
+        class _Runtime:
+            @staticmethod
+            def getDeviceCount():
+                raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        class cuda:
+            runtime = _Runtime
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    with pytest.raises(backends.BackendUnavailableError,
+                       match=r"CuPy 99.0 is installed but no usable CUDA device.*no CUDA-capable device"):
+        backends.get_backend("cupy")
+    assert backends.get_backend("auto").name == "numpy"
+    sys.modules.pop("cupy", None)
+
+
+def test_strict_not_installed_names_the_extra(monkeypatch, fresh_probe):
+    real = registry.importlib.util.find_spec
+    monkeypatch.setattr(registry.importlib.util, "find_spec",
+                        lambda name: None if name == "array_api_strict" else real(name))
+    with pytest.raises(backends.BackendUnavailableError, match=r"gradkit\[strict\]"):
+        backends.get_backend("strict")
+
+
+def test_importing_backends_and_gradkit_never_loads_cupy():
+    code = ("import sys, backends, gradkit; backends.get_backend('numpy'); "
+            "assert 'cupy' not in sys.modules, 'cupy imported'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
