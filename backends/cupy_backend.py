@@ -10,20 +10,25 @@ from .base import Backend, host_memory
 
 
 class CupyBackend(Backend):
-    """CuPy on CUDA device 0. ``scatter_add`` uses ``cupyx.scatter_add`` (atomic adds on the device);
-    ``synchronize`` waits for the device; ``memory_info`` adds the device's and the pool's bytes."""
+    """CuPy on CUDA device 0, seen through ``array_api_compat.cupy`` (CuPy's array API standard namespace).
+
+    ``scatter_add`` uses ``cupyx.scatter_add`` (atomic adds on the device); ``synchronize`` waits for the
+    device; ``memory_info`` adds the device's and CuPy's memory pool's bytes.
+    """
 
     name = "cupy"
 
     def __init__(self) -> None:
+        import array_api_compat.cupy as xp
         import cupy
         import cupyx
 
-        super().__init__(cupy, cupy.cuda.Device(0))
+        super().__init__(xp, cupy.cuda.Device(0))
+        self._cupy = cupy
         self._cupyx = cupyx
 
     def owns(self, array: Any) -> bool:
-        return isinstance(array, self.xp.ndarray) and array.device == self.device
+        return isinstance(array, self._cupy.ndarray) and array.device == self.device
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         out = target.copy()
@@ -34,13 +39,15 @@ class CupyBackend(Backend):
         self.device.synchronize()
 
     def memory_info(self) -> dict[str, int]:
-        free, total = self.xp.cuda.runtime.memGetInfo()
-        pool = self.xp.get_default_memory_pool()
+        free, total = self._cupy.cuda.runtime.memGetInfo()
         return {**host_memory(), "device_used": total - free, "device_total": total,
-                "pool_used": pool.used_bytes()}
+                "pool_used": self._cupy.get_default_memory_pool().used_bytes()}
+
+    def _from_host(self, host: np.ndarray) -> Any:
+        return self._cupy.asarray(host)
 
     def _to_host(self, array: Any) -> np.ndarray:
-        return self.xp.asnumpy(array)
+        return self._cupy.asnumpy(array)
 
     def _on_device(self) -> dict[str, Any]:
         return {}

@@ -133,6 +133,9 @@ def _probe_cupy() -> ProbeResult:
         return ProbeResult("cupy", False, f"CuPy {version} is installed but no usable CUDA device answers "
                            f"({type(exc).__name__}: {exc}); run on a machine with an NVIDIA GPU and driver, "
                            "or choose --backend numpy", version)
+    if importlib.util.find_spec("array_api_compat") is None:
+        return ProbeResult("cupy", False, f"CuPy {version} works but array-api-compat is missing: "
+                           f"pip install array-api-compat (or {CUPY_FIX})", version, device_count=count)
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
     return ProbeResult("cupy", True, f"CUDA device 0 of {count}", version, name, count)
 
