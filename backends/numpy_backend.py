@@ -18,7 +18,7 @@ class NumpyBackend(Backend):
         super().__init__(np, "cpu")
 
     def owns(self, array: Any) -> bool:
-        return isinstance(array, np.ndarray)
+        return isinstance(array, (np.ndarray, np.generic))  # numpy gives 0-d results as scalars
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         # One bincount over (row, column) pairs: 3-4x faster than np.add.at here, and summed in float64.

@@ -1,4 +1,19 @@
-"""gradkit: micrograd's Value and a vectorised Tensor, written once against ``backends`` (numpy, CuPy,
-array_api_strict), with the makemore models and a ``gradkit`` command line."""
+"""gradkit: micrograd's ``Value`` and a vectorised ``Tensor``, written once against ``backends`` (numpy, CuPy,
+array_api_strict), with nn modules, optimizers, the makemore models and a ``gradkit`` command line."""
+
+from backends import BackendUnavailableError, DeviceMismatchError, UnknownBackendError, get_backend
+
+from . import methods as _methods  # noqa: F401 (binds Tensor's operators)
+from .autograd import is_grad_enabled, no_grad
+from .creation import arange, ones, rand, randn, tensor, zeros
+from .functional import cross_entropy, linear, log_softmax, softmax
+from .ops import concat, stack
+from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError", "DeviceMismatchError", "Tensor", "UnknownBackendError", "arange", "concat",
+    "cross_entropy", "get_backend", "is_grad_enabled", "linear", "log_softmax", "no_grad", "ones", "rand",
+    "randn", "softmax", "stack", "tensor", "zeros",
+]

@@ -1,0 +1,55 @@
+"""Creation functions, as in PyTorch: ``tensor``, ``zeros``, ``ones``, ``randn``, ``rand``, ``arange``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends import Backend, Generator
+
+from .tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
+
+
+def tensor(data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """``Tensor(data, ...)``: see ``Tensor`` for the rules on backend and dtype."""
+    return Tensor(data, backend=backend, dtype=dtype, requires_grad=requires_grad)
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else tuple(shape)
+
+
+def zeros(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of ``shape`` (ints or one tuple)."""
+    be = _resolve_backend(backend)
+    return Tensor._wrap(be.zeros(_shape(shape), dtype), be, requires_grad)
+
+
+def ones(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of ``shape`` (ints or one tuple)."""
+    be = _resolve_backend(backend)
+    return Tensor._wrap(be.full(_shape(shape), 1.0, dtype), be, requires_grad)
+
+
+def randn(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
+          dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws of ``shape`` from ``generator`` (a backend's seeded ``random(seed)``; its
+    backend is used). Without a generator, an unseeded one of ``backend``."""
+    gen = generator if generator is not None else _resolve_backend(backend).random(None)
+    return Tensor._wrap(gen.normal(0.0, 1.0, _shape(shape), dtype), gen.backend, requires_grad)
+
+
+def rand(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
+         dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """Uniform draws in ``[0, 1)`` of ``shape`` from ``generator`` (see ``randn``)."""
+    gen = generator if generator is not None else _resolve_backend(backend).random(None)
+    return Tensor._wrap(gen.uniform(0.0, 1.0, _shape(shape), dtype), gen.backend, requires_grad)
+
+
+def arange(start: int, stop: int | None = None, *, backend: Backend | str | None = None,
+           dtype: Any = "int64") -> Tensor:
+    """``[start, stop)`` (or ``[0, start)``) as a tensor."""
+    be = _resolve_backend(backend)
+    return Tensor._wrap(be.arange(start, stop, dtype), be)

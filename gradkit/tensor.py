@@ -1,0 +1,287 @@
+"""``Tensor``: an n-dimensional array on one backend, with reverse-mode autograd.
+
+Written once against ``backends``: every array operation is a call of the backend's ``xp`` (an array API
+standard namespace) or one of its hooks, so the same code runs on numpy, CuPy and array_api_strict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import backends
+from backends import Backend, DeviceMismatchError
+
+from . import autograd
+from .autograd import is_grad_enabled
+
+DEFAULT_DTYPE = "float32"
+Scalar = (int, float, np.number, np.bool_)
+
+
+def _resolve_backend(backend: Backend | str | None) -> Backend:
+    return backend if isinstance(backend, Backend) else backends.get_backend(backend)
+
+
+class Tensor:
+    """An array of ``dtype`` on ``backend``, recording the ops applied to it when ``requires_grad``.
+
+    Args:
+        data: Python numbers or nested lists, a numpy array, an array that ``backend`` owns, or a Tensor
+            (its data, detached).
+        backend: a ``Backend``, a backend name (``"numpy"``, ``"cupy"``, ``"strict"``, aliases), or None for
+            ``backends.get_backend()`` (``$GRADKIT_BACKEND``, then auto).
+        dtype: ``"float32"``, ``"float64"``, ``"int64"``, ... or a dtype object. None: Python floats become
+            float32 (the default dtype), Python ints int64, and arrays keep their dtype.
+        requires_grad: record ops for ``backward()``; integer data is then converted to the default float
+            dtype, since gradients are real numbers.
+
+    Attributes: ``data`` (a backend array), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``,
+    ``dtype``, ``shape``, ``ndim``, ``is_leaf``. ``item()`` and ``numpy()`` are the only ways data reaches
+    the host.
+
+    Raises:
+        DeviceMismatchError: ``data`` is an array of another backend or device.
+        UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_version",
+                 "_op", "__weakref__")
+    __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to the Tensor's reflected operator
+
+    def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
+                 requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            backend = data.backend if backend is None else backend
+            data = data.data
+        be = _resolve_backend(backend)
+        if dtype is None and not be.owns(data) and not isinstance(data, np.ndarray):
+            host = np.asarray(data)
+            dtype = DEFAULT_DTYPE if host.dtype.kind == "f" else None
+            data = host
+        array = be.asarray(data, dtype)
+        if requires_grad and not _is_float(be, array):
+            array = be.astype(array, DEFAULT_DTYPE)
+        self._init(array, be, requires_grad)
+
+    def _init(self, data: Any, backend: Backend, requires_grad: bool) -> None:
+        self.data = data
+        self.grad: Tensor | None = None
+        self.requires_grad = requires_grad
+        self.backend = backend
+        self._parents: tuple[Tensor, ...] = ()
+        self._backward: Callable[[Any], Sequence[Any]] | None = None
+        self._saved: tuple[tuple[Tensor, int], ...] = ()
+        self._version = 0
+        self._op = ""
+
+    @classmethod
+    def _wrap(cls, data: Any, backend: Backend, requires_grad: bool = False) -> Tensor:
+        """A tensor around an array that ``backend`` already owns (no checks, no copy)."""
+        out = cls.__new__(cls)
+        out._init(data, backend, requires_grad)
+        return out
+
+    @classmethod
+    def _node(cls, data: Any, parents: tuple[Tensor, ...], backward: Callable[[Any], Sequence[Any]],
+              op: str, saved: tuple[Tensor, ...] = ()) -> Tensor:
+        """The output of an op: records the graph when grad mode is on and a parent requires grad."""
+        backend = parents[0].backend
+        out = cls.__new__(cls)
+        out._init(data, backend, False)
+        if autograd._GradMode.enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents, out._backward, out._op = parents, backward, op
+            out._saved = tuple((t, t._version) for t in saved)
+        return out
+
+    # Attributes.
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape, a tuple of ints."""
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return len(self.data.shape)
+
+    @property
+    def dtype(self) -> Any:
+        """The backend namespace's dtype object (``backend.xp.float32``, ...)."""
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return int(np.prod(self.data.shape, dtype=np.int64))
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op that recorded a graph)."""
+        return self._backward is None
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.numpy()!r}, backend={self.backend.name!r}{grad})"
+
+    # Host access, explicit.
+    def numpy(self) -> np.ndarray:
+        """A host copy of the data as a numpy array (the explicit device -> host transfer)."""
+        return self.backend.to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number. Raises ValueError for other sizes."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists (through the host)."""
+        return self.numpy().tolist()
+
+    # Autograd.
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        Args:
+            gradient: the upstream gradient, of ``self``'s shape (a Tensor or host data); may be omitted
+                for a one-element tensor (it is then 1).
+            retain_graph: keep the graph's saved arrays so that backward can be called again.
+
+        Raises:
+            RuntimeError: ``self`` does not require grad; ``gradient`` omitted for a non-scalar; a saved
+                tensor was modified in place; the graph was freed by an earlier backward.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: create the leaves with "
+                               "requires_grad=True, and call backward outside no_grad()")
+        if gradient is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a one-element output; this one has "
+                                   f"shape {self.shape}: pass gradient= of that shape")
+            seed = self.backend.full(self.shape, 1.0, self.dtype)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else self.backend.asarray(gradient)
+            if tuple(g.shape) != self.shape:
+                raise ValueError(f"gradient has shape {tuple(g.shape)}, the tensor has shape {self.shape}")
+            seed = self.backend.xp.asarray(self.backend.astype(g, self.dtype), copy=True)
+        autograd.run_backward(self, seed, retain_graph)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``grad = None``)."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """The same data (shared, not copied) as a new leaf that does not require grad."""
+        return Tensor._wrap(self.data, self.backend)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf in place; returns self."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_ applies to leaf tensors; use detach() first")
+        if requires_grad and not _is_float(self.backend, self.data):
+            raise TypeError(f"only floating-point tensors can require grad, this one is {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def clone(self) -> Tensor:
+        """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
+        return Tensor._node(self.backend.xp.asarray(self.data, copy=True), (self,), lambda g: (g,), "clone")
+
+    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Tensor:
+        """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
+        changes. The result is a leaf with the same ``requires_grad``; returns self when nothing changes."""
+        target = self.backend if backend is None else _resolve_backend(backend)
+        data = self.data
+        if target != self.backend:
+            data = target.asarray(self.backend.to_numpy(data))
+        if dtype is not None:
+            data = target.astype(data, dtype)
+        if data is self.data:
+            return self
+        return Tensor._wrap(data, target, self.requires_grad and _is_float(target, data))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """The data cast to ``dtype``, recorded in the graph (the gradient is cast back)."""
+        data = self.backend.astype(self.data, dtype)
+        if data is self.data:
+            return self
+        src = self.dtype
+        return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
+
+    # In-place updates (for optimizers and data preparation; they bump the version counter).
+    def _inplace(self, name: str, other: Any) -> Tensor:
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(f"{name} changes a tensor that requires grad in place; do it inside "
+                               "gradkit.no_grad() (as optimizers do), or use the out-of-place form")
+        value = _operand_data(self, other)
+        if name == "copy_":
+            self.data[...] = value
+        elif name == "add_":
+            self.data += value
+        elif name == "sub_":
+            self.data -= value
+        elif name == "mul_":
+            self.data *= value
+        else:  # div_
+            self.data /= value
+        self._version += 1
+        return self
+
+    def add_(self, other: Any) -> Tensor:
+        """``self += other`` in place; returns self."""
+        return self._inplace("add_", other)
+
+    def sub_(self, other: Any) -> Tensor:
+        """``self -= other`` in place; returns self."""
+        return self._inplace("sub_", other)
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        return self._inplace("mul_", other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place; returns self."""
+        return self._inplace("div_", other)
+
+    def copy_(self, other: Any) -> Tensor:
+        """Overwrite the data with ``other`` (broadcast) in place; returns self."""
+        return self._inplace("copy_", other)
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place; returns self."""
+        return self._inplace("mul_", 0)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+
+def _is_float(backend: Backend, array: Any) -> bool:
+    return bool(backend.xp.isdtype(array.dtype, "real floating"))
+
+
+def _operand_data(ref: Tensor, other: Any) -> Any:
+    """``other`` as something ``ref``'s backend can combine with ``ref.data``: a Python number or an array
+    of that backend, cast to ``ref``'s float dtype. Raises DeviceMismatchError for another backend's data."""
+    if isinstance(other, Tensor):
+        if other.backend is not ref.backend and other.backend != ref.backend:
+            raise DeviceMismatchError(
+                f"operands on two backends: {ref.backend!r} and {other.backend!r}; move one with "
+                f".to({ref.backend.name!r}) or .to({other.backend.name!r})"
+            )
+        return other.data
+    if isinstance(other, Scalar):
+        return other.item() if isinstance(other, np.generic) else other
+    if ref.backend.owns(other):
+        return other
+    raise DeviceMismatchError(
+        f"cannot combine a tensor on {ref.backend!r} with a {type(other).__name__}; wrap it first: "
+        f"Tensor(value, backend={ref.backend.name!r})"
+    )
