@@ -98,3 +98,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     parents = (x, weight) if bias is None else (x, weight, bias)
     return Tensor._node(out, parents, backward, "linear", (x, weight))
+
+
+def one_hot(ids: Tensor, num_classes: int, dtype: Any = "float32") -> Tensor:
+    """Integer ``ids (...)`` -> ``(..., num_classes)`` of ``dtype`` with a 1 at each id (not differentiable)."""
+    be = ids.backend
+    xp = be.xp
+    index = xp.reshape(ids.data, (*ids.shape, 1))
+    return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=ids.dtype), be.dtype(dtype)), be)

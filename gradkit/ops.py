@@ -299,6 +299,9 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     ``a[i, j]``. The backward of a gather is ``backend.scatter_add``."""
     index = _index_arrays(a, key)
     if index is None:
+        key = key if isinstance(key, tuple) else (key,)
+        if not any(k is Ellipsis for k in key):
+            key = (*key, Ellipsis)  # the standard indexes every axis; numpy's implicit trailing ':' made explicit
 
         def backward(g: Any) -> tuple[Any]:
             full = a.backend.zeros(a.shape, g.dtype)

@@ -1,0 +1,35 @@
+"""The neural bigram of makemore part 1: one 27x27 weight matrix trained by gradient descent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends import Generator
+
+from .. import functional, ops
+from ..nn import Parameter
+from ..tensor import Tensor
+from .base import LanguageModel, check_positive
+
+
+class NeuralBigram(LanguageModel):
+    """``logits = onehot(x) @ W`` with ``W (vocab_size, vocab_size)`` ~ N(0, 1).
+
+    ``one_hot=True`` computes it as the course writes it (a one-hot matrix times W); the default picks the row
+    ``W[x]``, which is the same number with far less work. Trained to the counting bigram's optimum by
+    full-batch gradient descent (learning rate 50). Source: makemore part 1.
+    """
+
+    kind = "bigram"
+
+    def __init__(self, vocab_size: int, *, generator: Generator, dtype: Any = "float32",
+                 one_hot: bool = False, block_size: int = 1) -> None:
+        check_positive(vocab_size=vocab_size, block_size=block_size)
+        self.config = {"vocab_size": vocab_size, "one_hot": bool(one_hot), "block_size": block_size}
+        self.W = Parameter.of(generator.normal(0.0, 1.0, (vocab_size, vocab_size), dtype), generator.backend)
+
+    def forward(self, X: Tensor) -> Tensor:
+        last = X[:, -1]
+        if self.config["one_hot"]:
+            return functional.one_hot(last, self.vocab_size, self.W.dtype) @ self.W
+        return ops.getitem(self.W, last)

@@ -1,0 +1,39 @@
+"""micrograd's MLP classifier, on Tensors: the two-moons demo with a max-margin loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends import Generator
+
+from .. import nn, ops
+from ..tensor import Tensor
+
+
+class MLPClassifier(nn.Module):
+    """``nin -> nouts[0] -> ... -> nouts[-1]`` with ReLU between layers and a linear last layer (micrograd's
+    ``MLP(2, [16, 16, 1])``). Weights ~ U(-1, 1) as micrograd draws them, biases 0. ``X (N, nin)`` ->
+    scores ``(N, nouts[-1])``."""
+
+    def __init__(self, nin: int, nouts: list[int], *, generator: Generator, dtype: Any = "float64") -> None:
+        sizes = [nin, *nouts]
+        self.layers = [nn.Linear(a, b, generator=generator, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
+        for layer in self.layers:
+            layer.weight.data = generator.uniform(-1.0, 1.0, layer.weight.shape, dtype)
+
+    def forward(self, X: Tensor) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            X = layer(X)
+            if i < len(self.layers) - 1:
+                X = ops.relu(X)
+        return X
+
+
+def max_margin_loss(model: MLPClassifier, X: Tensor, y: Tensor, alpha: float = 1e-4) -> tuple[Tensor, float]:
+    """micrograd's demo loss: ``mean(relu(1 - y * score)) + alpha * sum(p ** 2)`` with labels ``y (N,)`` in
+    {-1, +1}; returns ``(loss, accuracy)`` where accuracy is the fraction with ``sign(score) == y``."""
+    scores = ops.reshape(model(X), (-1,))
+    data_loss = ops.mean(ops.relu(1 - y * scores))
+    reg = sum((ops.sum(p * p) for p in model.parameters()), Tensor._wrap(X.backend.zeros((), X.dtype), X.backend))
+    accuracy = float(((y.numpy() > 0) == (scores.numpy() > 0)).mean())
+    return data_loss + reg * alpha, accuracy

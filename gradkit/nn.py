@@ -1,0 +1,242 @@
+"""Neural-network modules on ``Tensor``, as in PyTorch and makemore part 3: Module, Linear, Embedding, Tanh,
+ReLU, BatchNorm1d, Sequential, Flatten."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from backends import Backend, Generator
+
+from . import functional, ops
+from .autograd import no_grad
+from .tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a ``Module`` trains (``requires_grad=True``)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None) -> None:
+        super().__init__(data, backend=backend, dtype=dtype, requires_grad=True)
+
+    @classmethod
+    def of(cls, array: Any, backend: Backend) -> Parameter:
+        """A parameter around an array ``backend`` owns (no copy)."""
+        out = cls.__new__(cls)
+        out._init(array, backend, True)
+        return out
+
+
+class Module:
+    """Base class of the layers and models: ordered parameters and buffers, state dicts, train/eval, to().
+
+    Attributes that are ``Parameter`` are parameters; other ``Tensor`` attributes are buffers (saved in the
+    state dict, never trained); ``Module`` attributes and lists of modules are children. Order is the order
+    of assignment, as in PyTorch.
+    """
+
+    training: bool = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; subclasses define it."""
+        raise NotImplementedError
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        for name, value in vars(self).items():
+            if isinstance(value, (Tensor, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Module) for v in value):
+                for i, v in enumerate(value):
+                    yield f"{name}.{i}", v
+
+    def named_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every parameter and buffer as ``(dotted name, tensor)``, in order."""
+        for name, value in self._children():
+            if isinstance(value, Module):
+                yield from value.named_tensors(f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", value
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` pairs in order, each parameter once."""
+        seen: set[int] = set()
+        out = []
+        for name, t in self.named_tensors():
+            if isinstance(t, Parameter) and id(t) not in seen:
+                seen.add(id(t))
+                out.append((name, t))
+        return out
+
+    def parameters(self) -> list[Parameter]:
+        """The parameters in order (what an optimizer takes)."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant, depth first."""
+        yield self
+        for _, value in self._children():
+            if isinstance(value, Module):
+                yield from value.modules()
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (BatchNorm uses batch statistics); returns self."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (BatchNorm uses its running statistics); returns self."""
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host numpy copies of every parameter and buffer, keyed by dotted name."""
+        return {name: t.numpy() for name, t in self.named_tensors()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy arrays (host arrays, e.g. from ``state_dict``) into the parameters and buffers, on their
+        backend and in their dtype.
+
+        Raises:
+            KeyError: with ``strict``, names missing from ``state`` or not in the model (both listed).
+            ValueError: an array whose shape differs from the parameter's.
+        """
+        own = dict(self.named_tensors())
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise KeyError(f"state dict does not match the model: missing {missing}, unexpected {unexpected}")
+        for name, t in own.items():
+            if name not in state:
+                continue
+            value = np.asarray(state[name])
+            if value.shape != t.shape:
+                raise ValueError(f"state dict entry {name!r} has shape {value.shape}, the model's has {t.shape}")
+            t.data = t.backend.asarray(value, t.dtype)
+            t._version += 1
+
+    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Module:
+        """Move every parameter and buffer to ``backend`` and/or cast floats to ``dtype``, in place (the
+        Parameter objects stay the same, so an optimizer holding them keeps working); returns self."""
+        target = _resolve_backend(backend)
+        for _, t in self.named_tensors():
+            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t.dtype, "real floating")
+                         else None)
+            t.data, t.backend = moved.data, moved.backend
+            t.grad = None
+        return self
+
+    @property
+    def backend(self) -> Backend:
+        """The backend of the first parameter or buffer."""
+        return next(self.named_tensors())[1].backend
+
+
+def _init(generator: Generator, shape: tuple[int, ...], scale: float, dtype: Any) -> Parameter:
+    return Parameter.of(generator.normal(0.0, scale, shape, dtype), generator.backend)
+
+
+class Linear(Module):
+    """``y = x @ weight + bias``. Shapes: ``x (..., fan_in)`` -> ``(..., fan_out)``; ``weight (fan_in,
+    fan_out)`` (the course's layout), ``bias (fan_out,)``.
+
+    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(fan_in)`` (Kaiming; gain 5/3
+    suits tanh) unless ``std`` is given, ``bias = 0``. Draws come from ``generator`` (``backend.random(seed)``),
+    whose backend the layer lives on.
+    """
+
+    def __init__(self, fan_in: int, fan_out: int, bias: bool = True, *, generator: Generator,
+                 gain: float = 1.0, std: float | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        self.weight = _init(generator, (fan_in, fan_out), gain / fan_in**0.5 if std is None else std, dtype)
+        self.bias = Parameter.of(generator.backend.zeros((fan_out,), dtype), generator.backend) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.linear(x, self.weight, self.bias)
+
+
+class Embedding(Module):
+    """A lookup table: integer ids ``(B, T)`` -> vectors ``(B, T, embedding_dim)``; ``weight (num_embeddings,
+    embedding_dim)`` ~ N(0, 1) (the course's ``C``). The backward sums repeated ids (``scatter_add``)."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, generator: Generator,
+                 dtype: Any = DEFAULT_DTYPE) -> None:
+        self.weight = _init(generator, (num_embeddings, embedding_dim), 1.0, dtype)
+
+    def forward(self, ids: Any) -> Tensor:
+        return ops.getitem(self.weight, ids)
+
+
+class Tanh(Module):
+    """Elementwise ``tanh``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class ReLU(Module):
+    """Elementwise ``max(x, 0)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class Flatten(Module):
+    """``(B, d1, d2, ...)`` -> ``(B, d1 * d2 * ...)``: the concatenated context embeddings of Bengio et al."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.reshape(x, (x.shape[0], -1))
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation (Ioffe & Szegedy 2015) over axis 0 of ``(N, C)`` (or axes 0, 1 of ``(N, L, C)``).
+
+    Training: normalise with the batch mean and biased variance, update running statistics (unbiased
+    variance) with ``momentum``, as ``torch.nn.BatchNorm1d``; eval: use the running statistics. Parameters
+    ``gamma`` (ones), ``beta`` (zeros); buffers ``running_mean``, ``running_var``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, *, backend: Backend | str | None = None,
+                 dtype: Any = DEFAULT_DTYPE) -> None:
+        be = _resolve_backend(backend)
+        self.eps, self.momentum = eps, momentum
+        self.gamma = Parameter.of(be.full((dim,), 1.0, dtype), be)
+        self.beta = Parameter.of(be.zeros((dim,), dtype), be)
+        self.running_mean = Tensor._wrap(be.zeros((dim,), dtype), be)
+        self.running_var = Tensor._wrap(be.full((dim,), 1.0, dtype), be)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return (x - self.running_mean) / ops.pow(self.running_var + self.eps, 0.5) * self.gamma + self.beta
+        axes = (0,) if x.ndim == 2 else (0, 1)
+        mean = ops.mean(x, axes, keepdims=True)
+        centred = x - mean
+        var = ops.mean(centred * centred, axes, keepdims=True)
+        out = centred * ops.pow(var + self.eps, -0.5) * self.gamma + self.beta
+        n = x.size // x.shape[-1]
+        with no_grad():
+            m = self.momentum
+            self.running_mean.mul_(1 - m).add_(ops.reshape(mean, (-1,)) * m)
+            self.running_var.mul_(1 - m).add_(ops.reshape(var, (-1,)) * (m * n / max(n - 1, 1)))
+        return out
+
+
+class Sequential(Module):
+    """Layers applied in order; ``layers`` is the list."""
+
+    def __init__(self, *layers: Module) -> None:
+        self.layers = list(layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
