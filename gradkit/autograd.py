@@ -102,6 +102,12 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
             elif node._backward is _freed:
                 _freed(g)
             continue
+        if node._version:
+            raise RuntimeError(
+                f"the output of {node._op} (shape {node.shape}) was modified in place after it was computed "
+                f"(version 0 -> {node._version}), so its recorded backward no longer matches it; use an "
+                "out-of-place op, or clone() it before changing it"
+            )
         for saved, version in node._saved:
             if saved._version != version:
                 raise RuntimeError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops import _as_tensor, _unbroadcast
+from .ops import _as_tensor, _promote, _unbroadcast
 from .tensor import Tensor
 
 
@@ -82,18 +82,20 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape {weight.shape} "
                          f"(the input's last axis must be {fan_in})")
     xp = x.backend.xp
-    x2 = xp.reshape(x.data, (-1, fan_in)) if x.ndim != 2 else x.data
-    out = x2 @ weight.data
+    weight = _as_tensor(x, weight)  # raises DeviceMismatchError for another backend
+    xd, w = _promote(x, weight)  # an integer input meets the weight's float dtype
+    x2 = xp.reshape(xd, (-1, fan_in)) if x.ndim != 2 else xd
+    out = x2 @ w
     if bias is not None:
-        out = out + bias.data
+        out = out + _as_tensor(x, bias).data
     if x.ndim != 2:
         out = xp.reshape(out, (*x.shape[:-1], fan_out))
-    w, need_x = weight.data, x.requires_grad
+    need_x = x.requires_grad
 
     def backward(g: Any) -> tuple[Any, ...]:
         g2 = xp.reshape(g, (-1, fan_out)) if x.ndim != 2 else g
         gx = None if not need_x else g2 @ w.T if x.ndim == 2 else xp.reshape(g2 @ w.T, x.shape)
-        grads = (gx, x2.T @ g2)
+        grads = (None if gx is None else _unbroadcast(gx, x), _unbroadcast(x2.T @ g2, weight))
         return grads if bias is None else (*grads, _unbroadcast(xp.sum(g2, axis=0), bias))
 
     parents = (x, weight) if bias is None else (x, weight, bias)

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from backends import DeviceMismatchError
 
 from .tensor import Scalar, Tensor, _is_float, _operand_data
@@ -85,7 +87,9 @@ def sub(a: Tensor, b: Any) -> Tensor:
 
 
 def rsub(a: Tensor, b: Any) -> Tensor:
-    """``b - a`` for a number ``b``."""
+    """``b - a`` for a number ``b`` (an array ``b`` broadcasts, as ``sub``)."""
+    if not isinstance(b, Scalar):
+        return sub(_as_tensor(a, b), a)
     return Tensor._node(_operand_data(a, b) - a.data, (a,), lambda g: (-g,), "rsub")
 
 
@@ -118,7 +122,9 @@ def div(a: Tensor, b: Any) -> Tensor:
 
 
 def rdiv(a: Tensor, b: Any) -> Tensor:
-    """``b / a`` for a number ``b``: d/da = -b/a**2."""
+    """``b / a`` for a number ``b``: d/da = -b/a**2 (an array ``b`` broadcasts, as ``div``)."""
+    if not isinstance(b, Scalar):
+        return div(_as_tensor(a, b), a)
     out = _operand_data(a, b) / a.data
     return Tensor._node(out, (a,), lambda g: (-g * out / a.data,), "rdiv", (a,))
 
@@ -140,7 +146,9 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
 
 
 def rpow(a: Tensor, b: Any) -> Tensor:
-    """``b ** a`` for a number ``b``: d/da = b**a ln(b)."""
+    """``b ** a`` for a number ``b``: d/da = b**a ln(b) (an array ``b`` broadcasts, as ``pow``)."""
+    if not isinstance(b, Scalar):
+        return pow(_as_tensor(a, b), a)
     k = _operand_data(a, b)
     out = k**a.data
     log_k = math.log(k) if k > 0 else math.nan
@@ -198,8 +206,10 @@ def sigmoid(a: Tensor) -> Tensor:
 def relu(a: Tensor) -> Tensor:
     """``max(a, 0)``; no gradient passes at exactly 0."""
     xp = a.backend.xp
-    mask = xp.astype(a.data > 0, a.data.dtype)
-    return Tensor._node(a.data * mask, (a,), lambda g: (g * mask,), "relu")
+    positive = a.data > 0
+    mask = xp.astype(positive, a.data.dtype)
+    out = xp.where(positive, a.data, xp.zeros_like(a.data))  # not a * mask: -inf * 0 is nan
+    return Tensor._node(out, (a,), lambda g: (g * mask,), "relu")
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
@@ -280,7 +290,7 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
     def backward(g: Any) -> list[Any]:
         lead = (slice(None),) * axis
-        return [g[(*lead, slice(lo, hi))] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return [_unbroadcast(g[(*lead, slice(lo, hi))], t) for t, lo, hi in zip(parts, bounds[:-1], bounds[1:])]
 
     return Tensor._node(out, tuple(parts), backward, "concat")
 
@@ -322,6 +332,9 @@ def _index_arrays(a: Tensor, key: Any) -> Any:
         raise IndexError("mixing integer arrays with slices in one index is not supported; index in two steps")
     if len(arrays) > a.ndim:
         raise IndexError(f"too many indices ({len(arrays)}) for a tensor of shape {a.shape}")
+    xp = a.backend.xp
+    # Negative indices count from the end (as numpy); flattening and scatter_add need them in [0, n).
+    arrays = [xp.where(k < 0, k + n, k) for k, n in zip(arrays, a.shape)]
     flat = arrays[0]
     for k, n in zip(arrays[1:], a.shape[1:len(arrays)]):
         flat = flat * n + k
@@ -336,6 +349,9 @@ def _int_array(a: Tensor, k: Any) -> Any:
         k = k.data
     elif isinstance(k, list):
         k = a.backend.asarray(k, "int64")
+    elif isinstance(k, np.ndarray) and not a.backend.owns(k):
+        raise DeviceMismatchError(f"a numpy index array for a tensor on {a.backend!r}: move it with "
+                                  f"Tensor(index, backend={a.backend.name!r})")
     elif not a.backend.owns(k) or not hasattr(k, "dtype"):
         return None
     if k.dtype == a.backend.xp.bool:

@@ -169,7 +169,7 @@ class Tensor:
                                    f"shape {self.shape}: pass gradient= of that shape")
             seed = self.backend.full(self.shape, 1.0, self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else self.backend.asarray(gradient)
+            g = _operand_data(self, gradient) if isinstance(gradient, Tensor) else self.backend.asarray(gradient)
             if tuple(g.shape) != self.shape:
                 raise ValueError(f"gradient has shape {tuple(g.shape)}, the tensor has shape {self.shape}")
             seed = self.backend.xp.asarray(self.backend.astype(g, self.dtype), copy=True)
@@ -214,6 +214,8 @@ class Tensor:
         data = self.backend.astype(self.data, dtype)
         if data is self.data:
             return self
+        if not _is_float(self.backend, data):  # gradients are real numbers: an integer cast ends the graph
+            return Tensor._wrap(data, self.backend)
         src = self.dtype
         return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
 
