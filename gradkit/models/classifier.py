@@ -37,3 +37,28 @@ def max_margin_loss(model: MLPClassifier, X: Tensor, y: Tensor, alpha: float = 1
     reg = sum((ops.sum(p * p) for p in model.parameters()), Tensor._wrap(X.backend.zeros((), X.dtype), X.backend))
     accuracy = float(((y.numpy() > 0) == (scores.numpy() > 0)).mean())
     return data_loss + reg * alpha, accuracy
+
+
+def train_moons(backend: Any, *, steps: int = 100, n_samples: int = 100, noise: float = 0.1,
+                data_seed: int = 1337, init_seed: int = 1337, alpha: float = 1e-4,
+                dtype: Any = "float64") -> tuple[MLPClassifier, list[float]]:
+    """micrograd's demo on Tensors: ``MLPClassifier(2, [16, 16, 1])`` trained on two moons by SGD with
+    learning rate ``1 - 0.9 k / steps``. Returns ``(model, accuracy before each step + after the last)``."""
+    from ..autograd import no_grad
+    from ..data import make_moons
+
+    X_host, y_host = make_moons(n_samples, noise, data_seed)
+    X = Tensor._wrap(backend.asarray(X_host, dtype), backend)
+    y = Tensor._wrap(backend.asarray(y_host * 2.0 - 1.0, dtype), backend)
+    model = MLPClassifier(2, [16, 16, 1], generator=backend.random(init_seed), dtype=dtype)
+    accuracies = []
+    for k in range(steps):
+        loss, accuracy = max_margin_loss(model, X, y, alpha)
+        accuracies.append(accuracy)
+        model.zero_grad()
+        loss.backward()
+        with no_grad():
+            for p in model.parameters():
+                p.sub_(p.grad * (1.0 - 0.9 * k / steps))
+    accuracies.append(max_margin_loss(model, X, y, alpha)[1])
+    return model, accuracies
