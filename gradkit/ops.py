@@ -290,7 +290,8 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
     def backward(g: Any) -> list[Any]:
         lead = (slice(None),) * axis
-        return [_unbroadcast(g[(*lead, slice(lo, hi))], t) for t, lo, hi in zip(parts, bounds[:-1], bounds[1:])]
+        pieces = (g[(*lead, slice(lo, hi), ...)] for lo, hi in zip(bounds[:-1], bounds[1:]))  # `...`: strict
+        return [_unbroadcast(piece, t) for piece, t in zip(pieces, parts)]
 
     return Tensor._node(out, tuple(parts), backward, "concat")
 
