@@ -29,6 +29,7 @@ class Backend:
     def __init__(self, xp: Any, device: Any) -> None:
         self.xp = xp
         self.device = device
+        self._dtypes: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
@@ -67,7 +68,15 @@ class Backend:
 
     def dtype(self, spec: Any) -> Any:
         """The namespace's dtype for ``spec`` (``"float32"``, ``numpy.float64``, a strict dtype, ...)."""
-        return getattr(self.xp, dtype_name(spec))
+        try:
+            return self._dtypes[spec]
+        except (KeyError, TypeError):  # not seen yet, or not hashable
+            found = getattr(self.xp, dtype_name(spec))
+            try:
+                self._dtypes[spec] = found
+            except TypeError:
+                pass
+            return found
 
     def astype(self, array: Any, dtype: Any) -> Any:
         """``array`` cast to ``dtype`` (no copy when it already has it)."""

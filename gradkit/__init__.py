@@ -9,11 +9,12 @@ from .creation import arange, ones, rand, randn, tensor, zeros
 from .functional import cross_entropy, linear, log_softmax, softmax
 from .ops import concat, stack
 from .tensor import Tensor
+from .value import Value
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError", "DeviceMismatchError", "Tensor", "UnknownBackendError", "arange", "concat",
     "cross_entropy", "get_backend", "is_grad_enabled", "linear", "log_softmax", "no_grad", "ones", "rand",
-    "randn", "softmax", "stack", "tensor", "zeros",
+    "randn", "softmax", "stack", "tensor", "zeros", "Value",
 ]

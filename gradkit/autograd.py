@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_TENSOR: list[type[Tensor]] = []  # set by tensor.py (which imports this module)
+
+
 class _GradMode:
     enabled = True
 
@@ -62,20 +65,19 @@ def topological_order(root: Tensor) -> list[Tensor]:
     Iterative depth-first search, so graphs of any depth work with the default recursion limit.
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()  # tensors hash by identity
     stack: list[tuple[Tensor, bool]] = [(root, False)]
+    push, pop, append, add = stack.append, stack.pop, order.append, visited.add
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if id(parent) not in visited:
-                stack.append((parent, False))
+            append(node)
+        elif node not in visited:
+            add(node)
+            push((node, True))
+            for parent in node._parents:
+                if parent not in visited:
+                    push((parent, False))
     return order
 
 
@@ -90,10 +92,10 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
         RuntimeError: a tensor saved for backward was changed in place after it was used (its version
             counter moved), or the graph was already freed by an earlier backward.
     """
-    grads: dict[int, Any] = {id(root): seed}
+    grads: dict[Tensor, Any] = {root: seed}
     handed: set[int] = set()
     for node in reversed(topological_order(root)):
-        g = grads.pop(id(node), None)
+        g = grads.pop(node, None)
         if g is None:
             continue
         if not node._parents:
@@ -118,22 +120,20 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
         for parent, pg in zip(node._parents, node._backward(g)):
             if pg is None or not parent.requires_grad:
                 continue
-            key = id(parent)
-            prev = grads.get(key)
-            grads[key] = pg if prev is None else prev + pg
+            prev = grads.get(parent)
+            grads[parent] = pg if prev is None else prev + pg
         if not retain_graph:
             node._parents, node._saved, node._backward = (), (), _freed
 
 
 def _accumulate(leaf: Tensor, g: Any, handed: set[int]) -> None:
-    from .tensor import Tensor
-
-    if g.shape != leaf.shape or g.dtype != leaf.data.dtype:
+    wrap = _TENSOR[0]._wrap  # plain Tensors, also for Parameter leaves
+    if g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
         raise RuntimeError(f"internal error: gradient {g.shape} {g.dtype} for a leaf {leaf.shape} {leaf.dtype}")
     if leaf.grad is not None:
-        leaf.grad = Tensor._wrap(leaf.grad.data + g, leaf.backend)
+        leaf.grad = wrap(leaf.grad.data + g, leaf.backend)
         return
     if id(g) in handed or getattr(g, "base", g) is not None:  # a view or a shared buffer: copy it
         g = leaf.backend.xp.asarray(g, copy=True)
     handed.add(id(g))
-    leaf.grad = Tensor._wrap(g, leaf.backend)
+    leaf.grad = wrap(g, leaf.backend)

@@ -56,16 +56,15 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
     shifted, e, total = _shifted(logits, -1)
-    index = xp.reshape(t, (*t.shape, 1))
-    nll = xp.reshape(xp.log(total) - xp.take_along_axis(shifted, index, axis=-1), t.shape)
+    classes = logits.backend.arange(logits.shape[-1], dtype=t.dtype)
+    onehot = xp.astype(xp.reshape(t, (*t.shape, 1)) == classes, e.dtype)  # also the gradient's "- 1"
+    nll = xp.reshape(xp.log(total), t.shape) - xp.sum(shifted * onehot, axis=-1)
     count = nll.size if nll.size else 1
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
-    classes = logits.backend.arange(logits.shape[-1], dtype=t.dtype)
 
     def backward(g: Any) -> tuple[Any]:
-        grad = e / total - xp.astype(index == classes, e.dtype)
         scale = xp.reshape(g, (*g.shape, 1)) if reduction == "none" else g / count if reduction == "mean" else g
-        return (grad * scale,)
+        return ((e / total - onehot) * scale,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")
 

@@ -308,6 +308,8 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     """``a[key]``: ints, slices, None and ``...`` as numpy; an integer array (or Tensor) gathers rows along
     axis 0, repeated indices included (an embedding lookup); a tuple of integer arrays gathers elements
     ``a[i, j]``. The backward of a gather is ``backend.scatter_add``."""
+    if isinstance(key, Tensor) and key.backend is a.backend and getattr(key.data.dtype, "kind", "") in ("i", "u"):
+        return _gather(a, (1, key.data))  # the embedding lookup's fast path
     index = _index_arrays(a, key)
     if index is None:
         key = key if isinstance(key, tuple) else (key,)
@@ -333,9 +335,8 @@ def _index_arrays(a: Tensor, key: Any) -> Any:
         raise IndexError("mixing integer arrays with slices in one index is not supported; index in two steps")
     if len(arrays) > a.ndim:
         raise IndexError(f"too many indices ({len(arrays)}) for a tensor of shape {a.shape}")
-    xp = a.backend.xp
-    # Negative indices count from the end (as numpy); flattening and scatter_add need them in [0, n).
-    arrays = [xp.where(k < 0, k + n, k) for k, n in zip(arrays, a.shape)]
+    if len(arrays) > 1:  # negative indices count from the end (as numpy); flattening needs them in [0, n)
+        arrays = [a.backend.xp.where(k < 0, k + n, k) for k, n in zip(arrays, a.shape)]
     flat = arrays[0]
     for k, n in zip(arrays[1:], a.shape[1:len(arrays)]):
         flat = flat * n + k
@@ -371,8 +372,8 @@ def _gather(a: Tensor, index: Any) -> Tensor:
     out_shape = (*flat.shape, *a.shape[depth:])
     out = xp.reshape(xp.take(table, xp.reshape(flat, (-1,)), axis=0), out_shape)
 
-    def backward(g: Any) -> tuple[Any]:
-        summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat, g)
+    def backward(g: Any) -> tuple[Any]:  # the forward's take proved every index is in [-rows, rows)
+        summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat % rows, g)
         return (xp.reshape(summed, a.shape),)
 
     return Tensor._node(out, (a,), backward, "gather")

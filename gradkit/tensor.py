@@ -6,6 +6,7 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ class Tensor:
         requires_grad: record ops for ``backward()``; integer data is then converted to the default float
             dtype, since gradients are real numbers.
 
+    The data is always copied (as ``torch.tensor`` does). Tensors hash and compare (``==``) by identity.
+
     Attributes: ``data`` (a backend array), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``,
     ``dtype``, ``shape``, ``ndim``, ``is_leaf``. ``item()`` and ``numpy()`` are the only ways data reaches
     the host.
@@ -64,6 +67,8 @@ class Tensor:
         array = be.asarray(data, dtype)
         if requires_grad and not _is_float(be, array):
             array = be.astype(array, DEFAULT_DTYPE)
+        if array is data:  # a copy, as torch.tensor makes: in-place updates never reach the caller's array
+            array = be.xp.asarray(array, copy=True)
         self._init(array, be, requires_grad)
 
     def _init(self, data: Any, backend: Backend, requires_grad: bool) -> None:
@@ -88,13 +93,16 @@ class Tensor:
     def _node(cls, data: Any, parents: tuple[Tensor, ...], backward: Callable[[Any], Sequence[Any]],
               op: str, saved: tuple[Tensor, ...] = ()) -> Tensor:
         """The output of an op: records the graph when grad mode is on and a parent requires grad."""
-        backend = parents[0].backend
         out = cls.__new__(cls)
-        out._init(data, backend, False)
-        if autograd._GradMode.enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents, out._backward, out._op = parents, backward, op
-            out._saved = tuple((t, t._version) for t in saved)
+        out._init(data, parents[0].backend, False)
+        if autograd._GradMode.enabled:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad = True
+                    out._parents, out._backward, out._op = parents, backward, op
+                    if saved:
+                        out._saved = tuple([(t, t._version) for t in saved])
+                    break
         return out
 
     # Attributes.
@@ -116,7 +124,7 @@ class Tensor:
     @property
     def size(self) -> int:
         """The number of elements."""
-        return int(np.prod(self.data.shape, dtype=np.int64))
+        return math.prod(self.data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -287,3 +295,6 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
         f"cannot combine a tensor on {ref.backend!r} with a {type(other).__name__}; wrap it first: "
         f"Tensor(value, backend={ref.backend.name!r})"
     )
+
+
+autograd._TENSOR.append(Tensor)

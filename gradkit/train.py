@@ -197,11 +197,11 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     assert run.optimizer is not None and run.schedule is not None
     end = config.max_steps if max_steps is None else max_steps
     assert end is not None
-    n, batch, backend = X.shape[0], config.batch_size, X.backend
+    n, batch, backend, xp = X.shape[0], config.batch_size, X.backend, X.backend.xp
     while run.step < end:
         if batch:
-            ix = Tensor._wrap(backend.asarray(run.rng.integers(0, n, batch)), backend)
-            Xb, Yb = X[ix], Y[ix]
+            ix = backend.asarray(run.rng.integers(0, n, batch))
+            Xb, Yb = Tensor._wrap(xp.take(X.data, ix, axis=0), backend), Tensor._wrap(xp.take(Y.data, ix), backend)
         else:
             Xb, Yb = X, Y
         lr = run.optimizer.lr
