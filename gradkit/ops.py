@@ -134,6 +134,8 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
     xp = a.backend.xp
     if isinstance(b, Scalar):
         k = _operand_data(a, b)
+        if k == 0:  # a**0 is constant; k * a**-1 would be 0 * inf = nan at a = 0
+            return Tensor._node(a.data**k, (a,), lambda g: (a.backend.xp.zeros_like(g),), "pow")
         return Tensor._node(a.data**k, (a,), lambda g: (g * k * a.data ** (k - 1),), "pow", (a,))
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)

@@ -188,6 +188,14 @@ def test_relu_of_infinities(backend):
     assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
 
 
+def test_power_zero_has_zero_gradient_everywhere(backend):
+    x = Tensor(np.array([0.0, -2.0, 3.0]), backend=backend, requires_grad=True)
+    y = x**0
+    assert y.tolist() == [1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]  # not nan at 0 (0 * 0**-1)
+
+
 def test_negative_and_tuple_indices_match_numpy(backend):
     host = np.arange(12.0).reshape(3, 4)
     x = Tensor(host, backend=backend, requires_grad=True)
