@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as _np
 
-_add_reduce, _max_reduce = _np.add.reduce, _np.maximum.reduce
+_add_reduce: Any = _np.add.reduce
+_max_reduce: Any = _np.maximum.reduce
 
 
 def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001

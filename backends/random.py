@@ -40,7 +40,7 @@ class Generator:
     @property
     def state(self) -> dict:
         """The bit generator's state (a JSON-able dict); assign it to resume the stream exactly."""
-        return self.host.bit_generator.state
+        return dict(self.host.bit_generator.state)
 
     @state.setter
     def state(self, value: dict) -> None:

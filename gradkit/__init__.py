@@ -3,7 +3,6 @@ array_api_strict), with nn modules, optimizers, the makemore models and a ``grad
 
 from backends import BackendUnavailableError, DeviceMismatchError, UnknownBackendError, get_backend
 
-from . import methods as _methods  # noqa: F401 (binds Tensor's operators)
 from .autograd import is_grad_enabled, no_grad
 from .creation import arange, ones, rand, randn, tensor, zeros
 from .functional import cross_entropy, linear, log_softmax, softmax

@@ -117,7 +117,7 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
                     f"after it was used (version {version} -> {saved._version}); use an out-of-place op "
                     "(x = x + y instead of x += y), or clone() it before changing it"
                 )
-        for parent, pg in zip(node._parents, node._backward(g)):
+        for parent, pg in zip(node._parents, node._backward(g)):  # type: ignore[misc]
             if pg is None or not parent.requires_grad:
                 continue
             prev = grads.get(parent)

@@ -292,7 +292,7 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
     def backward(g: Any) -> list[Any]:
         lead = (slice(None),) * axis
-        pieces = (g[(*lead, slice(lo, hi), ...)] for lo, hi in zip(bounds[:-1], bounds[1:]))  # `...`: strict
+        pieces = (g[lead + (slice(lo, hi), ...)] for lo, hi in zip(bounds[:-1], bounds[1:]))  # `...`: strict
         return [_unbroadcast(piece, t) for piece, t in zip(pieces, parts)]
 
     return Tensor._node(out, tuple(parts), backward, "concat")

@@ -273,6 +273,144 @@ class Tensor:
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
 
+    # Operators and methods: each is the op of the same name in ``gradkit.ops`` / ``gradkit.functional``.
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.rsub(self, other)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.rdiv(self, other)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.rpow(self, other)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(_ops._as_tensor(self, other), self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _ops.getitem(self, key)
+
+    def __lt__(self, other: Any) -> Tensor:
+        """Elementwise ``<`` as a bool tensor (not differentiable)."""
+        return Tensor._wrap(self.data < _operand_data(self, other), self.backend)
+
+    def __le__(self, other: Any) -> Tensor:
+        """Elementwise ``<=`` as a bool tensor (not differentiable)."""
+        return Tensor._wrap(self.data <= _operand_data(self, other), self.backend)
+
+    def __gt__(self, other: Any) -> Tensor:
+        """Elementwise ``>`` as a bool tensor (not differentiable)."""
+        return Tensor._wrap(self.data > _operand_data(self, other), self.backend)
+
+    def __ge__(self, other: Any) -> Tensor:
+        """Elementwise ``>=`` as a bool tensor (not differentiable)."""
+        return Tensor._wrap(self.data >= _operand_data(self, other), self.backend)
+
+    __hash__ = object.__hash__
+
+    def pow(self, exponent: Any) -> Tensor:
+        """``self ** exponent`` (see ``ops.pow``)."""
+        return _ops.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        """``self @ other`` (see ``ops.matmul``)."""
+        return _ops.matmul(self, other)
+
+    def exp(self) -> Tensor:
+        """``e ** self`` (see ``ops.exp``)."""
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        """Natural log (see ``ops.log``)."""
+        return _ops.log(self)
+
+    def tanh(self) -> Tensor:
+        """Hyperbolic tangent (see ``ops.tanh``)."""
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        """Logistic sigmoid (see ``ops.sigmoid``)."""
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        """``max(self, 0)`` (see ``ops.relu``)."""
+        return _ops.relu(self)
+
+    def abs(self) -> Tensor:
+        """``|self|`` (see ``ops.abs``)."""
+        return _ops.abs(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (int, tuple or None for all)."""
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (int, tuple or None for all)."""
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient equally."""
+        return _ops.max(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the maximum along ``axis`` (int64, not differentiable)."""
+        return _ops.argmax(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in ``shape`` (ints or one tuple; one may be -1)."""
+        return _ops.reshape(self, *shape)
+
+    view = reshape
+
+    def transpose(self, axes: Sequence[int] | None = None) -> Tensor:
+        """Axes permuted by ``axes`` (default: reversed)."""
+        return _ops.transpose(self, axes)
+
+    def permute(self, *axes: Any) -> Tensor:
+        """Axes permuted (ints or one tuple), as ``torch.permute``."""
+        return _ops.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (numpy's and PyTorch's name)
+        """All axes reversed (the transpose of a matrix)."""
+        return _ops.transpose(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """Softmax along ``axis`` (see ``functional.softmax``)."""
+        return _functional.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """Log-softmax along ``axis`` (see ``functional.log_softmax``)."""
+        return _functional.log_softmax(self, axis)
+
+
 def _is_float(backend: Backend, array: Any) -> bool:
     return bool(backend.xp.isdtype(array.dtype, "real floating"))
 
@@ -298,3 +436,5 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 
 autograd._TENSOR.append(Tensor)
+from . import functional as _functional  # noqa: E402 (they import this module)
+from . import ops as _ops  # noqa: E402

@@ -14,7 +14,7 @@ from backends import Backend
 from . import __version__, checkpoint, plots
 from .checkpoint import CheckpointError
 from .data import Vocab
-from .models import MODEL_TYPES
+from .models import MODEL_TYPES, CountingBigram
 from .train import ConfigError, Run, TrainConfig, new_run
 
 MODEL_FILE = "model.npz"
@@ -65,7 +65,7 @@ def load_run(workdir: Path, backend: Backend) -> tuple[Run, Vocab, dict[str, Any
             run.schedule.load_state_dict(meta["schedule"])
         run.rng.bit_generator.state = meta["rng_state"]
         run.step = int(meta["step"])
-        run.history = [tuple(row) for row in meta.get("history", [])]  # type: ignore[misc]
+        run.history = [(int(s), float(v), float(lr)) for s, v, lr in meta.get("history", [])]
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise CheckpointError(f"{path} does not hold a model gradkit can rebuild ({type(exc).__name__}: {exc}); "
                               f"retrain with gradkit train -o {workdir}", path) from None
@@ -91,6 +91,6 @@ def write_plots(workdir: Path, run: Run, vocab: Vocab) -> list[Path]:
     """``loss.png`` (the loss curve) and, for the counting bigram, ``bigram.png`` (the 27x27 count heatmap
     of makemore part 1). Needs matplotlib (the ``plot`` extra); without it, returns [] and writes nothing."""
     written = [plots.loss_curve(run.history, workdir / "loss.png", f"gradkit {run.config.type}")]
-    if run.config.type == "counts":
+    if isinstance(run.model, CountingBigram):
         written.append(plots.bigram_heatmap(run.model.counts.numpy(), vocab.itos, workdir / "bigram.png"))
     return [p for p in written if p is not None]

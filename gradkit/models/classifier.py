@@ -59,6 +59,7 @@ def train_moons(backend: Any, *, steps: int = 100, n_samples: int = 100, noise: 
         loss.backward()
         with no_grad():
             for p in model.parameters():
+                assert p.grad is not None  # every parameter feeds the loss
                 p.sub_(p.grad * (1.0 - 0.9 * k / steps))
     accuracies.append(max_margin_loss(model, X, y, alpha)[1])
     return model, accuracies
