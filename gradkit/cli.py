@@ -7,6 +7,7 @@ on stderr naming the problem and the fix, exit status 2, and no file touched.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -115,11 +116,14 @@ def _writable(workdir: Path) -> None:
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
     if base is not None:
         if args.type is not None and args.type != base.type:
-            raise CheckpointError(f"{args.work_dir}/{MODEL_FILE} holds a {base.type} model, not {args.type}; "
-                                  f"drop --type, or train a new model in another -o DIR", Path(args.work_dir) / MODEL_FILE)
+            path = Path(args.work_dir) / MODEL_FILE
+            raise CheckpointError(f"{path} holds a {base.type} model, not {args.type}; drop --type, or train a new "
+                                  "model in another -o DIR", path)
         if args.max_steps is not None:
             base.max_steps = args.max_steps
         return base.resolved()
+    if args.seed is not None and args.seed < 0:  # numpy's seeding would fail only after the output dir exists
+        raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     settings = {k: getattr(args, k) for k in ("block_size", "n_embd", "n_hidden", "batch_size", "max_steps",
                                               "learning_rate", "lr_decay_step", "seed", "dtype", "smoothing",
                                               "log_every") if getattr(args, k) is not None}
@@ -127,6 +131,8 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.num_samples < 1:  # sampling comes last: checked here, before any work or any file is written
+        raise ConfigError(f"-n/--num-samples must be an integer >= 1, got {args.num_samples}")
     backend = backends.get_backend(args.backend)
     workdir = Path(args.work_dir)
     run = vocab = None
@@ -178,6 +184,8 @@ def _fit_with_progress(run, splits, quiet: bool) -> None:  # type: ignore[no-unt
 
 
 def _sample(args: argparse.Namespace) -> int:
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     backend = backends.get_backend(args.backend)
     run, vocab, _ = load_run(Path(args.work_dir), backend)
     try:
@@ -193,7 +201,8 @@ def _eval(args: argparse.Namespace) -> int:
     backend = backends.get_backend(args.backend)
     run, vocab, meta = load_run(Path(args.work_dir), backend)
     source = args.input_file if args.input_file is not None else meta.get("input")
-    splits = prepare(load_words(source), run.config, backend, vocab)
+    # Scoring needs no minibatch: a training batch size larger than this file's training split is no error.
+    splits = prepare(load_words(source), dataclasses.replace(run.config, batch_size=0), backend, vocab)
     print(" ".join(f"{k} loss {v:.4f}" for k, v in losses(run.model, splits).items()))
     return 0
 

@@ -116,12 +116,16 @@ class Module:
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if strict and (missing or unexpected):
             raise KeyError(f"state dict does not match the model: missing {missing}, unexpected {unexpected}")
-        for name, t in own.items():
+        values = {}
+        for name, t in own.items():  # every shape checked before anything is loaded: all or nothing
             if name not in state:
                 continue
-            value = np.asarray(state[name])
-            if value.shape != t.shape:
-                raise ValueError(f"state dict entry {name!r} has shape {value.shape}, the model's has {t.shape}")
+            values[name] = np.array(state[name])  # a copy: on numpy, asarray would alias the caller's array
+            if values[name].shape != t.shape:
+                raise ValueError(f"state dict entry {name!r} has shape {values[name].shape}, the model's has "
+                                 f"{t.shape}")
+        for name, value in values.items():
+            t = own[name]
             t.data = t.backend.asarray(value, t.dtype)
             t._version += 1
 
