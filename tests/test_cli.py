@@ -1,0 +1,251 @@
+"""The ``gradkit`` command line, run in-process through ``gradkit.cli.main``: what each command writes and
+prints, resuming, and every bad input (exit status 2, one line on stderr, no file touched)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import backends
+from gradkit.cli import main
+from gradkit.data import load_words, split_words
+
+LOSS_LINE = re.compile(r"^train loss (\d+\.\d{4}) dev loss (\d+\.\d{4}) test loss (\d+\.\d{4})$")
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def gk(capsys, *args):
+    """Run ``gradkit ARGS``; returns ``(exit status, stdout, stderr)``."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a directory)."""
+    return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
+
+
+def small_words(path: Path) -> Path:
+    """300 short words over 'abcde' (a 6-symbol vocabulary: quick to train and to plot)."""
+    rng = np.random.default_rng(0)
+    words = ["".join(rng.choice(list("abcde"), size=rng.integers(2, 5))) for _ in range(300)]
+    path.write_text("\n".join(words) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlp_dir(tmp_path_factory):
+    """A work directory with a (one step) mlp model on the embedded names."""
+    d = tmp_path_factory.mktemp("cli") / "mlp"
+    assert main(["train", "--backend", "numpy", "--max-steps", "1", "--n-hidden", "8", "--quiet", "-n", "1",
+                 "-o", str(d)]) == 0
+    return d
+
+
+# What the commands write and print.
+def test_train_counts_writes_its_files_and_marks_training_words(tmp_path, capsys):
+    words_file = small_words(tmp_path / "words.txt")
+    out = tmp_path / "run"
+    status, stdout, stderr = gk(capsys, "train", "--type", "counts", "--backend", "numpy", "-i", words_file,
+                                "-o", out, "--quiet")
+    assert status == 0
+    expected = {"model.npz", "log.csv", "samples.txt"} | ({"bigram.png"} if HAS_MATPLOTLIB else set())
+    assert {p.name for p in out.iterdir()} == expected
+    if HAS_MATPLOTLIB:
+        assert (out / "bigram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {', '.join(['model.npz', 'log.csv', 'samples.txt'])}" in stderr
+    assert (out / "log.csv").read_text() == "step,loss,lr\n"  # closed form: no steps
+    lines = stdout.splitlines()
+    assert LOSS_LINE.match(lines[0]) and len(lines) == 21
+    train_words = set(split_words(load_words(words_file), seed=42)[0])
+    samples = (out / "samples.txt").read_text().splitlines()
+    assert len(samples) == 20
+    marked = [line.removesuffix(" (in train)") for line in lines[1:]]
+    assert marked == samples
+    for line, word in zip(lines[1:], samples):
+        assert line.endswith(" (in train)") == (word in train_words), line
+    assert any(w in train_words for w in samples) and any(w not in train_words for w in samples)
+
+
+def test_train_prints_losses_and_samples_and_the_model_moves_between_backends(tmp_path, capsys):
+    out = tmp_path / "run"
+    status, stdout, stderr = gk(capsys, "train", "--backend", "numpy", "--max-steps", "300", "--n-hidden", "20",
+                                "--log-every", "50", "--quiet", "-o", out)
+    assert status == 0
+    assert "training mlp on 29910 words (the embedded names list), backend numpy" in stderr
+    lines = stdout.splitlines()
+    match = LOSS_LINE.match(lines[0])
+    assert match and all(2.0 < float(x) < 3.3 for x in match.groups())
+    assert len(lines) == 21
+    train_words = set(split_words(load_words(), seed=42)[0])
+    for line in lines[1:]:
+        word = line.removesuffix(" (in train)")
+        assert re.fullmatch("[a-z]*", word)
+        assert line.endswith(" (in train)") == (word in train_words), line
+    log = (out / "log.csv").read_text().splitlines()
+    assert log[0] == "step,loss,lr" and [row.split(",")[0] for row in log[1:]] == ["0", "50", "100", "150", "200",
+                                                                                 "250", "299"]
+    assert (out / "loss.png").is_file() == HAS_MATPLOTLIB
+
+    # eval reprints the same losses.
+    status, ev, _ = gk(capsys, "eval", "--backend", "numpy", "-o", out)
+    assert status == 0 and ev.splitlines() == [lines[0]]
+    status, ev_strict, _ = gk(capsys, "eval", "--backend", "strict", "-o", out)
+    assert status == 0 and ev_strict.splitlines() == [lines[0]]
+
+    # model.npz loads on strict and samples the same words as on numpy.
+    status, on_numpy, _ = gk(capsys, "sample", "--backend", "numpy", "-o", out, "-n", "15", "--seed", "3")
+    assert status == 0
+    status, on_strict, _ = gk(capsys, "sample", "--backend", "strict", "-o", out, "-n", "15", "--seed", "3")
+    assert status == 0 and on_strict == on_numpy and len(on_numpy.splitlines()) == 15
+    status, other_seed, _ = gk(capsys, "sample", "--backend", "numpy", "-o", out, "-n", "15", "--seed", "4")
+    assert other_seed != on_numpy
+    status, greedy, _ = gk(capsys, "sample", "--backend", "numpy", "-o", out, "-n", "4", "--top-k", "1")
+    assert status == 0 and len(set(greedy.splitlines())) == 1
+
+
+def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
+    common = ["--backend", "numpy", "--n-hidden", "50", "--quiet", "-n", "1"]
+    a, b = tmp_path / "A", tmp_path / "B"
+    assert gk(capsys, "train", "--max-steps", "1000", "--lr-decay-step", "500", *common, "-o", a)[0] == 0
+    assert gk(capsys, "train", "--max-steps", "500", "--lr-decay-step", "500", *common, "-o", b)[0] == 0
+    status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "1000", *common, "-o", b)
+    assert status == 0 and "steps 500 -> 1000" in stderr
+    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
+        names = [n for n in za.files if n.startswith("model/")]
+        assert names == ["model/C.weight", "model/hidden.weight", "model/hidden.bias", "model/out.weight",
+                         "model/out.bias"]
+        assert sorted(zb.files) == sorted(za.files)
+        for name in names:
+            assert za[name].dtype == zb[name].dtype == np.float32
+            assert za[name].tobytes() == zb[name].tobytes(), name
+    # Every logged row of the single run is in the resumed log (which also has the first part's last step).
+    rows_a = set((a / "log.csv").read_text().splitlines())
+    rows_b = set((b / "log.csv").read_text().splitlines())
+    assert rows_a <= rows_b
+    assert [r.split(",")[0] for r in rows_b - rows_a] == ["499"]
+
+
+def test_info_prints_the_backend_table(capsys):
+    status, out, _ = gk(capsys, "info")
+    assert status == 0
+    lines = out.splitlines()
+    assert re.match(r"backend\s+usable\s+version\s+device\s+note", lines[0])
+    rows = {line.split()[0]: line.split()[1] for line in lines[1:4]}
+    assert rows == {"numpy": "yes", "cupy": "yes" if backends.probe()["cupy"].usable else "no", "strict": "yes"}
+    assert lines[-1].startswith("default backend: ")
+
+
+def test_moons_tensor_engine(capsys):
+    status, out, _ = gk(capsys, "moons", "--engine", "tensor", "--backend", "numpy")
+    assert status == 0
+    assert re.match(r"engine tensor: training accuracy 100\.0% after 100 steps", out)
+
+
+def test_moons_value_engine(capsys):
+    status, out, _ = gk(capsys, "moons", "--engine", "value")
+    assert status == 0
+    assert re.match(r"engine value: training accuracy 100\.0% after 100 steps", out)
+
+
+# Bad input: exit status 2, one line on stderr naming the problem, no file touched.
+def _truncate(d: Path) -> None:
+    data = (d / "model.npz").read_bytes()
+    (d / "model.npz").write_bytes(data[: len(data) // 2])
+
+
+def _foreign(d: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(d / "model.npz", a=rng.random(3), b=rng.random((2, 2)))
+
+
+BAD = {
+    # name: (args (IN = an input file, OUT = the -o directory), input bytes, prepare the model dir, key words)
+    "missing input": (["train", "-i", "IN", "-o", "NEW"], None, None, ["words file", "does not exist"]),
+    "empty input": (["train", "-i", "IN", "-o", "NEW"], b"", None, ["words file", "is empty"]),
+    "binary input": (["train", "-i", "IN", "-o", "NEW"], b"ab\x00cd\n", None, ["looks binary", "NUL byte"]),
+    "non-utf8 input": (["train", "-i", "IN", "-o", "NEW"], b"caf\xe9\n", None, ["not valid UTF-8", "0xe9"]),
+    "block size 0": (["train", "--block-size", "0", "-o", "NEW"], None, None, ["--block-size", ">= 1", "got 0"]),
+    "batch larger than data": (["train", "-i", "IN", "--batch-size", "1000", "-o", "NEW"],
+                               b"ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\nst\n", None,
+                               ["--batch-size 1000", "larger than the training split"]),
+    "unknown backend": (["train", "--backend", "tpu", "-o", "NEW"], None, None, ["unknown backend 'tpu'"]),
+    "negative seed": (["train", "--seed", "-1", "-o", "NEW"], None, None, ["--seed", ">= 0"]),
+    "no samples": (["train", "-n", "0", "--max-steps", "1", "-o", "NEW"], None, None, ["--num-samples", ">= 1"]),
+    "unwritable output": (["train", "--max-steps", "1", "-o", "FILE/sub"], None, None,
+                          ["cannot write to the output directory", "Not a directory"]),
+    "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate, ["model.npz", "damaged or truncated"]),
+    "truncated model (resume)": (["train", "--resume", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
+    "truncated model (eval)": (["eval", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
+    "foreign npz (sample)": (["sample", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
+    "foreign npz (resume)": (["train", "--resume", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
+    "other model type": (["train", "--resume", "--type", "bigram", "-o", "OUT"], None, lambda d: None,
+                         ["holds a mlp model, not bigram"]),
+    "sample without a model": (["sample", "-o", "NEW"], None, None, ["no model in", "train one first"]),
+    "resume without a model": (["train", "--resume", "-o", "NEW"], None, None, ["no model in"]),
+    "temperature 0": (["sample", "--temperature", "0", "-o", "OUT"], None, lambda d: None,
+                      ["temperature must be > 0"]),
+    "top-k 0": (["sample", "--top-k", "0", "-o", "OUT"], None, lambda d: None, ["top_k", "between 1 and 27"]),
+    "sample negative seed": (["sample", "--seed", "-2", "-o", "OUT"], None, lambda d: None, ["--seed", ">= 0"]),
+    "eval of a damaged input": (["eval", "-i", "IN", "-o", "OUT"], b"caf\xe9\n", lambda d: None,
+                                ["not valid UTF-8"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exit_2_one_line_nothing_touched(case, tmp_path, capsys, mlp_dir, monkeypatch):
+    args, data, prepare_dir, words = BAD[case]
+    monkeypatch.chdir(tmp_path)
+    if data is not None:
+        (tmp_path / "input.txt").write_bytes(data)
+    (tmp_path / "file").write_text("a regular file\n")
+    if prepare_dir is not None:
+        shutil.copytree(mlp_dir, tmp_path / "model")
+        prepare_dir(tmp_path / "model")
+    names = {"IN": "input.txt", "OUT": "model", "NEW": "new", "FILE/sub": "file/sub"}
+    before = snapshot(tmp_path)
+    status, out, err = gk(capsys, *[names.get(a, a) for a in args])
+    assert status == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"gradkit {args[0]}: error: ")
+    for w in words:
+        assert w in lines[0]
+    assert snapshot(tmp_path) == before  # the -o directory not created, an existing one byte-identical
+
+
+def test_unknown_type_is_argparse_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = gk(capsys, "train", "--type", "rnn", "-o", "new")
+    assert status == 2 and out == ""
+    assert err.splitlines()[-1].startswith("gradkit train: error: argument --type: invalid choice: 'rnn'")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(backends.probe()["cupy"].usable, reason="cupy works here")
+def test_cupy_without_gpu(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = gk(capsys, "train", "--backend", "cupy", "-o", "new")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "gradkit train: error: backend 'cupy' is not usable here" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_on_a_file_smaller_than_the_training_batch(tmp_path, capsys, mlp_dir):
+    """Scoring needs no minibatch: the model's --batch-size (32) may exceed this file's training split."""
+    words = tmp_path / "few.txt"
+    words.write_text("ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\nst\n")
+    status, out, err = gk(capsys, "eval", "--backend", "numpy", "-i", words, "-o", mlp_dir)
+    assert (status, err) == (0, "")
+    match = LOSS_LINE.match(out.strip())
+    assert match and all(3.0 < float(x) < 3.6 for x in match.groups())  # one step: about ln 27
