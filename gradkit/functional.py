@@ -55,14 +55,17 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
                          f"{logits.shape} (expected targets of shape {logits.shape[:-1]})")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
+    backend, n_classes = logits.backend, logits.shape[-1]
     shifted, e, total = _shifted(logits, -1)
-    classes = logits.backend.arange(logits.shape[-1], dtype=t.dtype)
-    onehot = xp.astype(xp.reshape(t, (*t.shape, 1)) == classes, e.dtype)  # also the gradient's "- 1"
-    nll = xp.reshape(xp.log(total), t.shape) - xp.sum(shifted * onehot, axis=-1)
+    flat_t = xp.reshape(t, (-1,))
+    rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
+    picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)  # -inf logits stay finite
+    nll = xp.reshape(xp.log(total), t.shape) - picked
     count = nll.size if nll.size else 1
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
+        onehot = xp.astype(xp.reshape(t, (*t.shape, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
         scale = xp.reshape(g, (*g.shape, 1)) if reduction == "none" else g / count if reduction == "mean" else g
         return ((e / total - onehot) * scale,)
 

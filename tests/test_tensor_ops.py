@@ -362,3 +362,11 @@ def test_seeded_random_tensors_agree_across_backends():
     b = gk.randn(4, 2, generator=strict.random(5))
     assert np.array_equal(a.numpy(), b.numpy())
     assert not np.array_equal(a.numpy(), gk.randn(4, 2, generator=strict.random(6)).numpy())
+
+
+def test_cross_entropy_with_minus_inf_logits_off_target(backend):
+    """A class the model rules out (logit -inf, as log(0) in the counting bigram) costs nothing when it is not
+    the target: the loss stays finite and exact."""
+    x = gk.Tensor(np.array([[0.0, -np.inf], [np.log(0.25), np.log(0.75)]]), backend=backend, dtype="float64")
+    loss = gk.cross_entropy(x, gk.Tensor(np.array([0, 1]), backend=backend))
+    np.testing.assert_allclose(loss.item(), -np.log(0.75) / 2, rtol=1e-12)
