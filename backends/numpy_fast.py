@@ -1,16 +1,16 @@
 """numpy's namespace, with the engine's hottest functions bound to their C implementations.
 
 numpy >= 2 is an array API standard namespace, but some of its functions (``sum``, ``max``, ``reshape``,
-``astype``, ``take``, ``matrix_transpose``, ``broadcast_to``) are Python wrappers that cost 1-3 µs a call: at the course's batch
-of 32 that is a sizeable part of a training step. Here each is the same operation through the ufunc or
-array method underneath, with the same results. Everything else is numpy's own (module ``__getattr__``).
+``astype``, ``take``, ``matrix_transpose``, ``broadcast_to``, ``full``) are Python wrappers that cost 1-8 µs a
+call: at the course's batch of 32 that is a sizeable part of a training step. Here each is the same operation
+through the ufunc or array method underneath, with the same results. Everything else is numpy's own (module
+``__getattr__``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import math as _math
+from typing import Any
 
 import numpy as _np
 
