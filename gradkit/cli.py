@@ -11,7 +11,9 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import backends
 
@@ -19,7 +21,7 @@ from . import __version__
 from .checkpoint import CheckpointError, OutputError
 from .data import DataError, load_words
 from .models import sample
-from .train import RECIPES, ConfigError, TrainConfig, fit, losses, new_run, prepare
+from .train import RECIPES, ConfigError, Run, Splits, TrainConfig, fit, losses, new_run, prepare
 from .workdir import MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
 
 USER_ERRORS = (DataError, CheckpointError, OutputError, ConfigError, backends.UnknownBackendError,
@@ -167,10 +169,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_with_progress(run, splits, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> None:
+    """``fit`` with a tqdm bar showing the running loss, on a terminal only and unless ``quiet``."""
     from tqdm import tqdm
 
-    total = run.config.max_steps
+    total = run.config.max_steps or 0
     show = not quiet and sys.stderr.isatty() and total > run.step
     with tqdm(total=total, initial=run.step, disable=not show, unit="step", dynamic_ncols=True) as bar:
         last = [run.step]
@@ -234,11 +237,11 @@ def _moons(args: argparse.Namespace) -> int:
     return 0
 
 
-def _value_predictor(model):  # type: ignore[no-untyped-def]
+def _value_predictor(model: Any) -> Callable[[Any], list[bool]]:
     return lambda points: [model(list(p)).data > 0 for p in points]
 
 
-def _tensor_predictor(model, backend):  # type: ignore[no-untyped-def]
+def _tensor_predictor(model: Any, backend: backends.Backend) -> Callable[[Any], list[bool]]:
     from .tensor import Tensor
 
     return lambda points: (model(Tensor(points, backend=backend, dtype="float64")).numpy()[:, 0] > 0).tolist()
