@@ -57,10 +57,14 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
     backend, n_classes = logits.backend, logits.shape[-1]
     shifted, e, total = _shifted(logits, -1)
-    flat_t = xp.reshape(t, (-1,))
-    rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
-    picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)  # -inf logits stay finite
-    nll = xp.reshape(xp.log(total), t.shape) - picked
+    if t.ndim == 1:  # (N, C) logits: the common case, without reshapes
+        picked, log_total = shifted[backend.arange(t.shape[0], dtype=t.dtype), t], xp.log(total)[:, 0]
+    else:
+        flat_t = xp.reshape(t, (-1,))
+        rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
+        picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)
+        log_total = xp.reshape(xp.log(total), t.shape)
+    nll = log_total - picked  # picked by index, so a -inf logit elsewhere stays harmless
     count = nll.size if nll.size else 1
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 

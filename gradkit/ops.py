@@ -370,12 +370,13 @@ def _gather(a: Tensor, index: Any) -> Tensor:
     xp, backend = a.backend.xp, a.backend
     rows = math.prod(a.shape[:depth])
     table_shape = (rows, *a.shape[depth:])
-    table = xp.reshape(a.data, table_shape)
-    out_shape = (*flat.shape, *a.shape[depth:])
-    out = xp.reshape(xp.take(table, xp.reshape(flat, (-1,)), axis=0), out_shape)
+    table = a.data if depth == 1 else xp.reshape(a.data, table_shape)
+    out = xp.take(table, flat if flat.ndim == 1 else xp.reshape(flat, (-1,)), axis=0)
+    if flat.ndim != 1:
+        out = xp.reshape(out, (*flat.shape, *a.shape[depth:]))
 
     def backward(g: Any) -> tuple[Any]:  # the forward's take proved every index is in [-rows, rows)
         summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat % rows, g)
-        return (xp.reshape(summed, a.shape),)
+        return (summed if depth == 1 else xp.reshape(summed, a.shape),)
 
     return Tensor._node(out, (a,), backward, "gather")
