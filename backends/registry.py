@@ -115,8 +115,11 @@ def _probe_strict() -> ProbeResult:
 def _probe_cupy() -> ProbeResult:
     if importlib.util.find_spec("cupy") is None:
         count, _, error = driver_report()
-        where = f"{count} CUDA device(s) answer" if count else error
-        return ProbeResult("cupy", False, f"CuPy is not installed ({where}); {CUPY_FIX}", device_count=count)
+        if not count:
+            return ProbeResult("cupy", False, f"no CUDA device here ({error}): the cupy backend needs an NVIDIA "
+                               f"GPU; use --backend numpy, or on a CUDA machine {CUPY_FIX}")
+        return ProbeResult("cupy", False, f"CuPy is not installed ({count} CUDA device(s) answer); {CUPY_FIX}",
+                           device_count=count)
     try:
         import cupy
 
@@ -150,7 +153,9 @@ def format_probe(report: dict[str, ProbeResult] | None = None) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4] for row in rows]
     try:
         default = resolve_name(None)
+        if not report[default].usable:
+            default += f", which is not usable here: {report[default].reason}"
     except UnknownBackendError as exc:
-        default = f"none ({exc})"
+        default = f"none: {exc}"
     lines.append(f"default backend: {default} (set by --backend or ${ENV_VAR}; 'auto' prefers cupy)")
     return "\n".join(lines)

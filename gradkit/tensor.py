@@ -131,6 +131,25 @@ class Tensor:
         """True for tensors made by the user (not by an op that recorded a graph)."""
         return self._backward is None
 
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor's value (a device -> host read); ambiguous for other sizes."""
+        if self.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.size} elements is ambiguous; use "
+                               "(t > 0).numpy().any() or .all()")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError("a Tensor does not convert to a numpy array implicitly; call t.numpy() for an explicit "
+                        "host copy")
+
+    __array_ufunc__ = None  # numpy's operators defer to Tensor's reflected ones (ndarray + Tensor -> Tensor)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
@@ -429,6 +448,9 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
         return other.item() if isinstance(other, np.generic) else other
     if ref.backend.owns(other):
         return other
+    if not hasattr(other, "__array_namespace__") and not isinstance(other, np.ndarray):
+        raise TypeError(f"unsupported operand: a tensor and a {type(other).__name__}; use a real number or a "
+                        "Tensor")
     raise DeviceMismatchError(
         f"cannot combine a tensor on {ref.backend!r} with a {type(other).__name__}; wrap it first: "
         f"Tensor(value, backend={ref.backend.name!r})"

@@ -100,8 +100,8 @@ class TrainConfig:
         assert self.learning_rate is not None
         if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
             raise ConfigError(f"--learning-rate must be a finite number >= 0, got {self.learning_rate}")
-        if self.smoothing < 0:
-            raise ConfigError(f"--smoothing must be >= 0, got {self.smoothing}")
+        if not math.isfinite(self.smoothing) or self.smoothing < 0:
+            raise ConfigError(f"--smoothing must be a finite number >= 0, got {self.smoothing}")
 
     def model_config(self, vocab_size: int) -> dict[str, Any]:
         """The model constructor's keyword arguments for this config."""

@@ -190,9 +190,28 @@ def fresh_probe():
 
 def test_cupy_not_installed_names_the_extra(monkeypatch, fresh_probe):
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(backends.BackendUnavailableError, match=r"CuPy is not installed.*gradkit\[cuda12\]"):
+    monkeypatch.setattr(registry, "driver_report", lambda: (1, 12040, ""))
+    with pytest.raises(backends.BackendUnavailableError,
+                       match=r"CuPy is not installed \(1 CUDA device\(s\) answer\).*gradkit\[cuda12\]"):
         backends.get_backend("cupy")
     assert issubclass(backends.BackendUnavailableError, RuntimeError)
+
+
+def test_no_gpu_at_all_points_to_numpy(monkeypatch, fresh_probe):
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(registry, "driver_report", lambda: (0, 0, "no CUDA driver library (libcuda) on this machine"))
+    with pytest.raises(backends.BackendUnavailableError,
+                       match=r"no CUDA device here \(no CUDA driver library.*--backend numpy"):
+        backends.get_backend("cupy")
+
+
+def test_info_says_when_the_default_is_not_usable(monkeypatch, fresh_probe):
+    monkeypatch.setenv("GRADKIT_BACKEND", "cupy")
+    if backends.probe()["cupy"].usable:
+        pytest.skip("cupy is usable here")
+    assert "default backend: cupy, which is not usable here" in backends.format_probe()
+    monkeypatch.setenv("GRADKIT_BACKEND", "tpu")
+    assert "default backend: none: unknown backend 'tpu'" in backends.format_probe()
 
 
 def test_cupy_without_a_device_gives_the_driver_text_and_auto_falls_back(tmp_path, monkeypatch, fresh_probe):

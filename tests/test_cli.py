@@ -193,8 +193,8 @@ BAD = {
     "sample without a model": (["sample", "-o", "NEW"], None, None, ["no model in", "train one first"]),
     "resume without a model": (["train", "--resume", "-o", "NEW"], None, None, ["no model in"]),
     "temperature 0": (["sample", "--temperature", "0", "-o", "OUT"], None, lambda d: None,
-                      ["temperature must be > 0"]),
-    "top-k 0": (["sample", "--top-k", "0", "-o", "OUT"], None, lambda d: None, ["top_k", "between 1 and 27"]),
+                      ["--temperature must be a finite number > 0"]),
+    "top-k 0": (["sample", "--top-k", "0", "-o", "OUT"], None, lambda d: None, ["--top-k", "between 1 and 27"]),
     "sample negative seed": (["sample", "--seed", "-2", "-o", "OUT"], None, lambda d: None, ["--seed", ">= 0"]),
     "eval of a damaged input": (["eval", "-i", "IN", "-o", "OUT"], b"caf\xe9\n", lambda d: None,
                                 ["not valid UTF-8"]),
@@ -249,3 +249,82 @@ def test_eval_on_a_file_smaller_than_the_training_batch(tmp_path, capsys, mlp_di
     assert (status, err) == (0, "")
     match = LOSS_LINE.match(out.strip())
     assert match and all(3.0 < float(x) < 3.6 for x in match.groups())  # one step: about ln 27
+
+
+# Interrupting and resuming.
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkeypatch):
+    import gradkit.commands as commands
+    from gradkit.train import fit as real_fit
+
+    def interrupted_fit(run, splits, on_log=None):
+        real_fit(run, splits, max_steps=30, on_log=on_log)
+        raise KeyboardInterrupt
+
+    flags = ["--backend", "numpy", "--max-steps", "60", "--n-hidden", "16", "--log-every", "10", "--quiet", "-n", "1"]
+    monkeypatch.setattr(commands, "fit", interrupted_fit)
+    status, _, err = gk(capsys, "train", *flags, "-o", tmp_path / "b")
+    assert status == 130
+    assert "interrupted at step 30" in err and "--resume" in err
+    monkeypatch.setattr(commands, "fit", real_fit)
+    assert gk(capsys, "train", "--resume", *flags, "-o", tmp_path / "b")[0] == 0
+    assert gk(capsys, "train", *flags, "-o", tmp_path / "a")[0] == 0
+    a, b = np.load(tmp_path / "a" / "model.npz"), np.load(tmp_path / "b" / "model.npz")
+    for key in (k for k in a.files if k.startswith("model/")):
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_resume_refuses_settings_the_checkpoint_fixes(mlp_dir, capsys):
+    before = snapshot(mlp_dir)
+    status, _, err = gk(capsys, "train", "--resume", "--n-hidden", "9", "--seed", "3", "--max-steps", "5",
+                        "-o", mlp_dir)
+    assert status == 2
+    assert "--n-hidden, --seed cannot change when resuming" in err
+    status, _, err = gk(capsys, "train", "--resume", "--max-steps", "0", "-o", mlp_dir)
+    assert status == 2 and "is behind the checkpoint, which is at step 1" in err
+    assert snapshot(mlp_dir) == before
+
+
+def test_resume_may_move_the_schedule(tmp_path, capsys):
+    flags = ["--backend", "numpy", "--n-hidden", "8", "--quiet", "-n", "1", "--log-every", "1"]
+    assert gk(capsys, "train", *flags, "--max-steps", "4", "-o", tmp_path)[0] == 0  # decay at step 2
+    assert gk(capsys, "train", "--resume", *flags, "--max-steps", "8", "--lr-decay-step", "6",
+              "--learning-rate", "0.2", "-o", tmp_path)[0] == 0
+    rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
+    lrs = {int(r.split(",")[0]): float(r.split(",")[2]) for r in rows}
+    assert [lrs[s] for s in range(8)] == [0.1, 0.1, 0.01, 0.01, 0.2, 0.2, 0.02, 0.02]
+
+
+def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
+    status, _, err = gk(capsys, "train", "--backend", "numpy", "--max-steps", "50", "--log-every", "5",
+                        "--n-hidden", "8", "-n", "1", "-o", tmp_path)
+    assert status == 0
+    steps = [int(m) for m in re.findall(r"^step (\d+)/50 loss \d+\.\d{4} lr 0\.\d+$", err, re.M)]
+    assert steps and steps[-1] == 50 and len(steps) <= 11
+
+
+def test_sample_defaults_to_the_training_seed_and_marks_training_words(mlp_dir, capsys):
+    status, out, _ = gk(capsys, "sample", "--backend", "numpy", "-o", mlp_dir, "-n", "1")
+    assert status == 0
+    assert out.splitlines()[0].removesuffix(" (in train)") == (mlp_dir / "samples.txt").read_text().splitlines()[0]
+    train_words = set(split_words(load_words(), seed=42)[0])
+    for line in gk(capsys, "sample", "--backend", "numpy", "-o", mlp_dir, "-n", "30", "--seed", "5")[1].splitlines():
+        word = line.removesuffix(" (in train)")
+        assert line.endswith(" (in train)") == (word in train_words)
+
+
+def test_moons_flags_that_cannot_apply(tmp_path, capsys, monkeypatch):
+    status, _, err = gk(capsys, "moons", "--engine", "value", "--backend", "numpy")
+    assert status == 2 and "--backend applies to --engine tensor" in err
+    import gradkit.plots
+
+    monkeypatch.setattr(gradkit.plots, "_pyplot", lambda: None)
+    status, _, err = gk(capsys, "moons", "--steps", "1", "-o", tmp_path / "m")
+    assert status == 2 and "gradkit[plot]" in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_smoothing_must_be_finite(tmp_path, capsys, value):
+    status, _, err = gk(capsys, "train", "--type", "counts", "--smoothing", value, "-o", tmp_path / "x")
+    assert status == 2 and "--smoothing must be a finite number" in err
+    assert not (tmp_path / "x").exists()

@@ -370,3 +370,21 @@ def test_cross_entropy_with_minus_inf_logits_off_target(backend):
     x = gk.Tensor(np.array([[0.0, -np.inf], [np.log(0.25), np.log(0.75)]]), backend=backend, dtype="float64")
     loss = gk.cross_entropy(x, gk.Tensor(np.array([0, 1]), backend=backend))
     np.testing.assert_allclose(loss.item(), -np.log(0.75) / 2, rtol=1e-12)
+
+
+def test_python_conversions_read_one_element(backend):
+    assert bool(gk.tensor([0.5], backend=backend) > 1) is False
+    assert bool(gk.tensor(2.0, backend=backend)) is True and bool(gk.tensor([0.0], backend=backend)) is False
+    assert float(gk.tensor([[2.5]], backend=backend)) == 2.5 and int(gk.tensor([3.0], backend=backend)) == 3
+    with pytest.raises(RuntimeError, match="truth value of a tensor with 2 elements is ambiguous"):
+        bool(gk.tensor([1.0, 2.0], backend=backend))
+
+
+def test_no_implicit_numpy_conversion_and_clear_type_errors(backend):
+    t = gk.tensor([1.0, 2.0], backend=backend)
+    with pytest.raises(TypeError, match=r"t\.numpy\(\)"):
+        np.asarray(t)
+    with pytest.raises(TypeError, match="a tensor and a complex"):
+        t + 1j
+    with pytest.raises(TypeError, match="a tensor and a str"):
+        t * "2"

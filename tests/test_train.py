@@ -130,7 +130,7 @@ def test_recipes_resolve():
     ({"dtype": "float16"}, "--dtype must be float32 or float64"),
     ({"learning_rate": float("inf")}, "--learning-rate must be a finite number"),
     ({"learning_rate": -0.1}, "--learning-rate must be a finite number >= 0"),
-    ({"type": "counts", "smoothing": -1.0}, "--smoothing must be >= 0"),
+    ({"type": "counts", "smoothing": -1.0}, "--smoothing must be a finite number >= 0"),
     ({"type": "bigram", "block_size": 3}, "--block-size applies to the mlp"),
 ])
 def test_bad_configs(kwargs, message):
