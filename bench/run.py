@@ -26,10 +26,11 @@ import numpy as np
 
 import backends
 
-SECTIONS = ("verify", "mlp", "moons", "overhead", "memory", "gpu")
+SECTIONS = ("verify", "mlp", "alone", "moons", "overhead", "memory", "gpu")
 
 # (batch, rounds, steps per round) of the MLP step, full and --quick. The rounds at batch 32 and 512 are cheap.
-MLP_PLAN = {"full": [(32, 15, 200), (512, 11, 30), (8192, 11, 4)], "quick": [(32, 3, 20), (512, 3, 4), (8192, 3, 1)]}
+MLP_PLAN = {"full": [(32, 31, 100), (512, 21, 15), (8192, 15, 3)], "quick": [(32, 3, 20), (512, 3, 4), (8192, 3, 1)]}
+ALONE_PLAN = {"full": [(8192, "float32", 11, 4), (8192, "float64", 7, 3)], "quick": [(8192, "float32", 3, 1)]}
 GPU_PLAN = {"full": [(8192, 7, 5), (65536, 5, 2)], "quick": [(8192, 3, 1), (65536, 3, 1)]}
 MEMORY_STEPS = {"full": 1000, "quick": 20}
 ATTEMPTS = {"full": 2, "quick": 1}     # MLP rows measured again (best kept) while other processes take a core
@@ -122,13 +123,15 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
                                         "foreign_cores": meter.foreign_cores(), "emb_backward": emb,
                                         "ms_per_step": {name: _ms(s) for name, s in samples.items()},
                                         "minor_faults_per_step": {n: statistics.median(f) for n, f in faults.items()},
+                                        "samples_ms": {n: [round(x * 1e3, 4) for x in v] for n, v in samples.items()},
                                         "ratio_gradkit_over": {}}
                 for name in samples:
                     if name != "gradkit":
                         this["ratio_gradkit_over"][name] = common.paired_ratio(samples["gradkit"], samples[name])
                 if torch is not None:  # the faster PyTorch way of this configuration: the stricter comparison
-                    this["torch_best"] = min(("torch_optim", "torch_manual"),
-                                             key=lambda n: this["ms_per_step"][n]["median"])
+                    best = min(("torch_optim", "torch_manual"), key=lambda n: this["ms_per_step"][n]["median"])
+                    this["torch_best"] = best
+                    this["ratio_numpy_over_torch_best"] = common.paired_ratio(samples["numpy"], samples[best])
                 del contenders, g
                 gc.collect()
                 if row is None or this["foreign_cores"] < row["foreign_cores"]:
@@ -138,6 +141,25 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
                     break
             assert row is not None
             out["rows"].append(row)
+    return out
+
+
+def section_alone(mode: str) -> dict[str, Any]:
+    """gradkit vs the hand-written step, side by side in a fresh process without PyTorch (bench/alone_child.py):
+    glibc's default allocator behaviour, which a gradkit-only script sees."""
+    out: dict[str, Any] = {"rows": []}
+    for batch, dtype, rounds, steps in ALONE_PLAN[mode]:
+        common.log(f"alone: batch {batch} {dtype} in a fresh process without torch")
+        quiet = _wait_quiet(mode)
+        cmd = [sys.executable, str(common.BENCH / "alone_child.py"), "--batch", str(batch), "--dtype", dtype,
+               "--rounds", str(rounds), "--steps", str(steps)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=common.ROOT)
+        if proc.returncode != 0:
+            out["rows"].append({"batch": batch, "dtype": dtype, "error": proc.stderr[-2000:]})
+            continue
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["quiet_wait"] = quiet
+        out["rows"].append(row)
     return out
 
 
@@ -267,13 +289,19 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             v = r["ratio_gradkit_over"]["numpy"]["median"]
             rows.append((f"gradkit-numpy / hand numpy, batch {batch}, float32", f"<= {limit}", f"{v:.2f}",
                          verdict(v, limit)))
+    for r in results.get("alone", {}).get("rows", []):
+        if r.get("batch") == 8192 and r.get("dtype") == "float32" and "error" not in r:
+            v = r["ratio_gradkit_over_numpy"]["median"]
+            rows.append(("the same, batch 8192, float32, in a fresh process without PyTorch (glibc's default "
+                         "allocator behaviour)", "<= 1.05", f"{v:.2f}", verdict(v, 1.05)))
     for batch, limit in ((32, 0.75), (8192, 0.95)):
         r = mlp.get((batch, "float32"))
         if r and "torch_best" in r:
             best = r["torch_best"]
             v = r["ratio_gradkit_over"][best]["median"]
+            floor = r["ratio_numpy_over_torch_best"]["median"]
             rows.append((f"gradkit-numpy / PyTorch CPU ({best.replace('torch_', '')}), batch {batch}, float32",
-                         f"<= {limit}", f"{v:.2f}", verdict(v, limit)))
+                         f"<= {limit}", f"{v:.2f} (the hand-written numpy floor: {floor:.2f})", verdict(v, limit)))
         elif r:
             rows.append((f"gradkit-numpy / PyTorch CPU, batch {batch}", f"<= {limit}", "PyTorch not installed",
                          "not measured"))
@@ -300,8 +328,11 @@ def markdown(results: dict[str, Any]) -> str:
     add("")
     add("Written by `bench/run.py`; do not edit by hand. Every figure below was measured in the one run named "
         "here, the contenders interleaved round-robin (the order rotates each round, so load from other processes "
-        "hits them alike): a time is the median over the rounds, a ratio the median of the per-round ratios "
-        "(min-max over the rounds in brackets). Ratios below 1 mean gradkit is faster.")
+        "hits them alike): a time is the median of that contender's rounds, a ratio the median of the per-round "
+        "ratios (min-max over the rounds in brackets). The machine's speed shifts between slower and faster "
+        "phases, which the paired ratio cancels, so a ratio can differ from the quotient of the two median "
+        "times beside it. Ratios below 1 mean gradkit is faster. The raw per-round samples are in "
+        "`bench/results/bench.json`.")
     add("")
     if results["mode"] != "full":
         add(f"**This is a `{results['mode']}` run (few repetitions): a smoke test, not a measurement.**")
@@ -369,17 +400,19 @@ def markdown(results: dict[str, Any]) -> str:
             add(f"- `{name}`: {what}")
         add("")
         add("| batch | dtype | gradkit | hand numpy | torch (optim) | torch (manual) | gradkit / numpy | "
-            "gradkit / torch (faster way) | rounds x steps | load before -> after | other processes (cores) |")
-        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            "gradkit / torch (faster way) | hand numpy / torch (faster way) | rounds x steps | load before -> after | "
+            "other processes (cores) |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in results["mlp"]["rows"]:
             t = r["ms_per_step"]
             cell = {n: _fmt_ms(t[n]["median"]) if n in t else "-" for n in ("gradkit", "numpy", "torch_optim",
                                                                               "torch_manual")}
-            vs_torch = "-"
+            vs_torch = floor = "-"
             if "torch_best" in r:
                 vs_torch = f"{_ratio(r['ratio_gradkit_over'][r['torch_best']])} ({r['torch_best'][6:]})"
+                floor = _ratio(r["ratio_numpy_over_torch_best"])
             add(f"| {r['batch']} | {r['dtype']} | {cell['gradkit']} | {cell['numpy']} | {cell['torch_optim']} | "
-                f"{cell['torch_manual']} | {_ratio(r['ratio_gradkit_over']['numpy'])} | {vs_torch} | "
+                f"{cell['torch_manual']} | {_ratio(r['ratio_gradkit_over']['numpy'])} | {vs_torch} | {floor} | "
                 f"{r['rounds']} x {r['steps_per_round']} | {r['loadavg_before'][0]} -> {r['loadavg_after'][0]} | "
                 f"{r['foreign_cores']}{' (contended)' if r['foreign_cores'] > CONTENDED else ''} |")
         add("")
@@ -409,6 +442,29 @@ def markdown(results: dict[str, Any]) -> str:
             e = r["emb_backward"]
             add(f"| {r['batch']} | {r['dtype']} | " + " | ".join(f"{e['us_per_call'][n]:.1f}" for n in names)
                 + f" | {e['fastest']} |")
+        add("")
+    if "alone" in results:
+        add("## gradkit vs the hand-written step without PyTorch in the process")
+        add("")
+        add("glibc's malloc gives blocks above its mmap threshold fresh pages from the kernel (a page fault per "
+            "4 KiB on first touch) and returns the heap's free top above its trim threshold; both thresholds grow "
+            "when a freed mmapped block is larger (up to 32 MiB). In the process of the tables above, PyTorch's "
+            "tensors of tens of MiB raised them so far that numpy's temporaries are recycled (0 faults, see the "
+            "fault table). A script that uses gradkit alone stays at lower thresholds, and each large temporary "
+            "costs fresh pages every step. Here gradkit and the hand-written step run side by side (interleaved) "
+            "in a fresh process without PyTorch (`bench/alone_child.py`).")
+        add("")
+        add("| batch | dtype | gradkit ms | hand numpy ms | gradkit / numpy | minor faults per step, gradkit / "
+            "numpy | rounds x steps | other processes (cores) |")
+        add("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in results["alone"]["rows"]:
+            if "error" in r:
+                add(f"| {r['batch']} | {r['dtype']} | failed: {r['error'].splitlines()[-1]} | | | | | |")
+                continue
+            t, f = r["ms_per_step"], r["minor_faults_per_step"]
+            add(f"| {r['batch']} | {r['dtype']} | {_fmt_ms(t['gradkit'])} | {_fmt_ms(t['numpy'])} | "
+                f"{_ratio(r['ratio_gradkit_over_numpy'])} | {f['gradkit']:.0f} / {f['numpy']:.0f} | "
+                f"{r['rounds']} x {r['steps_per_round']} | {r['foreign_cores']} |")
         add("")
     if "moons" in results:
         mo = results["moons"]
@@ -532,6 +588,8 @@ def main() -> None:
             results[name] = section_verify(torch, mode)
         elif name == "mlp":
             results[name] = section_mlp(torch, mode)
+        elif name == "alone":
+            results[name] = section_alone(mode)
         elif name == "moons":
             results[name] = section_moons(mode)
         elif name == "overhead":
