@@ -93,16 +93,16 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
             counter moved), or the graph was already freed by an earlier backward.
     """
     grads: dict[Tensor, Any] = {root: seed}
+    pop, get = grads.pop, grads.get
     handed: set[int] = set()
     for node in reversed(topological_order(root)):
-        g = grads.pop(node, None)
+        g = pop(node, None)
         if g is None:
             continue
-        if not node._parents:
-            if node.requires_grad and node._backward is None:
+        backward = node._backward
+        if backward is None:  # a leaf
+            if node.requires_grad:
                 _accumulate(node, g, handed)
-            elif node._backward is _freed:
-                _freed(g)
             continue
         if node._version:
             raise RuntimeError(
@@ -117,11 +117,10 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
                     f"after it was used (version {version} -> {saved._version}); use an out-of-place op "
                     "(x = x + y instead of x += y), or clone() it before changing it"
                 )
-        for parent, pg in zip(node._parents, node._backward(g)):  # type: ignore[misc]
-            if pg is None or not parent.requires_grad:
-                continue
-            prev = grads.get(parent)
-            grads[parent] = pg if prev is None else prev + pg
+        for parent, pg in zip(node._parents, backward(g)):
+            if pg is not None and parent.requires_grad:
+                prev = get(parent)
+                grads[parent] = pg if prev is None else prev + pg
         if not retain_graph:
             node._parents, node._saved, node._backward = (), (), _freed
 

@@ -71,7 +71,10 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(t, (*t.shape, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
         scale = xp.reshape(g, (*g.shape, 1)) if reduction == "none" else g / count if reduction == "mean" else g
-        return ((e / total - onehot) * scale,)
+        d = e / total  # softmax, then "- onehot" and the upstream scale in place
+        d -= onehot
+        d *= scale
+        return (d,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")
 
@@ -83,8 +86,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Raises:
         ValueError: ``x``'s last axis is not ``fan_in``.
     """
-    fan_in, fan_out = weight.shape
-    if x.shape[-1:] != (fan_in,):
+    fan_in, fan_out = weight.data.shape
+    if x.data.shape[-1:] != (fan_in,):
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape {weight.shape} "
                          f"(the input's last axis must be {fan_in})")
     xp = x.backend.xp
@@ -93,7 +96,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x2 = xp.reshape(xd, (-1, fan_in)) if x.ndim != 2 else xd
     out = x2 @ w
     if bias is not None:
-        out = out + _as_tensor(x, bias).data
+        out += _as_tensor(x, bias).data  # in place: out is the matmul's fresh result
     if x.ndim != 2:
         out = xp.reshape(out, (*x.shape[:-1], fan_out))
     need_x = x.requires_grad

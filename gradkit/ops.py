@@ -196,7 +196,15 @@ def log(a: Tensor) -> Tensor:
 def tanh(a: Tensor) -> Tensor:
     """Hyperbolic tangent; d/da = 1 - tanh(a)**2."""
     out = a.backend.xp.tanh(a.data)
-    return Tensor._node(out, (a,), lambda g: (g * (1 - out * out),), "tanh")
+
+    def backward(g: Any) -> tuple[Any]:  # g * (1 - out**2), with one temporary, updated in place
+        d = out * out
+        d -= 1
+        d *= g
+        d *= -1
+        return (d,)
+
+    return Tensor._node(out, (a,), backward, "tanh")
 
 
 def sigmoid(a: Tensor) -> Tensor:
@@ -367,13 +375,13 @@ def _int_array(a: Tensor, k: Any) -> Any:
 
 def _gather(a: Tensor, index: Any) -> Tensor:
     depth, flat = index
-    xp, backend = a.backend.xp, a.backend
-    rows = math.prod(a.shape[:depth])
-    table_shape = (rows, *a.shape[depth:])
+    xp, backend, shape = a.backend.xp, a.backend, a.data.shape
+    rows = math.prod(shape[:depth])
+    table_shape = (rows, *shape[depth:])
     table = a.data if depth == 1 else xp.reshape(a.data, table_shape)
     out = xp.take(table, flat if flat.ndim == 1 else xp.reshape(flat, (-1,)), axis=0)
     if flat.ndim != 1:
-        out = xp.reshape(out, (*flat.shape, *a.shape[depth:]))
+        out = xp.reshape(out, (*flat.shape, *shape[depth:]))
 
     def backward(g: Any) -> tuple[Any]:  # the forward's take proved every index is in [-rows, rows)
         summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat % rows, g)

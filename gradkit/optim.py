@@ -330,9 +330,13 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             g = grad.data
-            if plain:  # the hot path: one temporary (lr * g), one in-place op
+            if plain:  # the hot path: one temporary (lr * g), one in-place op, the version counter bumped
                 self.state[i]["step"] += 1
-                p.sub_(lr * g)
+                if p.backend is grad.backend:
+                    p.data -= lr * g
+                    p._version += 1
+                else:
+                    p.sub_(lr * g)  # the checked path: raises DeviceMismatchError with the fix
                 continue
             st = self._state_for(i, p)
             if wd != 0.0:

@@ -249,3 +249,14 @@ def test_importing_backends_and_gradkit_never_loads_cupy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_scatter_add_of_many_rows(backend):
+    """Past 4,096 indices numpy's scatter_add switches to one bincount per column: the same sums."""
+    rng = np.random.default_rng(3)
+    indices = rng.integers(0, 27, (2500, 3))
+    updates = rng.standard_normal((2500, 3, 4))
+    expected = np.zeros((27, 4))
+    np.add.at(expected, indices, updates)
+    out = backend.scatter_add(backend.zeros((27, 4), "float64"), backend.asarray(indices), backend.asarray(updates))
+    np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12, atol=1e-12)
