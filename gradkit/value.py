@@ -26,7 +26,9 @@ import itertools
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from functools import reduce as _reduce
 from itertools import repeat
+from operator import add as _add
 from operator import attrgetter
 from operator import mul as _mul
 from typing import Any
@@ -509,8 +511,7 @@ def _dot_node(
         acc = float(bias)
     else:
         raise TypeError(f"Value.dot: bias {type(bias).__name__} is neither a Value nor a real number")
-    for ai, bi in zip(ad, bd):
-        acc += ai * bi
+    acc = _reduce(_add, map(_mul, ad, bd), acc)  # left to right, as a Python loop would, but in C
     return _new_node(acc, prev, local, "dot")
 
 
@@ -558,9 +559,7 @@ def affine(
             else:
                 prev = (b, *w)
                 local = (1.0, *xd)
-            acc = b.data  # type: ignore[union-attr]
-            for wi, xi in zip(wd, xd):
-                acc += wi * xi
+            acc = _reduce(_add, map(_mul, wd, xd), b.data)  # type: ignore[union-attr]
             append(_new_node(acc, prev, local, "dot"))
         else:
             wd, w_nodes = _datas(w)
