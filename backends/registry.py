@@ -157,5 +157,6 @@ def format_probe(report: dict[str, ProbeResult] | None = None) -> str:
             default += f", which is not usable here: {report[default].reason}"
     except UnknownBackendError as exc:
         default = f"none: {exc}"
-    lines.append(f"default backend: {default} (set by --backend or ${ENV_VAR}; 'auto' prefers cupy)")
+    lines.append(f"default backend: {default} (the commands' --backend, else ${ENV_VAR}, else auto, which "
+                 "prefers cupy)")
     return "\n".join(lines)

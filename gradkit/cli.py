@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gradkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"gradkit {args.command}: error: out of memory; choose smaller sizes (--n-hidden, --block-size, "
-              "--batch-size)", file=sys.stderr)
+        print(f"gradkit {args.command}: error: out of memory; choose smaller sizes or counts", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gradkit: interrupted", file=sys.stderr)

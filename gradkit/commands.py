@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -32,8 +33,9 @@ def info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _writable(workdir: Path) -> None:
-    """Fail early, before any work, when ``workdir`` cannot hold our files."""
+def _writable(workdir: Path) -> bool:
+    """Fail early, before any work, when ``workdir`` cannot hold our files; True when this call created it."""
+    created = not workdir.exists()
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         probe = workdir / f".gradkit-write-test-{os.getpid()}"
@@ -42,6 +44,7 @@ def _writable(workdir: Path) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write to the output directory {workdir} ({exc.strerror or exc}); choose "
                           "another -o DIR or fix its permissions", workdir) from None
+    return created
 
 
 def _check_seed(seed: int | None) -> None:
@@ -57,13 +60,13 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
         return TrainConfig(type=args.type or "mlp", **settings).resolved()
     path = Path(args.work_dir) / MODEL_FILE
     if args.type is not None and args.type != base.type:
-        raise CheckpointError(f"{path} holds a {base.type} model, not {args.type}; drop --type, or train a new "
-                              "model in another -o DIR", path)
+        raise CheckpointError(f"{path} holds a model of type {base.type}, not {args.type}; drop --type, or train a "
+                              "new model in another -o DIR", path)
     fixed = [f"--{k.replace('_', '-')}" for k in FIXED_ON_RESUME
              if getattr(args, k) is not None and getattr(args, k) != getattr(base, k)]
     if fixed:
-        raise ConfigError(f"{', '.join(fixed)} cannot change when resuming: {path} fixes them; drop them, or "
-                          "train a new model in another -o DIR")
+        raise ConfigError(f"{', '.join(fixed)} cannot change when resuming (fixed by {path}); drop "
+                          f"{'it' if len(fixed) == 1 else 'them'}, or train a new model in another -o DIR")
     changes = {k: getattr(args, k) for k in OPEN_ON_RESUME if getattr(args, k) is not None}
     return dataclasses.replace(base, **changes).resolved()
 
@@ -94,26 +97,28 @@ def train(args: argparse.Namespace) -> int:
                           "give a larger --max-steps to continue")
     source = _source(args, meta)
     splits = prepare(load_words(source), config, backend, vocab)
-    _writable(workdir)
     if run is None:
-        run = new_run(config, splits.vocab, backend)
+        run = new_run(config, splits.vocab, backend)  # before the directory exists: a model too big fails here
     else:
         _adopt(run, config)
+    created = _writable(workdir)
     source_name = str(Path(source).resolve()) if source else None
+    steps = "closed form" if config.type == "counts" else f"steps {run.step} -> {config.max_steps}"
     print(f"training {config.type} on {sum(len(w) for w in splits.words.values())} words "
           f"({source or 'the embedded names list'}), backend {backend.name}: "
-          f"{sum(p.size for p in run.model.parameters())} parameters, steps {run.step} -> {config.max_steps}",
-          file=sys.stderr)
+          f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
     try:
-        _fit_with_progress(run, splits, quiet=args.quiet)
-    except KeyboardInterrupt:
-        save_run(workdir, run, splits.vocab, backend, source_name)
-        write_log(workdir, run.history)
-        print(f"interrupted at step {run.step}: saved {workdir / MODEL_FILE}; continue with "
-              f"gradkit train --resume -o {workdir}", file=sys.stderr)
+        interrupted = _fit_with_progress(run, splits, quiet=args.quiet)
+    except BaseException:
+        if created and not any(workdir.iterdir()):
+            workdir.rmdir()  # a failed first run leaves no empty directory behind
         raise
     save_run(workdir, run, splits.vocab, backend, source_name)
     write_log(workdir, run.history)
+    if interrupted:
+        print(f"interrupted at step {run.step}: saved {workdir / MODEL_FILE}; continue with "
+              f"gradkit train --resume -o {workdir}", file=sys.stderr)
+        raise KeyboardInterrupt
     print(" ".join(f"{k} loss {v:.4f}" for k, v in losses(run.model, splits).items()))
     words = sample(run.model, splits.vocab, args.num_samples, seed=config.seed)
     _print_marked(words, set(splits.words["train"]))
@@ -139,10 +144,24 @@ def _print_marked(words: list[str], train_words: set[str]) -> None:
         print(f"{w} (in train)" if w in train_words else w)
 
 
-def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> None:
-    """``fit`` with a tqdm bar showing the running loss on a terminal; elsewhere (a log file, CI) about ten
-    plain progress lines. ``quiet`` silences both."""
+def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> bool:
+    """``fit`` with a tqdm bar showing the running loss on a terminal; elsewhere (a log file, CI) a plain line
+    at logged steps, about ten in all. ``quiet`` silences both. Ctrl-C stops the run at the next step
+    boundary (so that it saves and resumes exactly; a second Ctrl-C stops at once). Returns True when
+    interrupted."""
     from tqdm import tqdm
+
+    interrupted = [False]
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupted[0]:
+            raise KeyboardInterrupt
+        interrupted[0] = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: Ctrl-C keeps Python's default behaviour
+        previous = None
 
     total = run.config.max_steps or 0
     bar_on = not quiet and sys.stderr.isatty() and total > run.step
@@ -158,7 +177,12 @@ def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> None:
                 last[1] = step + 1
                 print(f"step {step + 1}/{total} loss {loss:.4f} lr {lr:g}", file=sys.stderr)
 
-        fit(run, splits, on_log=on_log)
+        try:
+            fit(run, splits, on_log=on_log, stop=lambda: interrupted[0])
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+    return interrupted[0]
 
 
 def sample_words(args: argparse.Namespace) -> int:
@@ -179,6 +203,8 @@ def sample_words(args: argparse.Namespace) -> int:
         _print_marked(words, set(prepare(load_words(source), dataclasses.replace(run.config, batch_size=0),
                                          backend, vocab).words["train"]))
     else:
+        print(f"note: the training words ({source}) are gone, so samples are not marked '(in train)'",
+              file=sys.stderr)
         print("\n".join(words))
     return 0
 

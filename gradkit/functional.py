@@ -46,7 +46,8 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     large as 1e8. Source: the makemore lectures (F.cross_entropy), part 4.
 
     Raises:
-        ValueError: shapes that do not match, or an unknown reduction.
+        ValueError: shapes that do not match, an unknown reduction, or (where the backend checks indices, as
+            numpy does) a target >= C.
     """
     t = _as_tensor(logits, targets).data
     xp = logits.backend.xp
@@ -57,13 +58,17 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
     backend, n_classes = logits.backend, logits.shape[-1]
     shifted, e, total = _shifted(logits, -1)
-    if t.ndim == 1:  # (N, C) logits: the common case, without reshapes
-        picked, log_total = shifted[backend.arange(t.shape[0], dtype=t.dtype), t], xp.log(total)[:, 0]
-    else:
-        flat_t = xp.reshape(t, (-1,))
-        rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
-        picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)
-        log_total = xp.reshape(xp.log(total), t.shape)
+    try:
+        if t.ndim == 1:  # (N, C) logits: the common case, without reshapes
+            picked, log_total = shifted[backend.arange(t.shape[0], dtype=t.dtype), t], xp.log(total)[:, 0]
+        else:
+            flat_t = xp.reshape(t, (-1,))
+            rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
+            picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)
+            log_total = xp.reshape(xp.log(total), t.shape)
+    except IndexError:
+        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}); targets pick one of "
+                         f"the logits' last axis") from None
     nll = log_total - picked  # picked by index, so a -inf logit elsewhere stays harmless
     count = nll.size if nll.size else 1
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)

@@ -15,7 +15,7 @@ import numpy as np
 
 from backends import DeviceMismatchError
 
-from .tensor import Scalar, Tensor, _is_float, _operand_data
+from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data
 
 Axis = int | Sequence[int] | None
 
@@ -39,6 +39,16 @@ def _as_tensor(ref: Tensor, other: Any) -> Tensor:
         _operand_data(ref, other)  # raises DeviceMismatchError for another backend
         return other
     return Tensor._wrap(_operand_data(ref, other), ref.backend)
+
+
+def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
+    """``(a's data, the number b)``; an integer or bool tensor meeting a float (or any true division) is cast
+    to the default float dtype first, as PyTorch does, so ``int_tensor + 1.5`` is float32, never float64."""
+    k = _operand_data(a, b)
+    ad = a.data
+    if (divides or isinstance(k, float)) and not _is_float(a.backend, ad):
+        ad = a.backend.astype(ad, DEFAULT_DTYPE)
+    return ad, k
 
 
 def _promote(a: Tensor, b: Tensor) -> tuple[Any, Any]:
@@ -71,7 +81,8 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 def add(a: Tensor, b: Any) -> Tensor:
     """``a + b`` with broadcasting; ``b`` a Tensor or a Python/numpy number (which adopts ``a``'s dtype)."""
     if isinstance(b, Scalar):
-        return Tensor._node(a.data + _operand_data(a, b), (a,), lambda g: (g,), "add")
+        ad, k = _with_number(a, b)
+        return Tensor._node(ad + k, (a,), lambda g: (g,), "add")
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     return Tensor._node(ad + bd, (a, b), lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "add")
@@ -80,7 +91,8 @@ def add(a: Tensor, b: Any) -> Tensor:
 def sub(a: Tensor, b: Any) -> Tensor:
     """``a - b`` with broadcasting."""
     if isinstance(b, Scalar):
-        return Tensor._node(a.data - _operand_data(a, b), (a,), lambda g: (g,), "sub")
+        ad, k = _with_number(a, b)
+        return Tensor._node(ad - k, (a,), lambda g: (g,), "sub")
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     return Tensor._node(ad - bd, (a, b), lambda g: (_unbroadcast(g, a), _unbroadcast(-g, b)), "sub")
@@ -90,7 +102,8 @@ def rsub(a: Tensor, b: Any) -> Tensor:
     """``b - a`` for a number ``b`` (an array ``b`` broadcasts, as ``sub``)."""
     if not isinstance(b, Scalar):
         return sub(_as_tensor(a, b), a)
-    return Tensor._node(_operand_data(a, b) - a.data, (a,), lambda g: (-g,), "rsub")
+    ad, k = _with_number(a, b)
+    return Tensor._node(k - ad, (a,), lambda g: (-g,), "rsub")
 
 
 def neg(a: Tensor) -> Tensor:
@@ -101,8 +114,8 @@ def neg(a: Tensor) -> Tensor:
 def mul(a: Tensor, b: Any) -> Tensor:
     """``a * b`` with broadcasting."""
     if isinstance(b, Scalar):
-        k = _operand_data(a, b)
-        return Tensor._node(a.data * k, (a,), lambda g: (g * k,), "mul")
+        ad, k = _with_number(a, b)
+        return Tensor._node(ad * k, (a,), lambda g: (g * k,), "mul")
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     return Tensor._node(ad * bd, (a, b), lambda g: (_unbroadcast(g * bd, a), _unbroadcast(g * ad, b)), "mul",
@@ -112,8 +125,8 @@ def mul(a: Tensor, b: Any) -> Tensor:
 def div(a: Tensor, b: Any) -> Tensor:
     """``a / b`` with broadcasting: d/da = 1/b, d/db = -a/b**2."""
     if isinstance(b, Scalar):
-        k = _operand_data(a, b)
-        return Tensor._node(a.data / k, (a,), lambda g: (g / k,), "div")
+        ad, k = _with_number(a, b, divides=True)
+        return Tensor._node(ad / k, (a,), lambda g: (g / k,), "div")
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     out = ad / bd
@@ -125,8 +138,9 @@ def rdiv(a: Tensor, b: Any) -> Tensor:
     """``b / a`` for a number ``b``: d/da = -b/a**2 (an array ``b`` broadcasts, as ``div``)."""
     if not isinstance(b, Scalar):
         return div(_as_tensor(a, b), a)
-    out = _operand_data(a, b) / a.data
-    return Tensor._node(out, (a,), lambda g: (-g * out / a.data,), "rdiv", (a,))
+    ad, k = _with_number(a, b, divides=True)
+    out = k / ad
+    return Tensor._node(out, (a,), lambda g: (-g * out / ad,), "rdiv", (a,))
 
 
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
@@ -151,8 +165,8 @@ def rpow(a: Tensor, b: Any) -> Tensor:
     """``b ** a`` for a number ``b``: d/da = b**a ln(b) (an array ``b`` broadcasts, as ``pow``)."""
     if not isinstance(b, Scalar):
         return pow(_as_tensor(a, b), a)
-    k = _operand_data(a, b)
-    out = k**a.data
+    ad, k = _with_number(a, b)
+    out = k**ad
     log_k = math.log(k) if k > 0 else math.nan
     return Tensor._node(out, (a,), lambda g: (g * out * log_k,), "rpow")
 

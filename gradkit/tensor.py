@@ -42,8 +42,8 @@ class Tensor:
     The data is always copied (as ``torch.tensor`` does). Tensors hash and compare (``==``) by identity.
 
     Attributes: ``data`` (a backend array), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``,
-    ``dtype``, ``shape``, ``ndim``, ``is_leaf``. ``item()`` and ``numpy()`` are the only ways data reaches
-    the host.
+    ``dtype``, ``shape``, ``ndim``, ``is_leaf``. Data reaches the host only when asked: ``numpy()``,
+    ``item()``, ``tolist()``, and Python's ``bool``/``float``/``int`` of a one-element tensor.
 
     Raises:
         DeviceMismatchError: ``data`` is an array of another backend or device.
@@ -60,10 +60,14 @@ class Tensor:
             backend = data.backend if backend is None else backend
             data = data.data
         be = _resolve_backend(backend)
-        if dtype is None and not be.owns(data) and not isinstance(data, np.ndarray):
+        if not be.owns(data):
             host = np.asarray(data)
-            dtype = DEFAULT_DTYPE if host.dtype.kind == "f" else None
-            data = host
+            if host.dtype.kind not in "biuf":
+                raise TypeError(f"a Tensor holds real numbers, integers or booleans, not {host.dtype} data "
+                                f"({type(data).__name__})")
+            if dtype is None and not isinstance(data, np.ndarray):
+                dtype = DEFAULT_DTYPE if host.dtype.kind == "f" else None
+                data = host
         array = be.asarray(data, dtype)
         if requires_grad and not _is_float(be, array):
             array = be.astype(array, DEFAULT_DTYPE)
@@ -293,7 +297,9 @@ class Tensor:
 
 
     # Operators and methods: each is the op of the same name in ``gradkit.ops`` / ``gradkit.functional``.
+
     def __add__(self, other: Any) -> Tensor:
+        """``self + other`` with broadcasting (see ``ops.add``)."""
         return _ops.add(self, other)
 
     __radd__ = __add__
@@ -444,13 +450,14 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
                 f".to({ref.backend.name!r}) or .to({other.backend.name!r})"
             )
         return other.data
-    if isinstance(other, Scalar):
+    if isinstance(other, Scalar) and not isinstance(other, np.complexfloating):
         return other.item() if isinstance(other, np.generic) else other
-    if ref.backend.owns(other):
+    if ref.backend.owns(other) and getattr(other.dtype, "kind", "f") in "biuf":
         return other
-    if not hasattr(other, "__array_namespace__") and not isinstance(other, np.ndarray):
-        raise TypeError(f"unsupported operand: a tensor and a {type(other).__name__}; use a real number or a "
-                        "Tensor")
+    host = isinstance(other, (np.ndarray, np.generic))
+    if (host and other.dtype.kind not in "biuf") or (not host and not hasattr(other, "__array_namespace__")):
+        what = f"{type(other).__name__} of {other.dtype}" if host else type(other).__name__
+        raise TypeError(f"unsupported operand: a tensor and a {what}; use a real number or a Tensor")
     raise DeviceMismatchError(
         f"cannot combine a tensor on {ref.backend!r} with a {type(other).__name__}; wrap it first: "
         f"Tensor(value, backend={ref.backend.name!r})"

@@ -179,13 +179,16 @@ def new_run(config: TrainConfig, vocab: Vocab, backend: Backend) -> Run:
 
 
 def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
-        on_log: Callable[[int, float, float], None] | None = None) -> Run:
+        on_log: Callable[[int, float, float], None] | None = None,
+        stop: Callable[[], bool] | None = None) -> Run:
     """Train ``run`` from ``run.step`` up to ``max_steps`` (default ``run.config.max_steps``) in place.
 
     Each step draws a minibatch (``batch_size`` rows, uniform with replacement, from ``run.rng`` on the
     host), computes the mean cross-entropy, backpropagates and takes an SGD step. Every ``log_every`` steps
     (and at the last) one loss value comes to the host: it is appended to ``run.history`` and passed to
-    ``on_log(step, loss, lr)``. The counting bigram is fitted in closed form instead. Returns ``run``.
+    ``on_log(step, loss, lr)``. ``stop()``, when given, is asked before each step; True ends the run there,
+    on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). The counting
+    bigram is fitted in closed form instead. Returns ``run``.
     """
     config, model = run.config, run.model
     X, Y = splits.tensors["train"]
@@ -198,7 +201,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     end = config.max_steps if max_steps is None else max_steps
     assert end is not None
     n, batch, backend, xp = X.shape[0], config.batch_size, X.backend, X.backend.xp
-    while run.step < end:
+    while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
             Xb, Yb = Tensor._wrap(xp.take(X.data, ix, axis=0), backend), Tensor._wrap(xp.take(Y.data, ix), backend)
@@ -220,8 +223,11 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
 
 
 def losses(model: LanguageModel, splits: Splits) -> dict[str, float]:
-    """Mean negative log-likelihood (nats per character) on each split, in eval mode."""
-    return {name: model.evaluate(X, Y) for name, (X, Y) in splits.tensors.items()}
+    """Mean negative log-likelihood (nats per character) on each split, in eval mode, in chunks of at most
+    about 2**24 hidden activations (64 MiB in float32), however wide the model."""
+    width = max(int(model.config.get("n_hidden", 0)), model.vocab_size)
+    chunk = max(256, min(65536, 2**24 // width))
+    return {name: model.evaluate(X, Y, chunk) for name, (X, Y) in splits.tensors.items()}
 
 
 __all__ = ["RECIPES", "ConfigError", "MODEL_TYPES", "Run", "Splits", "TrainConfig", "fit", "losses", "new_run",

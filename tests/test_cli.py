@@ -4,8 +4,10 @@ prints, resuming, and every bad input (exit status 2, one line on stderr, no fil
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +191,7 @@ BAD = {
     "foreign npz (sample)": (["sample", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
     "foreign npz (resume)": (["train", "--resume", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
     "other model type": (["train", "--resume", "--type", "bigram", "-o", "OUT"], None, lambda d: None,
-                         ["holds a mlp model, not bigram"]),
+                         ["holds a model of type mlp, not bigram"]),
     "sample without a model": (["sample", "-o", "NEW"], None, None, ["no model in", "train one first"]),
     "resume without a model": (["train", "--resume", "-o", "NEW"], None, None, ["no model in"]),
     "temperature 0": (["sample", "--temperature", "0", "-o", "OUT"], None, lambda d: None,
@@ -256,9 +258,10 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkey
     import gradkit.commands as commands
     from gradkit.train import fit as real_fit
 
-    def interrupted_fit(run, splits, on_log=None):
-        real_fit(run, splits, max_steps=30, on_log=on_log)
-        raise KeyboardInterrupt
+    def interrupted_fit(run, splits, on_log=None, stop=None):
+        real_fit(run, splits, max_steps=30, on_log=on_log, stop=stop)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two steps: the run stops at the next boundary
+        return real_fit(run, splits, on_log=on_log, stop=stop)
 
     flags = ["--backend", "numpy", "--max-steps", "60", "--n-hidden", "16", "--log-every", "10", "--quiet", "-n", "1"]
     monkeypatch.setattr(commands, "fit", interrupted_fit)
@@ -310,6 +313,18 @@ def test_sample_defaults_to_the_training_seed_and_marks_training_words(mlp_dir, 
     for line in gk(capsys, "sample", "--backend", "numpy", "-o", mlp_dir, "-n", "30", "--seed", "5")[1].splitlines():
         word = line.removesuffix(" (in train)")
         assert line.endswith(" (in train)") == (word in train_words)
+
+
+def test_a_model_too_big_for_memory_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    import gradkit.commands as commands
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(commands, "new_run", no_memory)
+    status, _, err = gk(capsys, "train", "--backend", "numpy", "-o", tmp_path / "big")
+    assert status == 2 and "out of memory" in err
+    assert not (tmp_path / "big").exists()
 
 
 def test_moons_flags_that_cannot_apply(tmp_path, capsys, monkeypatch):

@@ -388,3 +388,25 @@ def test_no_implicit_numpy_conversion_and_clear_type_errors(backend):
         t + 1j
     with pytest.raises(TypeError, match="a tensor and a str"):
         t * "2"
+
+
+def test_integer_tensors_meet_floats_in_the_default_dtype(backend):
+    i = gk.tensor([1, 2], backend=backend)
+    for out in (i + 1.5, i - 0.5, 1.5 - i, i * 0.5, i / 2, 3 / i, 2.0**i):
+        assert out.dtype == backend.xp.float32
+    assert (i * 2).dtype == backend.xp.int64
+    np.testing.assert_allclose((i / 2).numpy(), [0.5, 1.0])
+
+
+def test_tensors_hold_real_numbers_only():
+    for bad in (None, ["a"], [1j]):
+        with pytest.raises(TypeError, match="real numbers, integers or booleans"):
+            gk.tensor(bad)
+    with pytest.raises(TypeError, match="complex128"):
+        gk.tensor([1.0]) * np.array([1j])
+
+
+def test_cross_entropy_names_a_target_out_of_range():
+    logits = gk.tensor(np.zeros((2, 3)), backend="numpy")
+    with pytest.raises(ValueError, match=r"not a class index in \[0, 3\)"):
+        gk.cross_entropy(logits, gk.tensor([0, 5], backend="numpy"))
