@@ -188,21 +188,17 @@ def fresh_probe():
     registry._instance.cache_clear()
 
 
-def test_cupy_not_installed_names_the_extra(monkeypatch, fresh_probe):
+@pytest.mark.parametrize(("driver", "message"), [
+    ((1, 12040, ""), r"CuPy is not installed \(1 CUDA device\(s\) answer\).*gradkit\[cuda12\]"),
+    ((0, 0, "no CUDA driver library (libcuda) on this machine"),
+     r"no CUDA device here \(no CUDA driver library.*--backend numpy"),
+], ids=["gpu-without-cupy", "no-gpu"])
+def test_cupy_not_installed_says_why_and_the_fix(monkeypatch, fresh_probe, driver, message):
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(registry, "driver_report", lambda: (1, 12040, ""))
-    with pytest.raises(backends.BackendUnavailableError,
-                       match=r"CuPy is not installed \(1 CUDA device\(s\) answer\).*gradkit\[cuda12\]"):
+    monkeypatch.setattr(registry, "driver_report", lambda: driver)
+    with pytest.raises(backends.BackendUnavailableError, match=message):
         backends.get_backend("cupy")
     assert issubclass(backends.BackendUnavailableError, RuntimeError)
-
-
-def test_no_gpu_at_all_points_to_numpy(monkeypatch, fresh_probe):
-    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(registry, "driver_report", lambda: (0, 0, "no CUDA driver library (libcuda) on this machine"))
-    with pytest.raises(backends.BackendUnavailableError,
-                       match=r"no CUDA device here \(no CUDA driver library.*--backend numpy"):
-        backends.get_backend("cupy")
 
 
 def test_info_says_when_the_default_is_not_usable(monkeypatch, fresh_probe):
