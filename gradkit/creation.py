@@ -6,7 +6,7 @@ from typing import Any
 
 from backends import Backend, Generator
 
-from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend
+from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend, dims
 
 
 def tensor(data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
@@ -22,22 +22,18 @@ def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
     return Tensor._wrap(data, backend, requires_grad)
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else tuple(shape)
-
-
 def zeros(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of ``shape`` (ints or one tuple)."""
     be = _resolve_backend(backend)
-    return _leaf(be.zeros(_shape(shape), dtype), be, requires_grad)
+    return _leaf(be.zeros(dims(shape), dtype), be, requires_grad)
 
 
 def ones(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones of ``shape`` (ints or one tuple)."""
     be = _resolve_backend(backend)
-    return _leaf(be.full(_shape(shape), 1.0, dtype), be, requires_grad)
+    return _leaf(be.full(dims(shape), 1.0, dtype), be, requires_grad)
 
 
 def randn(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
@@ -45,14 +41,14 @@ def randn(*shape: Any, generator: Generator | None = None, backend: Backend | st
     """Standard normal draws of ``shape`` from ``generator`` (a backend's seeded ``random(seed)``; its
     backend is used). Without a generator, an unseeded one of ``backend``."""
     gen = generator if generator is not None else _resolve_backend(backend).random(None)
-    return _leaf(gen.normal(0.0, 1.0, _shape(shape), dtype), gen.backend, requires_grad)
+    return _leaf(gen.normal(0.0, 1.0, dims(shape), dtype), gen.backend, requires_grad)
 
 
 def rand(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
          dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform draws in ``[0, 1)`` of ``shape`` from ``generator`` (see ``randn``)."""
     gen = generator if generator is not None else _resolve_backend(backend).random(None)
-    return _leaf(gen.uniform(0.0, 1.0, _shape(shape), dtype), gen.backend, requires_grad)
+    return _leaf(gen.uniform(0.0, 1.0, dims(shape), dtype), gen.backend, requires_grad)
 
 
 def arange(start: int, stop: int | None = None, *, backend: Backend | str | None = None,

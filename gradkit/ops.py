@@ -15,7 +15,7 @@ import numpy as np
 
 from backends import DeviceMismatchError
 
-from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data
+from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data, dims
 
 Axis = int | Sequence[int] | None
 
@@ -282,8 +282,8 @@ def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
 
 # Shapes.
 def reshape(a: Tensor, *shape: Any) -> Tensor:
-    """The same elements in ``shape`` (one axis may be -1)."""
-    shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+    """The same elements in ``shape`` (ints or one tuple; one axis may be -1)."""
+    shape = dims(shape)
     xp = a.backend.xp
     try:
         out = xp.reshape(a.data, shape)

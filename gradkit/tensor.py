@@ -22,6 +22,11 @@ DEFAULT_DTYPE = "float32"
 Scalar = (int, float, np.number, np.bool_)
 
 
+def dims(args: tuple) -> tuple[int, ...]:
+    """A shape or axis order given as ints or as one sequence (``reshape(2, 3)`` or ``reshape((2, 3))``)."""
+    return tuple(args[0]) if len(args) == 1 and not isinstance(args[0], int) else tuple(args)
+
+
 def _resolve_backend(backend: Backend | str | None) -> Backend:
     return backend if isinstance(backend, Backend) else backends.get_backend(backend)
 
@@ -420,7 +425,7 @@ class Tensor:
 
     def permute(self, *axes: Any) -> Tensor:
         """Axes permuted (ints or one tuple), as ``torch.permute``."""
-        return _ops.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes)
+        return _ops.transpose(self, dims(axes))
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy's and PyTorch's name)
