@@ -52,6 +52,17 @@ def _check_seed(seed: int | None) -> None:
         raise ConfigError(f"--seed must be an integer >= 0, got {seed}")
 
 
+def _check_num_samples(args: argparse.Namespace) -> None:
+    if args.num_samples < 1:
+        raise ConfigError(f"-n/--num-samples must be an integer >= 1, got {args.num_samples}")
+
+
+def _scoring_splits(source: str | None, run: Run, backend: backends.Backend, vocab: Any) -> Splits:
+    """The run's splits of ``source`` for scoring and marking: no minibatch, so a training batch larger than
+    this file's training split is no error."""
+    return prepare(load_words(source), dataclasses.replace(run.config, batch_size=0), backend, vocab)
+
+
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
     if base is None:
         _check_seed(args.seed)
@@ -84,8 +95,7 @@ def _source(args: argparse.Namespace, meta: dict[str, Any] | None) -> str | None
 
 def train(args: argparse.Namespace) -> int:
     """``gradkit train``: train (or resume) a model, then report losses and samples and write the outputs."""
-    if args.num_samples < 1:  # sampling comes last: checked here, before any work or any file is written
-        raise ConfigError(f"-n/--num-samples must be an integer >= 1, got {args.num_samples}")
+    _check_num_samples(args)  # sampling comes last: checked here, before any work or any file is written
     backend = backends.get_backend(args.backend)
     workdir = Path(args.work_dir)
     run = vocab = meta = None
@@ -188,8 +198,7 @@ def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> bool:
 def sample_words(args: argparse.Namespace) -> int:
     """``gradkit sample``: words from a trained model, marked when they are in its training split."""
     _check_seed(args.seed)
-    if args.num_samples < 1:
-        raise ConfigError(f"-n/--num-samples must be an integer >= 1, got {args.num_samples}")
+    _check_num_samples(args)
     if not args.temperature > 0 or math.isinf(args.temperature):
         raise ConfigError(f"--temperature must be a finite number > 0, got {args.temperature}")
     backend = backends.get_backend(args.backend)
@@ -200,8 +209,7 @@ def sample_words(args: argparse.Namespace) -> int:
     words = sample(run.model, vocab, args.num_samples, seed=seed, temperature=args.temperature, top_k=args.top_k)
     source = meta.get("input")
     if source is None or Path(source).exists():
-        _print_marked(words, set(prepare(load_words(source), dataclasses.replace(run.config, batch_size=0),
-                                         backend, vocab).words["train"]))
+        _print_marked(words, set(_scoring_splits(source, run, backend, vocab).words["train"]))
     else:
         print(f"note: the training words ({source}) are gone, so samples are not marked '(in train)'",
               file=sys.stderr)
@@ -213,8 +221,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """``gradkit eval``: the train/dev/test losses of a trained model."""
     backend = backends.get_backend(args.backend)
     run, vocab, meta = load_run(Path(args.work_dir), backend)
-    # Scoring needs no minibatch: a training batch size larger than this file's training split is no error.
-    splits = prepare(load_words(_source(args, meta)), dataclasses.replace(run.config, batch_size=0), backend, vocab)
+    splits = _scoring_splits(_source(args, meta), run, backend, vocab)
     print(" ".join(f"{k} loss {v:.4f}" for k, v in losses(run.model, splits).items()))
     return 0
 
