@@ -94,7 +94,7 @@ class GradkitTimed:
         be, xp = g.backend, g.backend.xp
         t0 = time.perf_counter()
         ix = be.asarray(run.rng.integers(0, X.shape[0], run.config.batch_size))
-        Xb, Yb = Tensor._wrap(xp.take(X.data, ix, axis=0), be), Tensor._wrap(xp.take(Y.data, ix), be)
+        Xb, Yb = Tensor._wrap(xp.take(X._data, ix, axis=0), be), Tensor._wrap(xp.take(Y._data, ix), be)
         t1 = time.perf_counter()
         loss = run.model.loss(Xb, Yb)
         run.optimizer.zero_grad()

@@ -48,7 +48,7 @@ def train_arrays(backend: Any) -> tuple[np.ndarray, np.ndarray]:
     """The training windows as host arrays (on numpy, the Tensors' own arrays: no copy)."""
     X, Y = splits(backend).tensors["train"]
     if backend.name == "numpy":
-        return X.data, Y.data
+        return X._data, Y._data
     return X.numpy(), Y.numpy()
 
 

@@ -127,10 +127,10 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
 
 def _accumulate(leaf: Tensor, g: Any, handed: set[int]) -> None:
     wrap = _TENSOR[0]._wrap  # plain Tensors, also for Parameter leaves
-    if g.shape != leaf.data.shape or g.dtype != leaf.data.dtype:
+    if g.shape != leaf._data.shape or g.dtype != leaf._data.dtype:
         raise RuntimeError(f"internal error: gradient {g.shape} {g.dtype} for a leaf {leaf.shape} {leaf.dtype}")
     if leaf.grad is not None:
-        leaf.grad = wrap(leaf.grad.data + g, leaf.backend)
+        leaf.grad = wrap(leaf.grad._data + g, leaf.backend)
         return
     if id(g) in handed or getattr(g, "base", g) is not None:  # a view or a shared buffer: copy it
         g = leaf.backend.xp.asarray(g, copy=True)

@@ -15,7 +15,7 @@ from .tensor import Tensor
 def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
     """``(x - max, exp(x - max), sum(exp(x - max)))`` along ``axis``, keepdims: the log-sum-exp trick."""
     xp = x.backend.xp
-    shifted = x.data - xp.max(x.data, axis=axis, keepdims=True)
+    shifted = x._data - xp.max(x._data, axis=axis, keepdims=True)
     e = xp.exp(shifted)
     return shifted, e, xp.sum(e, axis=axis, keepdims=True)
 
@@ -49,7 +49,7 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
         ValueError: shapes that do not match, an unknown reduction, or (where the backend checks indices, as
             numpy does) a target >= C.
     """
-    t = _as_tensor(logits, targets).data
+    t = _as_tensor(logits, targets)._data
     xp = logits.backend.xp
     if tuple(t.shape) != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: targets of shape {tuple(t.shape)} do not match logits of shape "
@@ -91,8 +91,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Raises:
         ValueError: ``x``'s last axis is not ``fan_in``.
     """
-    fan_in, fan_out = weight.data.shape
-    if x.data.shape[-1:] != (fan_in,):
+    fan_in, fan_out = weight._data.shape
+    if x._data.shape[-1:] != (fan_in,):
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape {weight.shape} "
                          f"(the input's last axis must be {fan_in})")
     xp = x.backend.xp
@@ -101,7 +101,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x2 = xp.reshape(xd, (-1, fan_in)) if x.ndim != 2 else xd
     out = x2 @ w
     if bias is not None:
-        out += _as_tensor(x, bias).data  # in place: out is the matmul's fresh result
+        out += _as_tensor(x, bias)._data  # in place: out is the matmul's fresh result
     if x.ndim != 2:
         out = xp.reshape(out, (*x.shape[:-1], fan_out))
     need_x = x.requires_grad
@@ -120,5 +120,5 @@ def one_hot(ids: Tensor, num_classes: int, dtype: Any = "float32") -> Tensor:
     """Integer ``ids (...)`` -> ``(..., num_classes)`` of ``dtype`` with a 1 at each id (not differentiable)."""
     be = ids.backend
     xp = be.xp
-    index = xp.reshape(ids.data, (*ids.shape, 1))
+    index = xp.reshape(ids._data, (*ids.shape, 1))
     return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=ids.dtype), be.dtype(dtype)), be)

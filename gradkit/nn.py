@@ -126,7 +126,7 @@ class Module:
                                  f"{t.shape}")
         for name, value in values.items():
             t = own[name]
-            t.data = t.backend.asarray(value, t.dtype)
+            t._data = t.backend.asarray(value, t.dtype)
             t._version += 1
 
     def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Module:
@@ -136,7 +136,7 @@ class Module:
         for _, t in self.named_tensors():
             moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t.dtype, "real floating")
                          else None)
-            t.data, t.backend = moved.data, moved.backend
+            t._data, t.backend = moved._data, moved.backend
             t.grad = None
         return self
 

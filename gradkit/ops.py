@@ -23,14 +23,14 @@ Axis = int | Sequence[int] | None
 # Helpers.
 def _unbroadcast(g: Any, parent: Tensor) -> Any:
     """``g`` summed over the axes along which ``parent`` was broadcast, in ``parent``'s dtype."""
-    shape = parent.data.shape
+    shape = parent._data.shape
     if g.shape != shape:
         xp = parent.backend.xp
         lead = len(g.shape) - len(shape)
         axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
         g = xp.reshape(xp.sum(g, axis=axes, keepdims=True), shape) if axes else xp.reshape(g, shape)
-    if g.dtype != parent.data.dtype:
-        g = parent.backend.xp.astype(g, parent.data.dtype)
+    if g.dtype != parent._data.dtype:
+        g = parent.backend.xp.astype(g, parent._data.dtype)
     return g
 
 
@@ -45,7 +45,7 @@ def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
     """``(a's data, the number b)``; an integer or bool tensor meeting a float (or any true division) is cast
     to the default float dtype first, as PyTorch does, so ``int_tensor + 1.5`` is float32, never float64."""
     k = _operand_data(a, b)
-    ad = a.data
+    ad = a._data
     if (divides or isinstance(k, float)) and not _is_float(a.backend, ad):
         ad = a.backend.astype(ad, DEFAULT_DTYPE)
     return ad, k
@@ -53,7 +53,7 @@ def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
 
 def _promote(a: Tensor, b: Tensor) -> tuple[Any, Any]:
     """The two arrays, an integer one cast to the other's float dtype (float32 is never promoted by ints)."""
-    ad, bd = a.data, b.data
+    ad, bd = a._data, b._data
     if ad.dtype != bd.dtype:
         fa, fb = _is_float(a.backend, ad), _is_float(b.backend, bd)
         if fa and not fb:
@@ -108,7 +108,7 @@ def rsub(a: Tensor, b: Any) -> Tensor:
 
 def neg(a: Tensor) -> Tensor:
     """``-a``."""
-    return Tensor._node(-a.data, (a,), lambda g: (-g,), "neg")
+    return Tensor._node(-a._data, (a,), lambda g: (-g,), "neg")
 
 
 def mul(a: Tensor, b: Any) -> Tensor:
@@ -149,8 +149,8 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
     if isinstance(b, Scalar):
         k = _operand_data(a, b)
         if k == 0:  # a**0 is constant; k * a**-1 would be 0 * inf = nan at a = 0
-            return Tensor._node(a.data**k, (a,), lambda g: (a.backend.xp.zeros_like(g),), "pow")
-        return Tensor._node(a.data**k, (a,), lambda g: (g * k * a.data ** (k - 1),), "pow", (a,))
+            return Tensor._node(a._data**k, (a,), lambda g: (a.backend.xp.zeros_like(g),), "pow")
+        return Tensor._node(a._data**k, (a,), lambda g: (g * k * a._data ** (k - 1),), "pow", (a,))
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     out = ad**bd
@@ -198,18 +198,18 @@ def matmul(a: Tensor, b: Any) -> Tensor:
 # Elementwise functions.
 def exp(a: Tensor) -> Tensor:
     """``e ** a``; overflows to inf as IEEE does."""
-    out = a.backend.xp.exp(a.data)
+    out = a.backend.xp.exp(a._data)
     return Tensor._node(out, (a,), lambda g: (g * out,), "exp")
 
 
 def log(a: Tensor) -> Tensor:
     """Natural log; ``log(0) = -inf`` and ``log(x < 0) = nan`` as IEEE (and numpy) say."""
-    return Tensor._node(a.backend.xp.log(a.data), (a,), lambda g: (g / a.data,), "log", (a,))
+    return Tensor._node(a.backend.xp.log(a._data), (a,), lambda g: (g / a._data,), "log", (a,))
 
 
 def tanh(a: Tensor) -> Tensor:
     """Hyperbolic tangent; d/da = 1 - tanh(a)**2."""
-    out = a.backend.xp.tanh(a.data)
+    out = a.backend.xp.tanh(a._data)
 
     def backward(g: Any) -> tuple[Any]:  # g * (1 - out**2), with one temporary, updated in place
         d = out * out
@@ -223,23 +223,23 @@ def tanh(a: Tensor) -> Tensor:
 
 def sigmoid(a: Tensor) -> Tensor:
     """``1 / (1 + e**-a)``, computed as ``(1 + tanh(a/2)) / 2`` so that it never overflows."""
-    out = 0.5 * (1 + a.backend.xp.tanh(0.5 * a.data))
+    out = 0.5 * (1 + a.backend.xp.tanh(0.5 * a._data))
     return Tensor._node(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
 
 
 def relu(a: Tensor) -> Tensor:
     """``max(a, 0)``; no gradient passes at exactly 0."""
     xp = a.backend.xp
-    positive = a.data > 0
-    mask = xp.astype(positive, a.data.dtype)
-    out = xp.where(positive, a.data, xp.zeros_like(a.data))  # not a * mask: -inf * 0 is nan
+    positive = a._data > 0
+    mask = xp.astype(positive, a._data.dtype)
+    out = xp.where(positive, a._data, xp.zeros_like(a._data))  # not a * mask: -inf * 0 is nan
     return Tensor._node(out, (a,), lambda g: (g * mask,), "relu")
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
     """``|a|``; d/da = sign(a), 0 at 0."""
     xp = a.backend.xp
-    return Tensor._node(xp.abs(a.data), (a,), lambda g: (g * xp.sign(a.data),), "abs", (a,))
+    return Tensor._node(xp.abs(a._data), (a,), lambda g: (g * xp.sign(a._data),), "abs", (a,))
 
 
 # Reductions.
@@ -248,7 +248,7 @@ def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
     shape = _keepdims_shape(a.shape, axes)
-    out = xp.sum(a.data, axis=axes, keepdims=keepdims)
+    out = xp.sum(a._data, axis=axes, keepdims=keepdims)
     return Tensor._node(out, (a,), lambda g: (xp.broadcast_to(xp.reshape(g, shape), a.shape),), "sum")
 
 
@@ -265,11 +265,11 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     axes = _axes(axis, a.ndim)
     if a.size == 0:
         raise ValueError("max() of an empty tensor")
-    top = xp.max(a.data, axis=axes, keepdims=True)
+    top = xp.max(a._data, axis=axes, keepdims=True)
     out = top if keepdims else xp.reshape(top, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
     def backward(g: Any) -> tuple[Any]:
-        mask = xp.astype(a.data == top, a.data.dtype)
+        mask = xp.astype(a._data == top, a._data.dtype)
         return (mask * (xp.reshape(g, top.shape) / xp.sum(mask, axis=axes, keepdims=True)),)
 
     return Tensor._node(out, (a,), backward, "max", (a,))
@@ -277,7 +277,7 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 
 def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index of the maximum along ``axis`` (int64; not differentiable)."""
-    return Tensor._wrap(a.backend.xp.argmax(a.data, axis=axis, keepdims=keepdims), a.backend)
+    return Tensor._wrap(a.backend.xp.argmax(a._data, axis=axis, keepdims=keepdims), a.backend)
 
 
 # Shapes.
@@ -286,7 +286,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     shape = dims(shape)
     xp = a.backend.xp
     try:
-        out = xp.reshape(a.data, shape)
+        out = xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
     return Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape")
@@ -297,7 +297,7 @@ def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
-    return Tensor._node(xp.permute_dims(a.data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
+    return Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
                         "transpose")
 
 
@@ -310,7 +310,7 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     bounds = [0]
     for t in parts:
         bounds.append(bounds[-1] + t.shape[axis])
-    out = xp.concat([t.data for t in parts], axis=axis)
+    out = xp.concat([t._data for t in parts], axis=axis)
 
     def backward(g: Any) -> list[Any]:
         lead = (slice(None),) * axis
@@ -332,8 +332,8 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     """``a[key]``: ints, slices, None and ``...`` as numpy; an integer array (or Tensor) gathers rows along
     axis 0, repeated indices included (an embedding lookup); a tuple of integer arrays gathers elements
     ``a[i, j]``. The backward of a gather is ``backend.scatter_add``."""
-    if isinstance(key, Tensor) and key.backend is a.backend and getattr(key.data.dtype, "kind", "") in ("i", "u"):
-        return _gather(a, (1, key.data))  # the embedding lookup's fast path
+    if isinstance(key, Tensor) and key.backend is a.backend and getattr(key._data.dtype, "kind", "") in ("i", "u"):
+        return _gather(a, (1, key._data))  # the embedding lookup's fast path
     index = _index_arrays(a, key)
     if index is None:
         key = key if isinstance(key, tuple) else (key,)
@@ -345,7 +345,7 @@ def getitem(a: Tensor, key: Any) -> Tensor:
             full[key] = g
             return (full,)
 
-        return Tensor._node(a.data[key], (a,), backward, "getitem")
+        return Tensor._node(a._data[key], (a,), backward, "getitem")
     return _gather(a, index)
 
 
@@ -372,7 +372,7 @@ def _int_array(a: Tensor, k: Any) -> Any:
         if k.backend != a.backend:
             raise DeviceMismatchError(f"index on {k.backend!r}, tensor on {a.backend!r}: move the index with "
                                       f".to({a.backend.name!r})")
-        k = k.data
+        k = k._data
     elif isinstance(k, list):
         k = a.backend.asarray(k, "int64")
     elif isinstance(k, np.ndarray) and not a.backend.owns(k):
@@ -389,10 +389,10 @@ def _int_array(a: Tensor, k: Any) -> Any:
 
 def _gather(a: Tensor, index: Any) -> Tensor:
     depth, flat = index
-    xp, backend, shape = a.backend.xp, a.backend, a.data.shape
+    xp, backend, shape = a.backend.xp, a.backend, a._data.shape
     rows = math.prod(shape[:depth])
     table_shape = (rows, *shape[depth:])
-    table = a.data if depth == 1 else xp.reshape(a.data, table_shape)
+    table = a._data if depth == 1 else xp.reshape(a._data, table_shape)
     out = xp.take(table, flat if flat.ndim == 1 else xp.reshape(flat, (-1,)), axis=0)
     if flat.ndim != 1:
         out = xp.reshape(out, (*flat.shape, *shape[depth:]))

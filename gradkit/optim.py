@@ -329,18 +329,18 @@ class SGD(Optimizer):
             grad = p.grad
             if grad is None:
                 continue
-            g = grad.data
+            g = grad._data
             if plain:  # the hot path: one temporary (lr * g), one in-place op, the version counter bumped
                 self.state[i]["step"] += 1
                 if p.backend is grad.backend:
-                    p.data -= lr * g
+                    p._data -= lr * g
                     p._version += 1
                 else:
                     p.sub_(lr * g)  # the checked path: raises DeviceMismatchError with the fix
                 continue
             st = self._state_for(i, p)
             if wd != 0.0:
-                g = g + wd * p.data
+                g = g + wd * p._data
             if mu != 0.0:
                 buf = st.get("momentum_buffer")
                 if buf is None:  # a copy: the buffer is updated in place and must not alias p.grad
@@ -406,7 +406,7 @@ class AdamW(Optimizer):
             grad = p.grad
             if grad is None:
                 continue
-            g = grad.data
+            g = grad._data
             xp = p.backend.xp
             st = self._state_for(i, p)
             m = st.get("exp_avg")

@@ -46,16 +46,17 @@ class Tensor:
 
     The data is always copied (as ``torch.tensor`` does). Tensors hash and compare (``==``) by identity.
 
-    Attributes: ``data`` (a backend array), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``,
-    ``dtype``, ``shape``, ``ndim``, ``is_leaf``. Data reaches the host only when asked: ``numpy()``,
-    ``item()``, ``tolist()``, and Python's ``bool``/``float``/``int`` of a one-element tensor.
+    Attributes: ``data`` (the same storage as a detached Tensor, as PyTorch's ``.data``), ``_data`` (the backend
+    array itself), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``, ``dtype``, ``shape``, ``ndim``,
+    ``is_leaf``. Data reaches the host only when asked: ``numpy()``, ``item()``, ``tolist()``, and Python's
+    ``bool``/``float``/``int`` of a one-element tensor.
 
     Raises:
         DeviceMismatchError: ``data`` is an array of another backend or device.
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_version",
+    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_version",
                  "_op", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to the Tensor's reflected operator
 
@@ -63,7 +64,7 @@ class Tensor:
                  requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
             backend = data.backend if backend is None else backend
-            data = data.data
+            data = data._data
         be = _resolve_backend(backend)
         if not be.owns(data):
             host = np.asarray(data)
@@ -81,7 +82,7 @@ class Tensor:
         self._init(array, be, requires_grad)
 
     def _init(self, data: Any, backend: Backend, requires_grad: bool) -> None:
-        self.data = data
+        self._data = data
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
         self.backend = backend
@@ -116,24 +117,41 @@ class Tensor:
 
     # Attributes.
     @property
+    def data(self) -> Tensor:
+        """The same storage as a new tensor outside the graph (``requires_grad=False``), as PyTorch's ``.data``:
+        the course's ``p.data += -lr * p.grad`` updates ``p`` in place. Like PyTorch's, changes made through it
+        are not seen by autograd's version counter; prefer ``with no_grad(): p -= lr * p.grad``."""
+        return Tensor._wrap(self._data, self.backend)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        """Replace the storage with ``value`` (a Tensor or an array of this backend; its shape and dtype)."""
+        array = value._data if isinstance(value, Tensor) else value
+        if not self.backend.owns(array):
+            raise DeviceMismatchError(f"cannot set .data of a tensor on {self.backend!r} to a "
+                                      f"{type(value).__name__}; wrap it first: Tensor(value, "
+                                      f"backend={self.backend.name!r})")
+        self._data = array
+
+    @property
     def shape(self) -> tuple[int, ...]:
         """The shape, a tuple of ints."""
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def ndim(self) -> int:
         """The number of axes."""
-        return len(self.data.shape)
+        return len(self._data.shape)
 
     @property
     def dtype(self) -> Any:
         """The backend namespace's dtype object (``backend.xp.float32``, ...)."""
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
         """The number of elements."""
-        return math.prod(self.data.shape)
+        return math.prod(self._data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -171,7 +189,7 @@ class Tensor:
     # Host access, explicit.
     def numpy(self) -> np.ndarray:
         """A host copy of the data as a numpy array (the explicit device -> host transfer)."""
-        return self.backend.to_numpy(self.data)
+        return self.backend.to_numpy(self._data)
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number. Raises ValueError for other sizes."""
@@ -217,38 +235,38 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf that does not require grad."""
-        return Tensor._wrap(self.data, self.backend)
+        return Tensor._wrap(self._data, self.backend)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
         if not self.is_leaf:
             raise RuntimeError("requires_grad_ applies to leaf tensors; use detach() first")
-        if requires_grad and not _is_float(self.backend, self.data):
+        if requires_grad and not _is_float(self.backend, self._data):
             raise TypeError(f"only floating-point tensors can require grad, this one is {self.dtype}")
         self.requires_grad = requires_grad
         return self
 
     def clone(self) -> Tensor:
         """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
-        return Tensor._node(self.backend.xp.asarray(self.data, copy=True), (self,), lambda g: (g,), "clone")
+        return Tensor._node(self.backend.xp.asarray(self._data, copy=True), (self,), lambda g: (g,), "clone")
 
     def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Tensor:
         """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
         changes. The result is a leaf with the same ``requires_grad``; returns self when nothing changes."""
         target = self.backend if backend is None else _resolve_backend(backend)
-        data = self.data
+        data = self._data
         if target != self.backend:
             data = target.asarray(self.backend.to_numpy(data))
         if dtype is not None:
             data = target.astype(data, dtype)
-        if data is self.data:
+        if data is self._data:
             return self
         return Tensor._wrap(data, target, self.requires_grad and _is_float(target, data))
 
     def astype(self, dtype: Any) -> Tensor:
         """The data cast to ``dtype``, recorded in the graph (the gradient is cast back)."""
-        data = self.backend.astype(self.data, dtype)
-        if data is self.data:
+        data = self.backend.astype(self._data, dtype)
+        if data is self._data:
             return self
         if not _is_float(self.backend, data):  # gradients are real numbers: an integer cast ends the graph
             return Tensor._wrap(data, self.backend)
@@ -262,15 +280,15 @@ class Tensor:
                                "gradkit.no_grad() (as optimizers do), or use the out-of-place form")
         value = _operand_data(self, other)
         if name == "copy_":
-            self.data[...] = value
+            self._data[...] = value
         elif name == "add_":
-            self.data += value
+            self._data += value
         elif name == "sub_":
-            self.data -= value
+            self._data -= value
         elif name == "mul_":
-            self.data *= value
+            self._data *= value
         else:  # div_
-            self.data /= value
+            self._data /= value
         self._version += 1
         return self
 
@@ -349,19 +367,19 @@ class Tensor:
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self.data < _operand_data(self, other), self.backend)
+        return Tensor._wrap(self._data < _operand_data(self, other), self.backend)
 
     def __le__(self, other: Any) -> Tensor:
         """Elementwise ``<=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self.data <= _operand_data(self, other), self.backend)
+        return Tensor._wrap(self._data <= _operand_data(self, other), self.backend)
 
     def __gt__(self, other: Any) -> Tensor:
         """Elementwise ``>`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self.data > _operand_data(self, other), self.backend)
+        return Tensor._wrap(self._data > _operand_data(self, other), self.backend)
 
     def __ge__(self, other: Any) -> Tensor:
         """Elementwise ``>=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self.data >= _operand_data(self, other), self.backend)
+        return Tensor._wrap(self._data >= _operand_data(self, other), self.backend)
 
     __hash__ = object.__hash__
 
@@ -446,7 +464,7 @@ def _is_float(backend: Backend, array: Any) -> bool:
 
 
 def _operand_data(ref: Tensor, other: Any) -> Any:
-    """``other`` as something ``ref``'s backend can combine with ``ref.data``: a Python number or an array
+    """``other`` as something ``ref``'s backend can combine with ``ref._data``: a Python number or an array
     of that backend, cast to ``ref``'s float dtype. Raises DeviceMismatchError for another backend's data."""
     if isinstance(other, Tensor):
         if other.backend is not ref.backend and other.backend != ref.backend:
@@ -454,7 +472,7 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
                 f"operands on two backends: {ref.backend!r} and {other.backend!r}; move one with "
                 f".to({ref.backend.name!r}) or .to({other.backend.name!r})"
             )
-        return other.data
+        return other._data
     if isinstance(other, Scalar) and not isinstance(other, np.complexfloating):
         return other.item() if isinstance(other, np.generic) else other
     if ref.backend.owns(other) and getattr(other.dtype, "kind", "f") in "biuf":

@@ -204,7 +204,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb, Yb = Tensor._wrap(xp.take(X.data, ix, axis=0), backend), Tensor._wrap(xp.take(Y.data, ix), backend)
+            Xb, Yb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend), Tensor._wrap(xp.take(Y._data, ix), backend)
         else:
             Xb, Yb = X, Y
         lr = run.optimizer.lr

@@ -101,14 +101,14 @@ def adamw_reference(params, grads_per_step, lr, betas, eps, weight_decay):
 def test_plain_sgd_is_p_minus_lr_g_exactly(backend: backends.Backend, dtype: str) -> None:
     hosts, (grads,) = host_params(dtype=dtype), host_grads(1, dtype=dtype)
     params = make(backend, hosts)
-    buffers = [p.data for p in params]
+    buffers = [p._data for p in params]
     opt = SGD(params, lr=0.1)
     set_grads(params, grads)
     opt.step()  # outside no_grad: the optimizer must enter it itself
     lr = np.dtype(dtype).type(0.1)
     for p, h, g, buf in zip(params, hosts, grads, buffers, strict=True):
         np.testing.assert_array_equal(p.numpy(), h - lr * g)
-        assert p.data is buf  # updated in place
+        assert p._data is buf  # updated in place
         assert p._version == 1  # exactly one in-place op
         assert backends.random.dtype_name(p.dtype) == dtype
     assert state_arrays(opt) == []  # plain SGD keeps no arrays

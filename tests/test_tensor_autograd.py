@@ -135,13 +135,13 @@ def test_no_gradient_buffer_is_shared(backend, fn):
     y = fn(a, b)
     upstream = np.ones(y.shape)
     y.backward(upstream, retain_graph=True)
-    assert a.grad.data is not b.grad.data
+    assert a.grad._data is not b.grad._data
     before = b.grad.numpy()
-    a.grad.data[...] = 7.0  # writable, and writing into it changes nothing else
+    a.grad._data[...] = 7.0  # writable, and writing into it changes nothing else
     assert np.array_equal(b.grad.numpy(), before)
     assert upstream.tolist() == np.ones(y.shape).tolist()
     y.backward(upstream)  # accumulation makes new buffers, still separate
-    assert a.grad.data is not b.grad.data
+    assert a.grad._data is not b.grad._data
     assert np.all(a.grad.numpy() >= 7.0)
     assert np.array_equal(b.grad.numpy(), 2 * before)
 
@@ -150,19 +150,19 @@ def test_gradient_argument_is_copied(backend):
     a = t(np.ones(3), backend, requires_grad=True)
     g = t([1.0, 2.0, 3.0], backend)
     a.backward(g)  # a leaf as the root
-    assert a.grad.data is not g.data
-    a.grad.data[...] = 0.0
+    assert a.grad._data is not g._data
+    a.grad._data[...] = 0.0
     assert g.tolist() == [1.0, 2.0, 3.0]
     b = t(np.ones(3), backend, requires_grad=True)
     (b + 0).backward(g)
-    assert b.grad.data is not g.data and b.grad.tolist() == [1.0, 2.0, 3.0]
+    assert b.grad._data is not g._data and b.grad.tolist() == [1.0, 2.0, 3.0]
 
 
 # Graph lifetime.
 def test_graph_is_freed_after_backward(backend):
     x = t(np.ones((3, 4)), backend, requires_grad=True)
     h = x.exp()
-    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h.data)
+    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h._data)
     y = (h * 2).sum()
     del h
     assert tensor_ref() is not None and y._parents != ()
@@ -235,7 +235,7 @@ def test_no_grad_decorator(backend):
 def test_detach(backend):
     x = t([1.0, 2.0, 3.0], backend, requires_grad=True)
     d = x.detach()
-    assert d.data is x.data and not d.requires_grad and d.is_leaf
+    assert d._data is x._data and not d.requires_grad and d.is_leaf
     (d * x).sum().backward()  # only the non-detached path carries gradient
     assert x.grad.tolist() == [1.0, 2.0, 3.0]
     y = (x * 2).detach()

@@ -19,7 +19,7 @@ class MLPClassifier(nn.Module):
         sizes = [nin, *nouts]
         self.layers = [nn.Linear(a, b, generator=generator, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
         for layer in self.layers:
-            layer.weight.data = generator.uniform(-1.0, 1.0, layer.weight.shape, dtype)
+            layer.weight._data = generator.uniform(-1.0, 1.0, layer.weight.shape, dtype)
 
     def forward(self, X: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):
