@@ -41,7 +41,7 @@ from backends import Backend, DeviceMismatchError
 from backends.random import dtype_name
 
 from .autograd import no_grad
-from .tensor import Tensor, _resolve_backend
+from .tensor import Symbolic, Tensor, _resolve_backend
 
 __all__ = ["SGD", "AdamW", "Optimizer", "StepLR"]
 
@@ -323,7 +323,7 @@ class SGD(Optimizer):
     @no_grad()
     def step(self) -> None:
         """One SGD update of every parameter that has a gradient (see the class docstring)."""
-        lr, mu, wd = float(self.lr), float(self.momentum), float(self.weight_decay)
+        lr, mu, wd = _number(self.lr), float(self.momentum), float(self.weight_decay)
         plain = mu == 0.0 and wd == 0.0
         for i, p in enumerate(self.params):
             grad = p.grad
@@ -400,7 +400,7 @@ class AdamW(Optimizer):
     @no_grad()
     def step(self) -> None:
         """One AdamW update of every parameter that has a gradient (see the class docstring)."""
-        lr, wd, eps = float(self.lr), float(self.weight_decay), float(self.eps)
+        lr, wd, eps = _number(self.lr), float(self.weight_decay), float(self.eps)
         beta1, beta2 = float(self.betas[0]), float(self.betas[1])
         for i, p in enumerate(self.params):
             grad = p.grad
@@ -426,7 +426,7 @@ class AdamW(Optimizer):
             v += (1.0 - beta2) * (g * g)
             step_size = lr / (1.0 - beta1**t)
             denom = xp.sqrt(v)
-            denom /= math.sqrt(1.0 - beta2**t)
+            denom /= _sqrt(1.0 - beta2**t)
             denom += eps
             update = m / denom
             update *= step_size
@@ -501,6 +501,16 @@ class StepLR:
 
 # Helpers.
 _UPPER = {"beta1": 1.0, "beta2": 1.0}
+
+
+def _number(x: Any) -> Any:
+    """``float(x)``; a number that ``gradkit.compile`` traces (the lr, a step count) stays symbolic."""
+    return x if isinstance(x, Symbolic) else float(x)
+
+
+def _sqrt(x: Any) -> Any:
+    """``math.sqrt(x)``; for a traced number, the same square root recorded in the trace."""
+    return x.sqrt() if isinstance(x, Symbolic) else math.sqrt(x)
 
 
 def _parse_params(params: Any, owner: str) -> tuple[list[str], list[Tensor]]:

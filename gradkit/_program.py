@@ -1,0 +1,191 @@
+"""A tape (``gradkit._trace.Tape``) as one Python function: ``core(*inputs) -> outputs``.
+
+Each entry becomes one statement (``v7 = xp_sum(v3, axis=1)``, ``v3 -= v9``, ``v4[k0] = v8``): no Tensor objects,
+no graph, no topological sort, just the backend calls in the order the eager step made them. On the way:
+
+- dead entries go (results nobody reads that are neither outputs nor updates in place);
+- the entries on traced Python numbers (lr, step counts) run first, then the guards on the numbers the trace
+  turned into plain Python values: a guard that fails returns ``MISS`` before any array is touched;
+- entries with only constant operands (``arange(27)``) are computed once, unless the array (or a view of it) is
+  later updated in place or leaves the program;
+- each value is deleted after its last use, so temporaries are freed as early as in the eager engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ._trace import ALIASING, Num, Tape, Traced
+
+MISS = object()  # what a program returns when a guard fails (the step must be traced again)
+
+
+def _name(fn: Any) -> str:
+    fn = getattr(fn, "func", fn)
+    return getattr(fn, "__name__", "")
+
+
+def _reads(entry: tuple) -> list[int]:
+    found: list[int] = []
+
+    def walk(obj: Any) -> None:
+        t = type(obj)
+        if t is Traced or t is Num:
+            found.append(obj._s)
+        elif t is tuple or t is list:
+            for x in obj:
+                walk(x)
+        elif t is dict:
+            for x in obj.values():
+                walk(x)
+        elif t is slice:
+            walk(obj.start), walk(obj.stop), walk(obj.step)
+
+    for part in entry[2:]:
+        walk(part)
+    return found
+
+
+def _aliases(entry: tuple) -> bool:
+    kind = entry[0]
+    if kind == "getitem":
+        return True
+    if kind in ("attr", "method"):
+        return entry[3] in ALIASING
+    return kind == "call" and _name(entry[2]) in ALIASING
+
+
+class Program:
+    """The code of one tape. ``core(*values of tape.inputs)`` returns the values of ``outputs`` (a tuple) or
+    ``MISS``. ``source`` is the generated text (for debugging: ``print(program.source)``)."""
+
+    def __init__(self, tape: Tape, outputs: list[int], keep_all: bool = False) -> None:
+        self.tape, self.outputs = tape, outputs
+        self.consts: dict[str, Any] = {"MISS": MISS}
+        self._const_ids: dict[int, str] = {}
+        self.folded: dict[int, str] = {}
+        entries = self._live(tape.entries, set(outputs) | {s for s, _ in tape.guards})
+        entries = self._fold(entries, set(outputs))
+        numbers = [e for e in entries if e[1] is not None and type(tape.values[e[1]]) is Num]
+        arrays = [e for e in entries if e[1] is None or type(tape.values[e[1]]) is not Num]
+        lines = [self._statement(e) for e in numbers]
+        for slot, value in tape.guards:
+            lines.append(f"if not ({self._ref(slot)} == {self._const(value)}): return MISS")
+        body = [self._statement(e) for e in arrays]
+        if not keep_all:
+            body = self._with_deletes(arrays, body, set(outputs) | set(self.folded))
+        lines += body
+        outs = "".join(f"{self._ref(s)}, " for s in outputs)
+        if keep_all:  # every intermediate stays referenced (CUDA graph capture: no address is reused)
+            kept = ", ".join(f"v{e[1]}" for e in arrays if e[1] is not None and e[1] not in self.folded)
+            outs += f"({kept}{',' if kept else ''}), "
+        params = ", ".join(f"v{s}" for s in tape.inputs)
+        self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
+        namespace = dict(self.consts)
+        exec(compile(self.source, f"<gradkit.compile program {id(self):x}>", "exec"), namespace)  # noqa: S102
+        self.core: Callable[..., Any] = namespace["core"]
+        self.n_entries = len(entries)
+
+    # analysis
+    @staticmethod
+    def _live(entries: list[tuple], needed: set[int]) -> list[tuple]:
+        live = set(needed)
+        kept = []
+        for e in reversed(entries):
+            if e[0] in ("iop", "setitem") or e[1] in live:
+                kept.append(e)
+                live.update(_reads(e))
+        kept.reverse()
+        return kept
+
+    def _fold(self, entries: list[tuple], outputs: set[int]) -> list[tuple]:
+        root: dict[int, int] = {}
+        for e in entries:
+            if e[1] is not None and e[0] not in ("iop",):
+                reads = _reads(e)
+                root[e[1]] = root.get(reads[0], reads[0]) if reads and _aliases(e) else e[1]
+        targets = [e[3 if e[0] == "iop" else 2]._s for e in entries if e[0] in ("iop", "setitem")]
+        frozen = {root.get(s, s) for s in targets}
+        frozen |= {root.get(s, s) for s in outputs}
+        kept = []
+        for e in entries:
+            if e[0] != "iop" and e[1] is not None and not _reads(e) and root.get(e[1]) not in frozen:
+                self.folded[e[1]] = self._const(self.tape.values[e[1]]._v, force=True)
+            else:
+                kept.append(e)
+        return kept
+
+    @staticmethod
+    def _with_deletes(entries: list[tuple], lines: list[str], keep: set[int]) -> list[str]:
+        last: dict[int, int] = {}
+        for i, e in enumerate(entries):
+            for s in _reads(e):
+                last[s] = i
+            if e[1] is not None:
+                last.setdefault(e[1], i)
+        out = []
+        for i, (e, line) in enumerate(zip(entries, lines, strict=True)):
+            out.append(line)
+            dead = sorted({s for s in (*_reads(e), e[1]) if s is not None and last.get(s) == i and s not in keep})
+            if dead:
+                out.append("del " + ", ".join(f"v{s}" for s in dead))
+        return out
+
+    # code
+    def _ref(self, slot: int) -> str:
+        return self.folded.get(slot, f"v{slot}")
+
+    def _const(self, value: Any, force: bool = False) -> str:
+        t = type(value)
+        if not force:
+            if value is None or t is bool or t is int or t is str:
+                return repr(value)
+            if t is float and math.isfinite(value):
+                return repr(value)
+            if value is Ellipsis:
+                return "..."
+        key = id(value)
+        if key not in self._const_ids:
+            name = f"k{len(self._const_ids)}"
+            self._const_ids[key] = name
+            self.consts[name] = value
+        return self._const_ids[key]
+
+    def _arg(self, obj: Any) -> str:
+        t = type(obj)
+        if t is Traced or t is Num:
+            return self._ref(obj._s)
+        if t is tuple and any(_reads(("", None, obj))):
+            return "(" + "".join(f"{self._arg(x)}, " for x in obj) + ")"
+        if t is list and any(_reads(("", None, obj))):
+            return "[" + ", ".join(self._arg(x) for x in obj) + "]"
+        if t is slice and any(_reads(("", None, obj))):
+            return f"slice({self._arg(obj.start)}, {self._arg(obj.stop)}, {self._arg(obj.step)})"
+        return self._const(obj)
+
+    def _call_args(self, args: tuple, kwargs: dict) -> str:
+        parts = [self._arg(a) for a in args] + [f"{k}={self._arg(v)}" for k, v in kwargs.items()]
+        return ", ".join(parts)
+
+    def _statement(self, e: tuple) -> str:
+        kind, out = e[0], e[1]
+        if kind == "call":
+            return f"v{out} = {self._const(e[2], force=True)}({self._call_args(e[3], e[4])})"
+        if kind == "op":
+            return f"v{out} = {self._arg(e[3])} {e[2]} {self._arg(e[4])}"
+        if kind == "unary":
+            return f"v{out} = {e[2]}{self._arg(e[3])}"
+        if kind == "iop":
+            return f"{self._arg(e[3])} {e[2]}= {self._arg(e[4])}"
+        if kind == "getitem":
+            return f"v{out} = {self._arg(e[2])}[{self._arg(e[3])}]"
+        if kind == "setitem":
+            return f"{self._arg(e[2])}[{self._arg(e[3])}] = {self._arg(e[4])}"
+        if kind == "attr":
+            return f"v{out} = {self._arg(e[2])}.{e[3]}"
+        if kind == "method":
+            return f"v{out} = {self._arg(e[2])}.{e[3]}({self._call_args(e[4], e[5])})"
+        raise AssertionError(f"unknown tape entry {kind!r}")
+

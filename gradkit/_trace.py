@@ -1,0 +1,343 @@
+"""The recording half of ``gradkit.compile``: array proxies, traced Python numbers, the tape and its code.
+
+While a step is traced, every array the engine touches is a ``Traced`` proxy around the real array and every
+traced Python number (the lr, a step count) is a ``Num``. Each operation computes its real result at once (so
+the traced call is the eager call, number for number) and appends one entry to the ``Tape``: an ``xp``
+function, an array operator (in-place ones included), an index or index assignment, or a backend hook.
+``Program`` turns a tape into Python source: one statement per entry, dead entries dropped, constant entries
+folded, each temporary deleted after its last use (the peak memory of the eager engine, not more).
+
+Whatever cannot be replayed faithfully is noted as a *reason* and the call simply goes on eagerly: a host
+read of an array (``.item()``, ``float()``, ``bool()``, ``tolist()``, ``to_numpy``), an array that is not an
+input (a tensor captured from an enclosing scope), host data moved to the device inside the step (random
+draws), an array attribute or result the tape does not know.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .tensor import Symbolic, Tensor
+
+#: Functions and methods whose result may share memory with their first array argument.
+ALIASING = frozenset({"getitem", "T", "mT", "reshape", "permute_dims", "matrix_transpose", "broadcast_to",
+                      "asarray", "astype", "squeeze", "expand_dims", "moveaxis", "transpose", "view", "swapaxes",
+                      "ravel", "diagonal", "real", "imag", "flatten_view"})
+#: Array methods the tape records (the engine calls only ``.T``/``.mT`` itself; these cover user code).
+METHODS = frozenset({"reshape", "astype", "copy", "take", "sum", "max", "min", "mean", "transpose", "ravel",
+                     "flatten", "squeeze", "swapaxes", "clip", "argmax", "argmin", "any", "all", "dot", "prod",
+                     "std", "var", "round", "cumsum", "conj"})
+_BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+           "matmul": "@", "and_": "&", "or_": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
+_CMPOPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+_NUMBER = (int, float, bool, np.generic)
+
+
+class Tape:
+    """One traced call: its entries, inputs, guards on traced numbers, and the reasons it cannot be replayed."""
+
+    def __init__(self, real_owns: Callable[[Any], bool]) -> None:
+        self.entries: list[tuple] = []
+        self.values: list[Any] = []        # slot -> its Traced or Num (keeps every traced value alive)
+        self.inputs: list[int] = []
+        self.guards: list[tuple[int, Any]] = []
+        self.reasons: list[str] = []
+        self.real_owns = real_owns
+        self._input_ids: dict[int, Traced] = {}
+
+    # slots and inputs
+    def _new(self, cls: type, value: Any) -> Any:
+        proxy = cls(self, value, len(self.values))
+        self.values.append(proxy)
+        return proxy
+
+    def input_array(self, value: Any) -> Traced:
+        """The proxy of an input array (one proxy per array object, so aliases stay aliases)."""
+        found = self._input_ids.get(id(value))
+        if found is None:
+            found = self._input_ids[id(value)] = self._new(Traced, value)
+            self.inputs.append(found._s)
+        return found
+
+    def input_number(self, value: Any) -> Num:
+        proxy = self._new(Num, value)
+        self.inputs.append(proxy._s)
+        return proxy
+
+    def reason(self, text: str) -> None:
+        if text not in self.reasons:
+            self.reasons.append(text)
+
+    def host_read(self, what: str) -> None:
+        self.reason(f"{what} inside the step reads an array's value on the host (a logged number, or Python "
+                    "control flow on array values); keep host reads outside the compiled function")
+
+    # unwrapping arguments
+    def unwrap(self, obj: Any, found: list) -> Any:
+        t = type(obj)
+        if t is Traced or t is Num:
+            found.append(obj)
+            return obj._v
+        if t is tuple:
+            return tuple([self.unwrap(x, found) for x in obj])
+        if t is list:
+            return [self.unwrap(x, found) for x in obj]
+        if t is dict:
+            return {k: self.unwrap(v, found) for k, v in obj.items()}
+        if t is slice:
+            return slice(self.unwrap(obj.start, found), self.unwrap(obj.stop, found), self.unwrap(obj.step, found))
+        if isinstance(obj, Tensor):
+            self.reason("an array operation received a Tensor where the engine passes arrays")
+        elif isinstance(obj, np.ndarray) or (not isinstance(obj, np.generic) and self.real_owns(obj)):
+            self.reason("the step reads an array that is not among its inputs (a tensor or model captured from an "
+                        "enclosing scope, or host data): pass it as an argument or in compile(..., state=[...])")
+        return obj
+
+    # recording
+    def _result(self, value: Any, found: list, entry: tuple) -> Any:
+        for proxy in found:  # an op that returned one of its operands (asarray, astype to the same dtype)
+            if value is proxy._v:
+                return proxy
+        if isinstance(value, np.generic) or self.real_owns(value):
+            proxy = self._new(Traced, value)
+        elif found and all(type(p) is Num for p in found) and isinstance(value, _NUMBER):
+            proxy = self._new(Num, value)
+        else:
+            if found:
+                self.reason(f"an operation gave a {type(value).__name__}, which the tape does not record")
+            return value
+        self.entries.append((entry[0], proxy._s, *entry[1:]))
+        return proxy
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        found: list = []
+        value = fn(*self.unwrap(args, found), **self.unwrap(kwargs, found))
+        if not found and not (isinstance(value, np.generic) or self.real_owns(value)):
+            return value  # metadata (isdtype, a dtype): nothing to record
+        return self._result(value, found, ("call", fn, args, kwargs))
+
+    def binop(self, sym: str, fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+        found: list = []
+        value = fn(self.unwrap(a, found), self.unwrap(b, found))
+        return self._result(value, found, ("op", sym, a, b))
+
+    def unary(self, sym: str, fn: Callable[[Any], Any], a: Any) -> Any:
+        found: list = []
+        return self._result(fn(self.unwrap(a, found)), found, ("unary", sym, a))
+
+    def iop(self, sym: str, fn: Callable[[Any, Any], Any], a: Traced, b: Any) -> Any:
+        found: list = []
+        target = a._v
+        value = fn(target, self.unwrap(b, found))
+        if value is target:  # updated in place
+            self.entries.append(("iop", a._s, sym, a, b))
+            return a
+        return self._result(value, [a, *found], ("call", fn, (a, b), {}))
+
+    def getitem(self, a: Traced, key: Any) -> Any:
+        found: list = []
+        return self._result(a._v[self.unwrap(key, found)], [a, *found], ("getitem", a, key))
+
+    def setitem(self, a: Traced, key: Any, value: Any) -> None:
+        found: list = []
+        a._v[self.unwrap(key, found)] = self.unwrap(value, found)
+        self.entries.append(("setitem", None, a, key, value))
+
+    def attr(self, a: Traced, name: str) -> Any:
+        return self._result(getattr(a._v, name), [a], ("attr", a, name))
+
+    def method(self, a: Traced, name: str, *args: Any, **kwargs: Any) -> Any:
+        found: list = [a]
+        value = getattr(a._v, name)(*self.unwrap(args, found), **self.unwrap(kwargs, found))
+        return self._result(value, found, ("method", a, name, args, kwargs))
+
+
+class Traced:
+    """An array during a trace: shape, dtype and the other metadata are the real array's; every operation is
+    computed on the real array and recorded."""
+
+    __slots__ = ("_t", "_v", "_s")
+    __array_ufunc__ = None  # numpy defers to the reflected operators below
+    __array_priority__ = 2000
+
+    def __init__(self, tape: Tape, value: Any, slot: int) -> None:
+        self._t, self._v, self._s = tape, value, slot
+
+    shape = property(lambda self: self._v.shape)
+    dtype = property(lambda self: self._v.dtype)
+    ndim = property(lambda self: self._v.ndim)
+    size = property(lambda self: self._v.size)
+    device = property(lambda self: self._v.device)
+    T = property(lambda self: self._t.attr(self, "T"))
+    mT = property(lambda self: self._t.attr(self, "mT"))  # noqa: N815 (numpy's name)
+
+    @property
+    def base(self) -> Any:
+        """None for an array that owns its memory, as numpy's ``base`` (and self where the array has none)."""
+        base = getattr(self._v, "base", self)
+        return None if base is None else self
+
+    def __getattr__(self, name: str) -> Any:
+        if name in METHODS:
+            return functools.partial(self._t.method, self, name)
+        if name in ("item", "tolist", "__array__", "__dlpack__", "to_device", "get"):
+            self._t.host_read(f".{name}()")
+        else:
+            self._t.reason(f"the step uses the array attribute .{name}, which the tape does not record")
+        return getattr(self._v, name)
+
+    def __repr__(self) -> str:
+        return f"Traced(slot {self._s}, shape {tuple(self._v.shape)}, {self._v.dtype})"
+
+    def __len__(self) -> int:
+        return len(self._v)
+
+    def __iter__(self) -> Any:
+        self._t.reason("iterating over an array inside the step is not recorded")
+        return iter(self._v)
+
+    def __bool__(self) -> bool:
+        self._t.host_read("bool() of an array")
+        return bool(self._v)
+
+    def __float__(self) -> float:
+        self._t.host_read("float() of an array")
+        return float(self._v)
+
+    def __int__(self) -> int:
+        self._t.host_read("int() of an array")
+        return int(self._v)
+
+    def __index__(self) -> int:
+        self._t.host_read("an array used as a Python integer")
+        return operator.index(self._v)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._t.getitem(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._t.setitem(self, key, value)
+
+    def __neg__(self) -> Any:
+        return self._t.unary("-", operator.neg, self)
+
+    def __pos__(self) -> Any:
+        return self._t.unary("+", operator.pos, self)
+
+    def __invert__(self) -> Any:
+        return self._t.unary("~", operator.invert, self)
+
+    def __abs__(self) -> Any:
+        return self._t.call(abs, self)
+
+    __hash__ = None  # type: ignore[assignment]  (arrays are unhashable)
+
+
+class Num(Symbolic):
+    """A traced Python number (an input such as the learning rate or an optimizer's step count, or a number
+    computed from one). Arithmetic is recorded; turning it into a plain number (``float()``, ``if``) records a
+    guard: the program is valid only for calls where that value is the same."""
+
+    __slots__ = ("_t", "_v", "_s")
+    __array_ufunc__ = None
+
+    def __init__(self, tape: Tape, value: Any, slot: int) -> None:
+        self._t, self._v, self._s = tape, value, slot
+
+    def _concrete(self) -> Any:
+        self._t.guards.append((self._s, self._v))
+        return self._v
+
+    def operand_for(self, ref: Tensor) -> Any:
+        floating = ref.backend.xp.isdtype(ref._data.dtype, "real floating")
+        return self if floating and type(self._v) in (int, float) else self._concrete()
+
+    def sqrt(self) -> Any:
+        """``math.sqrt`` of this number, recorded."""
+        return self._t.call(math.sqrt, self)
+
+    def __repr__(self) -> str:
+        return f"Num(slot {self._s}, {self._v!r})"
+
+    def __bool__(self) -> bool:
+        return bool(self._concrete())
+
+    def __float__(self) -> float:
+        return float(self._concrete())
+
+    def __int__(self) -> int:
+        return int(self._concrete())
+
+    def __index__(self) -> int:
+        return operator.index(self._concrete())
+
+    def __format__(self, spec: str) -> str:
+        return format(self._concrete(), spec)
+
+    def __hash__(self) -> int:
+        return hash(self._concrete())
+
+    def __neg__(self) -> Any:
+        return self._t.unary("-", operator.neg, self)
+
+    def __abs__(self) -> Any:
+        return self._t.call(abs, self)
+
+
+def _operators() -> None:
+    def number_ok(other: Any) -> bool:
+        return isinstance(other, (Traced, Num, *_NUMBER))
+
+    for name, sym in {**_BINOPS, **_CMPOPS}.items():
+        fn = getattr(operator, name)
+        dunder = name.rstrip("_")
+
+        def fwd(self: Any, other: Any, _f: Any = fn, _s: str = sym) -> Any:
+            if type(self) is Num and not number_ok(other):
+                return NotImplemented  # a Tensor: its reflected operator takes the number
+            if isinstance(other, Tensor):
+                return NotImplemented
+            return self._t.binop(_s, _f, self, other)
+
+        setattr(Traced, f"__{dunder}__", fwd)
+        setattr(Num, f"__{dunder}__", fwd)
+        if name in _CMPOPS:
+            continue
+
+        def rev(self: Any, other: Any, _f: Any = fn, _s: str = sym) -> Any:
+            if (type(self) is Num and not number_ok(other)) or isinstance(other, Tensor):
+                return NotImplemented
+            return self._t.binop(_s, _f, other, self)
+
+        def inplace(self: Any, other: Any, _f: Any = getattr(operator, f"i{dunder}"), _s: str = sym) -> Any:
+            if isinstance(other, Tensor):
+                return NotImplemented
+            return self._t.iop(_s, _f, self, other)
+
+        setattr(Traced, f"__r{dunder}__", rev)
+        setattr(Num, f"__r{dunder}__", rev)
+        setattr(Traced, f"__i{dunder}__", inplace)
+
+
+_operators()
+
+
+class Namespace:
+    """An ``xp`` namespace whose functions record: ``getattr(real_xp, name)`` wrapped by ``Tape.call``;
+    dtypes and constants pass through."""
+
+    def __init__(self, tape: Tape, xp: Any) -> None:
+        self._tape, self._xp = tape, xp
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._xp, name)
+        if callable(real) and not isinstance(real, type):
+            real = functools.partial(self._tape.call, real)
+        setattr(self, name, real)
+        return real
