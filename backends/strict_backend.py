@@ -21,9 +21,10 @@ class StrictBackend(Backend):
 
         super().__init__(xp, xp.Device("device1"))
         self._cpu = xp.Device("CPU_DEVICE")
+        self._array = type(xp.asarray(0))
 
     def owns(self, array: Any) -> bool:
-        return isinstance(array, self.xp.asarray(0).__class__) and array.device == self.device
+        return isinstance(array, self._array) and array.device == self.device
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         xp = self.xp

@@ -117,9 +117,12 @@ class Tape:
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         found: list = []
-        value = fn(*self.unwrap(args, found), **self.unwrap(kwargs, found))
+        cargs, ckwargs = self.unwrap(args, found), self.unwrap(kwargs, found)
+        value = fn(*cargs, **ckwargs)
         if not found and not (isinstance(value, np.generic) or self.real_owns(value)):
             return value  # metadata (isdtype, a dtype): nothing to record
+        if any(value is x for x in (*cargs, *ckwargs.get("out", ()))):
+            return value  # written into an array that is not traced (the tape already has the reason)
         return self._result(value, found, ("call", fn, args, kwargs))
 
     def binop(self, sym: str, fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
@@ -163,8 +166,11 @@ class Traced:
     computed on the real array and recorded."""
 
     __slots__ = ("_t", "_v", "_s")
-    __array_ufunc__ = None  # numpy defers to the reflected operators below
     __array_priority__ = 2000
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """A numpy ufunc that met a proxy (a host array or a number on the left): computed and recorded."""
+        return self._t.call(getattr(ufunc, method), *inputs, **kwargs)
 
     def __init__(self, tape: Tape, value: Any, slot: int) -> None:
         self._t, self._v, self._s = tape, value, slot

@@ -34,6 +34,7 @@ as in JAX's ``jit`` and tinygrad's ``TinyJit``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import types
@@ -137,8 +138,8 @@ class Compiled:
         result = tracer.run()
         if tracer.entry is not None:
             self.entries.insert(0, tracer.entry)
-        for reason in tracer.tape.reasons if tracer.tape is not None else ():
-            self._warn(reason)
+        if tracer.tape is not None and tracer.tape.reasons:
+            self._warn("; also, ".join(tracer.tape.reasons))
         return result
 
 
@@ -198,7 +199,14 @@ class Tracer:
             self.owner._warn("it has no Tensor, Module or Optimizer argument (nothing to trace)")
             self.entry = Eager(self.owner, self._arg_guard_code(backend=None))
             return self.owner.fn(*self.args, **self.kwargs)
-        tape = self.tape = Tape(backend.owns)
+        tape = self.tape = Tape(copy.copy(backend).owns)
+        captured = self._captured()
+        if captured:
+            tape.reason(f"the step uses a {captured} that is not among its inputs (captured from an enclosing "
+                        "scope or a global): pass it as an argument or in compile(..., state=[...])")
+            self.entry = Eager(self.owner, self._arg_guard_code(backend))
+            return self.owner.fn(*self.args, **self.kwargs)
+        saved = _Saved(self, backend)
         before = self._snapshot()
         targs, tkwargs = self._install(tape)
         before["optimizers"] = [(dict(vars(o)), list(o._state_backend), [dict(st) for st in o.state])
@@ -206,13 +214,40 @@ class Tracer:
         restore = _patch(backend, tape)
         try:
             result = self.owner.fn(*targs, **tkwargs)
-        except BaseException:
+        except BaseException as exc:
             restore()
             self._concretize_state(before)
-            raise
+            if not (tape.reasons or (isinstance(exc, TypeError) and "Traced" in str(exc))):
+                raise  # the step's own error, raised as eagerly (the trace is the eager call)
+            saved.restore()  # the step mixed traced arrays with untraced ones: undo, and run it eagerly
+            tape.reason(tape.reasons[0] if tape.reasons else
+                        "the step combines its arrays with arrays that are not among its inputs (a tensor or "
+                        "model captured from an enclosing scope): pass it as an argument or in "
+                        "compile(..., state=[...])")
+            self.entry = Eager(self.owner, self._arg_guard_code(backend))
+            return self.owner.fn(*self.args, **self.kwargs)
         restore()
         out = self._finish(backend, before, result)
         return out
+
+    def _captured(self) -> str:
+        """The kind of the first Module, Optimizer or Tensor that ``fn`` reaches through its closure or its
+        globals but that is not declared state, or ""."""
+        fn = self.owner.fn
+        declared = {id(x) for x in (*self.modules, *self.optimizers, *self.tensors)}
+        values = []
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:
+                continue
+        globs = getattr(fn, "__globals__", {})
+        values += [globs[n] for n in getattr(getattr(fn, "__code__", None), "co_names", ()) if n in globs]
+        for v in values:
+            for x in (v if type(v) in (list, tuple) else (v,)):
+                if isinstance(x, (Module, Optimizer, Tensor)) and id(x) not in declared:
+                    return type(x).__name__
+        return ""
 
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -522,6 +557,47 @@ class Tracer:
         return "None"
 
 
+class _Saved:
+    """Copies of every state array and value a trace may change, to undo a trace that failed half-way."""
+
+    def __init__(self, tracer: Tracer, backend: Backend) -> None:
+        xp = backend.xp
+
+        def keep(a: Any) -> tuple[Any, Any]:
+            return a, xp.asarray(a, copy=True)
+
+        self.tensors = [(t, keep(t._data), t.grad, None if t.grad is None else keep(t.grad._data), t._version)
+                        for t in tracer.tensors]
+        self.data_args = [(t, t._data) for t in (*tracer.args, *tracer.kwargs.values()) if isinstance(t, Tensor)]
+        self.modules = [(m, dict(vars(m))) for m in tracer.modules]
+        self.optimizers = [(o, dict(vars(o)), list(o._state_backend), o.state,
+                            [(st, {k: keep(v) if k != "step" else v for k, v in st.items()}) for st in o.state])
+                           for o in tracer.optimizers]
+
+    def restore(self) -> None:
+        def put(kept: tuple[Any, Any]) -> Any:
+            array, copy = kept
+            array[...] = copy
+            return array
+
+        for t, data, grad, grad_data, version in self.tensors:
+            t._data, t.grad, t._version = put(data), grad, version
+            if grad is not None:
+                grad._data = put(grad_data)
+        for t, data in self.data_args:
+            t._data = _real(data)
+        for m, attrs in self.modules:
+            vars(m).clear()
+            vars(m).update(attrs)
+        for o, attrs, backends, state, dicts in self.optimizers:
+            vars(o).update(attrs)
+            o._state_backend[:] = backends
+            o.state = state
+            for st, entries in dicts:
+                st.clear()
+                st.update({k: put(v) if k != "step" else v for k, v in entries.items()})
+
+
 def _is_array(tape: Tape, x: Any) -> bool:
     return not isinstance(x, (Tensor, Module, Optimizer, np.generic)) and hasattr(x, "shape") and tape.real_owns(x)
 
@@ -551,10 +627,11 @@ def _concrete_result(result: Any) -> Any:
 
 def _patch(backend: Backend, tape: Tape) -> Callable[[], None]:
     """Make ``backend`` record into ``tape`` (its ``xp`` and hooks); returns the function that undoes it."""
-    real_xp, real_owns = backend.xp, backend.owns
-    real_asarray, real_to_numpy = backend.asarray, backend.to_numpy
+    real = copy.copy(backend)  # unpatched: the hooks run (and are replayed) with the real namespace
+    real_xp, real_owns = real.xp, real.owns
+    real_asarray, real_to_numpy = real.asarray, real.to_numpy
     for name in _HOOKS:
-        setattr(backend, name, functools.partial(tape.call, getattr(backend, name)))
+        setattr(backend, name, functools.partial(tape.call, getattr(real, name)))
 
     def owns(array: Any) -> bool:
         return type(array) is Traced or real_owns(array)

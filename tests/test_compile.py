@@ -1,0 +1,315 @@
+"""gradkit.compile: a compiled step gives the eager step's numbers bit for bit, or runs eagerly and says why."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gradkit
+from gradkit import functional, nn, ops, optim
+from gradkit.compile import GradkitCompileWarning, compile
+from gradkit.models import MLPClassifier, build_model
+from gradkit.tensor import Tensor
+
+STEPS = 1000
+
+
+# models: (build(generator, dtype) -> model, loss(model, X, Y) -> Tensor, batch(rng, n) -> (X host, Y host))
+def _names_batch(rng: np.random.Generator, n: int, block: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    return rng.integers(0, 27, (n, block)), rng.integers(0, 27, n)
+
+
+class BNMLP(nn.Module):
+    """makemore part 3's MLP with BatchNorm (tiny): embedding, linear, batchnorm, tanh, linear."""
+
+    def __init__(self, generator: Any, dtype: Any) -> None:
+        be = generator.backend
+        self.layers = [nn.Embedding(27, 4, generator=generator, dtype=dtype), nn.Flatten(),
+                       nn.Linear(12, 16, bias=False, generator=generator, dtype=dtype),
+                       nn.BatchNorm1d(16, backend=be, dtype=dtype), nn.Tanh(),
+                       nn.Linear(16, 27, generator=generator, dtype=dtype)]
+
+    def forward(self, X: Tensor) -> Tensor:
+        for layer in self.layers:
+            X = layer(X)
+        return X
+
+
+def _lm_loss(model: Any, X: Tensor, Y: Tensor) -> Tensor:
+    return functional.cross_entropy(model(X), Y)
+
+
+def _margin_loss(model: Any, X: Tensor, Y: Tensor) -> Tensor:
+    """micrograd's max-margin loss with L2 (the classifier's demo loss, without the host-side accuracy)."""
+    scores = ops.reshape(model(X), (-1,))
+    reg = sum((ops.sum(p * p) for p in model.parameters()), Tensor._wrap(X.backend.zeros((), X.dtype), X.backend))
+    return ops.mean(ops.relu(1 - Y * scores)) + reg * 1e-4
+
+
+def _moons_batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.standard_normal((n, 2)), np.where(rng.random(n) > 0.5, 1.0, -1.0)
+
+
+MODELS: dict[str, tuple[Callable, Callable, Callable]] = {
+    "mlp": (lambda g, dt: build_model("mlp", {"vocab_size": 27, "block_size": 3, "n_embd": 4, "n_hidden": 16},
+                                      generator=g, dtype=dt), _lm_loss, _names_batch),
+    "bigram": (lambda g, dt: build_model("bigram", {"vocab_size": 27}, generator=g, dtype=dt), _lm_loss,
+               lambda rng, n: _names_batch(rng, n, 1)),
+    "classifier": (lambda g, dt: MLPClassifier(2, [8, 8, 1], generator=g, dtype=dt), _margin_loss, _moons_batch),
+    "bnmlp": (BNMLP, _lm_loss, _names_batch),
+}
+OPTIMIZERS: dict[str, Callable[[Any], optim.Optimizer]] = {
+    "sgd": lambda m: optim.SGD(m.named_parameters(), lr=0.1),
+    "sgd-momentum": lambda m: optim.SGD(m.named_parameters(), lr=0.05, momentum=0.9, nesterov=True,
+                                        weight_decay=1e-3),
+    "adamw": lambda m: optim.AdamW(m.named_parameters(), lr=1e-2, weight_decay=0.1),
+}
+
+
+def _step(loss_fn: Callable) -> Callable:
+    def step(model: Any, optimizer: optim.Optimizer, X: Tensor, Y: Tensor, lr: float) -> Tensor:
+        optimizer.lr = lr
+        loss = loss_fn(model, X, Y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def _state(model: Any, optimizer: optim.Optimizer | None) -> dict[str, np.ndarray]:
+    out = {f"model.{k}": v for k, v in model.state_dict().items()}
+    out.update({f"grad.{n}": p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None})
+    if optimizer is not None:
+        out.update({f"opt.{k}": np.asarray(v) for k, v in optimizer.state_dict().items() if k != "type"})
+    return out
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k, strict=True)
+
+
+def _pair(backend: Any, kind: str, opt: str, dtype: str, steps: int,
+          batch: Callable[[int], int] = lambda i: 16) -> tuple[Any, Any]:
+    build, loss_fn, make_batch = MODELS[kind]
+    runs = []
+    for compiled in (False, True):
+        model = build(backend.random(0), dtype)
+        optimizer = OPTIMIZERS[opt](model)
+        step = _step(loss_fn)
+        fn = compile(step) if compiled else step
+        rng = np.random.default_rng(1)
+        losses = []
+        for i in range(steps):
+            x, y = make_batch(rng, batch(i))
+            X = Tensor(x, backend=backend, dtype=dtype if x.dtype.kind == "f" else None)
+            Y = Tensor(y, backend=backend, dtype=dtype if y.dtype.kind == "f" else None)
+            lr = optimizer.lr if i < steps // 2 else optimizer.lr * 0.5 if i == steps // 2 else optimizer.lr
+            losses.append(fn(model, optimizer, X, Y, lr))
+        runs.append((model, optimizer, fn, np.array([loss.item() for loss in losses])))
+    return runs[0], runs[1]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind,opt", [("mlp", "sgd"), ("mlp", "adamw"), ("bigram", "sgd"),
+                                      ("classifier", "sgd-momentum"), ("bnmlp", "sgd"), ("bnmlp", "adamw")])
+def test_compiled_steps_are_bit_identical(backend: Any, kind: str, opt: str, dtype: str) -> None:
+    """1,000 compiled steps leave parameters, gradients, buffers and optimizer state exactly as eager does,
+    with a learning rate that changes half-way (a traced number: no new trace). On strict (an eager step there
+    costs milliseconds) the combinations other than the MLP with SGD take 250 steps."""
+    steps = STEPS if backend.name != "strict" or (kind, opt) == ("mlp", "sgd") else 250
+    (m1, o1, _, l1), (m2, o2, fn, l2) = _pair(backend, kind, opt, dtype, steps)
+    np.testing.assert_array_equal(l1, l2, strict=True)
+    _assert_same(_state(m1, o1), _state(m2, o2))
+    assert fn.stats["replays"] >= steps - 3
+    assert fn.stats["traces"] <= 3 and fn.stats["eager"] == 0
+
+
+def test_a_new_batch_size_traces_again(backend: Any) -> None:
+    """Shapes are part of the signature: each batch size gets its own program, and both stay correct."""
+    sizes = lambda i: (8, 16, 8, 5)[i % 4]  # noqa: E731
+    (m1, o1, _, l1), (m2, o2, fn, l2) = _pair(backend, "mlp", "sgd", "float64", 40, sizes)
+    np.testing.assert_array_equal(l1, l2, strict=True)
+    _assert_same(_state(m1, o1), _state(m2, o2))
+    assert len({p.source for p in fn.programs()}) >= 3  # one per batch size (and the first, grad-less call)
+    assert fn.stats["replays"] >= 30
+
+
+def _setup(backend: Any) -> tuple[Any, optim.Optimizer, Tensor, Tensor]:
+    model = MODELS["mlp"][0](backend.random(0), "float64")
+    rng = np.random.default_rng(2)
+    x, y = _names_batch(rng, 8)
+    return model, optim.SGD(model.named_parameters(), lr=0.1), Tensor(x, backend=backend), Tensor(y, backend=backend)
+
+
+def _run_both(backend: Any, step: Callable, calls: int = 4, **kwargs: Any) -> tuple[list, list, Any]:
+    results = []
+    for compiled in (False, True):
+        model, opt, X, Y = _setup(backend)
+        fn = compile(step, **kwargs) if compiled else step
+        outs = [fn(model, opt, X, Y) for _ in range(calls)]
+        results.append((outs, _state(model, opt), fn))
+    (o1, s1, _), (o2, s2, fn) = results
+    _assert_same(s1, s2)
+    return o1, o2, fn
+
+
+def _sgd(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> Tensor:
+    loss = _lm_loss(model, X, Y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def _item(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> float:
+    return _sgd(model, opt, X, Y).item()
+
+
+def _branch(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> Tensor:
+    loss = _sgd(model, opt, X, Y)
+    if loss > 3.0:  # Python control flow on an array's value: a host read
+        opt.step()
+    return loss
+
+
+def _numpy(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> Any:
+    return _sgd(model, opt, X, Y).numpy()
+
+
+def _random(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> Tensor:
+    noise = Tensor(np.full(model.C.weight.shape, 1e-3), backend=X.backend)  # host data (a random draw, say)
+    with gradkit.no_grad():
+        model.C.weight.add_(noise)
+    return _sgd(model, opt, X, Y)
+
+
+def _attribute(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor) -> Tensor:
+    model.calls = getattr(model, "calls", 0) + 1  # a Python value the tape cannot replay
+    return _sgd(model, opt, X, Y)
+
+
+@pytest.mark.parametrize("step,words", [(_item, "reads an array's value"), (_branch, "reads an array's value"),
+                                        (_numpy, "reads an array's value"), (_random, "host data"),
+                                        (_attribute, "attribute 'calls'")])
+def test_what_cannot_be_replayed_runs_eagerly_with_one_warning(backend: Any, step: Callable, words: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eager, compiled, fn = _run_both(backend, step, calls=5)
+    ours = [w for w in caught if issubclass(w.category, GradkitCompileWarning)]
+    assert len(ours) == 1 and words in str(ours[0].message), [str(w.message) for w in ours]
+    assert fn.stats["replays"] == 0 and fn.stats["eager"] + fn.stats["traces"] == 5
+    for a, b in zip(eager, compiled, strict=True):
+        a, b = (a.numpy(), b.numpy()) if isinstance(a, Tensor) else (np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_a_model_captured_from_an_enclosing_scope(backend: Any) -> None:
+    """A model the function reaches by closure is not among its inputs: eager with a warning, unless it is
+    declared with state=[...], which replays."""
+    model, opt, X, Y = _setup(backend)
+
+    def step(X: Tensor, Y: Tensor) -> Tensor:
+        return _sgd(model, opt, X, Y)
+
+    ref_model, ref_opt, _, _ = _setup(backend)
+    with pytest.warns(GradkitCompileWarning, match="captured from an enclosing scope"):
+        fn = compile(step)
+        for _ in range(3):
+            fn(X, Y)
+            _sgd(ref_model, ref_opt, X, Y)
+    _assert_same(_state(model, opt), _state(ref_model, ref_opt))
+    declared = compile(step, state=[model, opt])
+    for _ in range(3):
+        declared(X, Y)
+        _sgd(ref_model, ref_opt, X, Y)
+    assert declared.stats["replays"] >= 1
+    _assert_same(_state(model, opt), _state(ref_model, ref_opt))
+
+
+def test_state_rebound_between_calls_is_seen(backend: Any) -> None:
+    """Rebinding a parameter's array (p.data = ..., load_state_dict), replacing a parameter object, or loading
+    the optimizer's state between calls: the next call uses what is bound now, exactly as eager."""
+    results = []
+    for compiled in (False, True):
+        model, opt, X, Y = _setup(backend)
+        fn = compile(_sgd) if compiled else _sgd
+        for _ in range(3):
+            fn(model, opt, X, Y)
+        model.C.weight.data = Tensor(np.full(model.C.weight.shape, 0.5), backend=backend)
+        fn(model, opt, X, Y)
+        model.load_state_dict({k: v * 0.5 for k, v in model.state_dict().items()})
+        fn(model, opt, X, Y)
+        saved = opt.state_dict()
+        fn(model, opt, X, Y)
+        opt.load_state_dict(saved)
+        fn(model, opt, X, Y)
+        model.out.bias = nn.Parameter(np.ones(27), backend=backend, dtype="float64")
+        opt = optim.SGD(model.named_parameters(), lr=0.1)
+        fn(model, opt, X, Y)
+        fn(model, opt, X, Y)
+        results.append(_state(model, opt))
+    _assert_same(*results)
+
+
+def test_in_place_change_of_an_input_between_calls(backend: Any) -> None:
+    """An input array changed in place between calls (the same Tensor reused as a buffer) is read anew."""
+    results = []
+    for compiled in (False, True):
+        model, opt, X, Y = _setup(backend)
+        fn = compile(_sgd) if compiled else _sgd
+        for k in range(4):
+            X._data = X.backend.asarray((X.numpy() + k) % 27)
+            Y.copy_(Tensor((Y.numpy() + 1) % 27, backend=backend))
+            fn(model, opt, X, Y)
+        results.append(_state(model, opt))
+    _assert_same(*results)
+
+
+def test_grad_mode_and_training_mode_are_part_of_the_signature(backend: Any) -> None:
+    model, opt, X, Y = _setup(backend)
+
+    def forward(model: Any, X: Tensor, Y: Tensor) -> Tensor:
+        return _lm_loss(model, X, Y)
+
+    fn = compile(forward)
+    with gradkit.no_grad():
+        a = [fn(model, X, Y).item() for _ in range(3)]
+    model.eval()
+    with gradkit.no_grad():
+        b = fn(model, X, Y).item()
+    assert a[0] == a[1] == a[2] == b == _lm_loss(model, X, Y).item()
+    with pytest.warns(GradkitCompileWarning, match="graph is still alive"):
+        fn(model, X, Y)
+
+
+def test_too_many_traces_give_up_with_a_warning(backend: Any) -> None:
+    model, opt, X, Y = _setup(backend)
+
+    def step(model: Any, opt: optim.Optimizer, X: Tensor, Y: Tensor, k: int) -> tuple[Tensor, int]:
+        return _sgd(model, opt, X, Y), k  # an int argument is part of the signature
+
+    fn = compile(step, max_traces=3)
+    with pytest.warns(GradkitCompileWarning, match="traced 3 times"):
+        for k in range(6):
+            fn(model, opt, X, Y, k)
+    assert fn.stats["eager"] >= 2
+
+
+def test_compile_is_a_decorator_with_arguments() -> None:
+    @compile(max_traces=2)
+    def f(x: Tensor) -> Tensor:
+        """Doc."""
+        return x * 2
+
+    assert f.__doc__ == "Doc." and f.__name__ == "f"
+    with pytest.raises(TypeError, match="Modules and Optimizers"):
+        compile(f, state=[1])
