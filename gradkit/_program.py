@@ -41,7 +41,8 @@ def _reads(entry: tuple) -> list[int]:
             for x in obj.values():
                 walk(x)
         elif t is slice:
-            walk(obj.start), walk(obj.stop), walk(obj.step)
+            for x in (obj.start, obj.stop, obj.step):
+                walk(x)
 
     for part in entry[2:]:
         walk(part)
@@ -83,10 +84,22 @@ class Program:
             outs += f"({kept}{',' if kept else ''}), "
         params = ", ".join(f"v{s}" for s in tape.inputs)
         self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
+        # The numbers alone (for a CUDA graph, whose kernels hold the numbers they were captured with): the
+        # number statements and guards, returning every number an array entry reads and every number output.
+        baked = sorted({s for e in arrays for s in _reads(e) if type(tape.values[s]) is Num})
+        self.number_slots = baked + [s for s in outputs if type(tape.values[s]) is Num and s not in baked]
+        self.baked = len(baked)
+        head = lines[:len(numbers) + len(tape.guards)]
+        returned = "".join(f"{self._ref(s)}, " for s in self.number_slots)
+        self.numbers_source = (f"def numbers({params}):\n" + "".join(f"    {line}\n" for line in head)
+                               + f"    return ({returned})\n")
         namespace = dict(self.consts)
         exec(compile(self.source, f"<gradkit.compile program {id(self):x}>", "exec"), namespace)  # noqa: S102
+        exec(compile(self.numbers_source, f"<gradkit.compile numbers {id(self):x}>", "exec"), namespace)  # noqa: S102
         self.core: Callable[..., Any] = namespace["core"]
+        self.numbers: Callable[..., Any] = namespace["numbers"]
         self.n_entries = len(entries)
+        self.read_slots = {s for e in entries for s in _reads(e)} | set(outputs)
 
     # analysis
     @staticmethod

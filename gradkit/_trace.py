@@ -242,7 +242,7 @@ class Traced:
     def __abs__(self) -> Any:
         return self._t.call(abs, self)
 
-    __hash__ = None  # type: ignore[assignment]  (arrays are unhashable)
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Num(Symbolic):
@@ -303,6 +303,7 @@ def _operators() -> None:
     for name, sym in {**_BINOPS, **_CMPOPS}.items():
         fn = getattr(operator, name)
         dunder = name.rstrip("_")
+        ifn = getattr(operator, f"i{dunder}", None)
 
         def fwd(self: Any, other: Any, _f: Any = fn, _s: str = sym) -> Any:
             if type(self) is Num and not number_ok(other):
@@ -321,7 +322,7 @@ def _operators() -> None:
                 return NotImplemented
             return self._t.binop(_s, _f, other, self)
 
-        def inplace(self: Any, other: Any, _f: Any = getattr(operator, f"i{dunder}"), _s: str = sym) -> Any:
+        def inplace(self: Any, other: Any, _f: Any = ifn, _s: str = sym) -> Any:
             if isinstance(other, Tensor):
                 return NotImplemented
             return self._t.iop(_s, _f, self, other)

@@ -47,6 +47,7 @@ import numpy as np
 from backends import Backend
 
 from . import autograd
+from ._cudagraph import GraphRunner, cupy_capture
 from ._program import MISS, Program
 from ._trace import Namespace, Num, Tape, Traced
 from .nn import Module
@@ -58,6 +59,7 @@ __all__ = ["Compiled", "GradkitCompileWarning", "compile"]
 _IMMUTABLE = (type(None), bool, int, float, str, np.generic)
 _HOOKS = ("zeros", "full", "arange", "astype", "scatter_add")
 _ABSENT = object()
+_OWN = ("lr", "state", "params", "_state_backend", "names")  # optimizer attributes the tracer handles itself
 
 
 class GradkitCompileWarning(UserWarning):
@@ -65,7 +67,7 @@ class GradkitCompileWarning(UserWarning):
 
 
 def compile(fn: Callable[..., Any] | None = None, *, state: Any = (), max_traces: int = 16,
-            cuda_graphs: bool = True) -> Any:  # noqa: A001 (the name PyTorch users know: torch.compile)
+            cuda_graphs: Any = True) -> Any:  # noqa: A001 (the name PyTorch users know: torch.compile)
     """``fn`` traced on its first call per signature and replayed afterwards (see the module docstring).
 
     Usable as ``compile(fn)``, ``@compile`` or ``@compile(state=[model, optimizer])``.
@@ -77,7 +79,8 @@ def compile(fn: Callable[..., Any] | None = None, *, state: Any = (), max_traces
         state: Modules and Optimizers the step uses that are not among its arguments.
         max_traces: after this many traces (arguments whose values change every call, say) the function
             runs eagerly, with a warning.
-        cuda_graphs: on CuPy, launch each replay as one captured CUDA graph.
+        cuda_graphs: on CuPy, launch each replay as one captured CUDA graph (a capture function, as
+            ``gradkit._cudagraph.cupy_capture()`` returns, uses graphs on any backend: for tests).
 
     Returns:
         A ``Compiled`` callable with ``fn``'s name and docstring.
@@ -92,7 +95,7 @@ class Compiled:
     ``programs()`` lists the generated programs (their ``source`` shows the code)."""
 
     def __init__(self, fn: Callable[..., Any], *, state: Any = (), max_traces: int = 16,
-                 cuda_graphs: bool = True) -> None:
+                 cuda_graphs: Any = True) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.state = list(state)
@@ -169,9 +172,10 @@ class Tracer:
                 return
             seen.add(id(obj))
             if isinstance(obj, Module):
-                self.modules.extend(m for m in obj.modules() if id(m) not in seen and not seen.add(id(m)))
-                if obj not in self.modules:
-                    self.modules.insert(0, obj)
+                for m in obj.modules():
+                    if m is obj or id(m) not in seen:
+                        seen.add(id(m))
+                        self.modules.append(m)
             elif isinstance(obj, Optimizer):
                 self.optimizers.append(obj)
             elif isinstance(obj, Tensor) and obj.requires_grad:
@@ -263,8 +267,8 @@ class Tracer:
             if t.grad is not None:
                 t.grad._data = tape.input_array(t.grad._data)
         for o in self.optimizers:
-            o.lr = tape.input_number(float(o.lr))
-            self.lr_slots[id(o)] = o.lr._s
+            lr = tape.input_number(float(o.lr))
+            o.lr, self.lr_slots[id(o)] = lr, lr._s  # type: ignore[assignment]
             for st in o.state:
                 st["step"] = tape.input_number(st["step"])
                 for key in o.state_keys:
@@ -293,7 +297,7 @@ class Tracer:
 
     def _concretize_state(self, before: dict[str, Any]) -> None:
         """Every location the proxies were installed in holds a real array or number again."""
-        for x, proxy, _ in self.data_args:
+        for x, _, _ in self.data_args:
             x._data = _real(x._data)
         for t in self.tensors:
             t._data = _real(t._data)
@@ -336,8 +340,22 @@ class Tracer:
             self.entry = Eager(self.owner, code)
             return concrete
         program = Program(tape, outputs)
-        self.entry = Replay(self.owner, code, program, ret, backend)
+        self.entry = Replay(self.owner, code, program, ret, self._graph_runner(backend, outputs) or program.core)
         return concrete
+
+    def _graph_runner(self, backend: Backend, outputs: list[int]) -> GraphRunner | None:
+        """On CuPy (or with a capture function given as ``cuda_graphs``, for tests), the program as a graph."""
+        wanted = self.owner.cuda_graphs
+        if not (callable(wanted) or (wanted and backend.name == "cupy")):
+            return None
+        tape = self.tape
+        assert tape is not None
+        capture = wanted if callable(wanted) else cupy_capture()
+        fresh = set(self.arg_inputs.values())
+        staged = {i for i, s in enumerate(tape.inputs) if s in fresh and type(tape.values[s]) is Traced}
+        xp = backend.xp
+        return GraphRunner(Program(tape, outputs, keep_all=True), staged, capture,
+                           copy=lambda a: xp.asarray(a, copy=True))
 
     def _arg_guards(self, backend: Backend) -> None:
         self._arg_guard_code(backend, self.code)
@@ -351,7 +369,7 @@ class Tracer:
         for expr, value in items:
             self._arg_guard(code, expr, value, tensor_ids)
         fn = self.owner.fn
-        for i, cell in enumerate(getattr(fn, "__closure__", None) or ()):
+        for cell in getattr(fn, "__closure__", None) or ():
             try:
                 content = cell.cell_contents
             except ValueError:
@@ -387,6 +405,7 @@ class Tracer:
                              else value._data._v)
             for x, proxy, version in self.data_args:
                 if x is value and (x._data is not proxy or x._version != version or x.grad is not None):
+                    assert self.tape is not None
                     self.tape.reason("the step changes a tensor argument that does not require grad (its data, "
                                      "version or grad)")
         elif expr in self.arg_inputs:
@@ -495,11 +514,11 @@ class Tracer:
             for i, p in enumerate(o.params):
                 code.guard(f"{ov}.params[{i}] is not {code.const(p)}")
             for name, value in attrs.items():
-                if name not in ("lr", "state", "params", "_state_backend", "names") and (
+                if name not in _OWN and (
                         isinstance(value, _IMMUTABLE) or (type(value) is tuple and all(isinstance(v, _IMMUTABLE)
                                                                                      for v in value))):
                     code.guard(f"{ov}.{name} != {code.const(value)}")
-                elif name not in ("lr", "state", "params", "_state_backend", "names") and vars(o).get(name) is not value:
+                elif name not in _OWN and vars(o).get(name) is not value:
                     tape.reason(f"the step changes the optimizer's attribute {name!r}")
             lr_slot = self.lr_slots[id(o)]
             code.line(f"v{lr_slot} = float({ov}.lr)")
@@ -582,7 +601,7 @@ class _Saved:
 
         for t, data, grad, grad_data, version in self.tensors:
             t._data, t.grad, t._version = put(data), grad, version
-            if grad is not None:
+            if grad is not None and grad_data is not None:
                 grad._data = put(grad_data)
         for t, data in self.data_args:
             t._data = _real(data)
@@ -725,13 +744,13 @@ class Eager:
 class Replay:
     """A signature with a program: guard, gather the inputs, run the program, write the outputs back."""
 
-    def __init__(self, owner: Compiled, code: Code, program: Program, ret: str, backend: Backend) -> None:
-        self.owner, self.program = owner, program
+    def __init__(self, owner: Compiled, code: Code, program: Program, ret: str, core: Callable[..., Any]) -> None:
+        self.owner, self.program, self.core = owner, program, core
         inputs = ", ".join(f"v{s}" for s in program.tape.inputs)
         arrays = code.arrays
         if len(arrays) > 1:  # the arrays that were distinct objects when traced must still be
             code.guard("len({" + ", ".join(f"id(v{s})" for s in arrays) + f"}}) != {len(arrays)}")
         tail = [f"o = core({inputs})", "if o is MISS: return MISS", "_stats['replays'] += 1",
                 *code.writes, f"return {ret}"]
-        self.run = code.function("replay", tail, core=program.core, _stats=owner.stats)
-        self.source = self.run.source
+        self.run = code.function("replay", tail, core=core, _stats=owner.stats)
+        self.source: str = getattr(self.run, "source", "")

@@ -31,6 +31,10 @@ class Symbolic:
         """This number as an operand of ``ref``'s op (itself, or its value where the op must know it)."""
         raise NotImplementedError
 
+    def sqrt(self) -> Any:
+        """``math.sqrt`` of this number, recorded."""
+        raise NotImplementedError
+
 
 Scalar = (int, float, np.number, np.bool_, Symbolic)
 

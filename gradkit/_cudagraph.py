@@ -1,0 +1,118 @@
+"""A compiled step's program launched as one CUDA graph (CuPy), instead of one kernel launch per op.
+
+A CUDA graph replays the kernels it captured with the arguments they had: the same device addresses and the
+same scalar values. So ``GraphRunner``
+
+- captures the program once (``Program(..., keep_all=True)``: every intermediate stays referenced, so no
+  address is freed and reused while the graph lives) and launches the graph on later calls;
+- copies the arrays that are new each call (the minibatch) into the graph's static input buffers first, and
+  captures again when a state array is another object than at capture (``p.data = ...``) or when a number
+  that a kernel reads (the lr, AdamW's bias corrections) changed: after ``max_captures`` captures it runs the
+  program without a graph (AdamW's step-dependent numbers, a schedule changing every step);
+- hands out copies of the graph's output buffers (a fresh ``p.grad`` each step, as eager does), and computes
+  the number outputs (step counts) in Python each call (``Program.numbers``).
+
+The device work of a graph is ordered with the default stream's: the graph runs on a blocking stream, which
+CUDA's legacy default stream synchronises with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._program import MISS, Program
+from ._trace import Num
+
+Capture = Callable[[Callable[..., Any], list], tuple[Any, Any]]
+
+
+class GraphRunner:
+    """``runner(*inputs)`` returns what ``program.core(*inputs)`` would (without the kept intermediates).
+
+    Args:
+        program: built with ``keep_all=True``.
+        staged: positions of the inputs that are new arrays each call (copied into static buffers).
+        capture: ``capture(fn, args) -> (graph, result)``: records ``fn(*args)``'s device work without running
+            it; ``graph.launch()`` runs it. ``cupy_capture()`` makes CuPy's.
+        copy: a fresh copy of an array.
+        max_captures: captures before the runner gives up on graphs and runs the program directly.
+    """
+
+    def __init__(self, program: Program, staged: set[int], capture: Capture, copy: Callable[[Any], Any],
+                 max_captures: int = 4) -> None:
+        self.program, self.staged, self.capture, self.copy = program, staged, capture, copy
+        self.max_captures = max_captures
+        self.graph: Any = None
+        self.captures = self.launches = 0
+        inputs = program.tape.inputs
+        values = program.tape.values
+        self._arrays = [i for i, s in enumerate(inputs)
+                        if type(values[s]) is not Num and i not in staged and s in program.read_slots]
+        where = {s: i for i, s in enumerate(program.number_slots)}
+        position = {s: i for i, s in enumerate(inputs)}
+        self._out = [("number", where[s]) if type(values[s]) is Num else ("input", position[s]) if s in position
+                     else ("array", k) for k, s in enumerate(program.outputs)]
+
+    def __call__(self, *inputs: Any) -> Any:
+        numbers = self.program.numbers(*inputs)
+        if numbers is MISS:
+            return MISS
+        if self.graph is not None and self._fits(inputs, numbers):
+            for i, buffer in self._buffers.items():
+                buffer[...] = inputs[i]
+            self.graph.launch()
+            self.launches += 1
+        elif self.captures < self.max_captures:
+            try:
+                self._capture(inputs, numbers)
+            except Exception:  # an op that cannot be captured: run without graphs from now on
+                self.graph, self.max_captures = None, 0
+                return self.program.core(*inputs)[:-1]
+        else:
+            return self.program.core(*inputs)[:-1]
+        return tuple(numbers[k] if kind == "number" else inputs[k] if kind == "input" else self.copy(self._result[k])
+                     for kind, k in self._out)
+
+    def _fits(self, inputs: tuple, numbers: tuple) -> bool:
+        captured = self._inputs
+        return (all(inputs[i] is captured[i] for i in self._arrays)
+                and numbers[:self.program.baked] == self._numbers[:self.program.baked])
+
+    def _capture(self, inputs: tuple, numbers: tuple) -> None:
+        args = list(inputs)
+        self._buffers = {i: self.copy(inputs[i]) for i in self.staged}
+        for i, buffer in self._buffers.items():
+            args[i] = buffer
+        self.graph = None
+        graph, result = self.capture(self.program.core, args)
+        self.captures += 1
+        self.graph, self._inputs, self._numbers, self._result = graph, args, numbers, result
+        graph.launch()  # the capture recorded the work; this runs it
+        self.launches += 1
+
+
+def cupy_capture() -> Capture:
+    """CuPy's stream capture: ``Stream.begin_capture`` / ``end_capture`` on a blocking stream, the graph
+    launched on that stream."""
+    import cupy
+
+    stream = cupy.cuda.Stream(non_blocking=False)
+
+    class Launch:
+        def __init__(self, graph: Any) -> None:
+            self.graph = graph
+
+        def launch(self) -> None:
+            self.graph.launch(stream=stream)
+
+    def capture(fn: Callable[..., Any], args: list) -> tuple[Any, Any]:
+        with stream:
+            stream.begin_capture()
+            try:
+                result = fn(*args)
+            finally:
+                graph = stream.end_capture()
+        return Launch(graph), result
+
+    return capture
