@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from .base import LanguageModel, ModelConfig, StepDecay, Trained, uniform_loss
 from .bigram import BigramConfig, NeuralBigram
+from .bnmlp import BatchNormMLP, BNMLPConfig
 from .classifier import MLPClassifier, max_margin_loss
 from .config import ConfigError
 from .counts import CountingBigram, CountsConfig
 from .mlp import MLPConfig, MLPLanguageModel
 from .sampling import sample
+from .wavenet import WaveNet, WaveNetConfig
 
 # --type NAME -> its config class (the help lists them in this order).
 TYPES: dict[str, type[ModelConfig]] = {
     "counts": CountsConfig,
     "bigram": BigramConfig,
     "mlp": MLPConfig,
+    "bnmlp": BNMLPConfig,
+    "wavenet": WaveNetConfig,
 }
 DEFAULT_TYPE = "mlp"
 
@@ -35,6 +39,8 @@ def config_of(kind: str) -> type[ModelConfig]:
     return TYPES[kind]
 
 
-__all__ = ["DEFAULT_TYPE", "TYPES", "BigramConfig", "ConfigError", "CountingBigram", "CountsConfig", "LanguageModel",
-           "MLPClassifier", "MLPConfig", "MLPLanguageModel", "ModelConfig", "NeuralBigram", "StepDecay", "Trained",
-           "config_of", "max_margin_loss", "sample", "uniform_loss"]
+__all__ = [
+    "DEFAULT_TYPE", "TYPES", "BNMLPConfig", "BatchNormMLP", "BigramConfig", "ConfigError", "CountingBigram",
+    "CountsConfig", "LanguageModel", "MLPClassifier", "MLPConfig", "MLPLanguageModel", "ModelConfig", "NeuralBigram",
+    "StepDecay", "Trained", "WaveNet", "WaveNetConfig", "config_of", "max_margin_loss", "sample", "uniform_loss",
+]
