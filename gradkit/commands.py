@@ -106,7 +106,10 @@ def train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
     source = _source(args, meta)
-    splits = prepare(load_words(source), config, backend, vocab)
+    words = load_words(source)
+    if run is None:
+        config = config.fit_to(words)  # e.g. a whole-word model's block size: the longest word + 1
+    splits = prepare(words, config, backend, vocab)
     if run is None:
         run = new_run(config, splits.vocab, backend)  # before the directory exists: a model too big fails here
     else:

@@ -18,7 +18,7 @@ import numpy as np
 from backends import Backend
 
 from . import optim
-from .data import Vocab, build_dataset, split_words
+from .data import Vocab, split_words
 from .models import DEFAULT_TYPE, LanguageModel, ModelConfig, Trained, config_of
 from .models.config import ConfigError, check_fields, flag, meta, option, options
 from .tensor import Tensor
@@ -104,6 +104,10 @@ class TrainConfig:
         cls = type(self) if name in options(type(self)) else type(self.spec)
         return not meta(cls, name).get("resume", False)
 
+    def fit_to(self, words: list[str]) -> TrainConfig:
+        """This config with what depends on the training words filled in (``ModelConfig.fit_to``)."""
+        return dataclasses.replace(self, model=self.spec.fit_to(words).resolved())
+
     def replace(self, **settings: Any) -> TrainConfig:
         """A copy with some flat settings changed (unresolved: call ``resolved()``)."""
         return TrainConfig.of(self.type, **{**self.settings(), **settings})
@@ -136,8 +140,8 @@ class Splits:
 
 def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Vocab | None = None, *,
             for_training: bool = True) -> Splits:
-    """Split ``words`` with ``config.seed``, build the type's training rows (context windows of its
-    ``block_size``) and move them to ``backend`` once. ``vocab`` defaults to the words' own characters.
+    """Split ``words`` with ``config.seed``, build the type's training rows (``config.spec.rows``: context
+    windows, or whole padded words) and move them to ``backend`` once. ``vocab`` defaults to the words' own characters.
 
     Raises:
         DataError: too few words to split, or a character outside ``vocab``.
@@ -148,7 +152,7 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
     parts = dict(zip(names, split_words(words, seed=config.seed)))
     tensors = {}
     for name, part in parts.items():
-        X, Y = build_dataset(part, vocab, config.spec.context_size())
+        X, Y = config.spec.rows(part, vocab)
         tensors[name] = (Tensor(X, backend=backend), Tensor(Y, backend=backend))
     n_train = tensors["train"][0].shape[0]
     if for_training and config.batch_size > n_train:
@@ -214,7 +218,8 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb, Yb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend), Tensor._wrap(xp.take(Y._data, ix), backend)
+            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend)
+            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend)
         else:
             Xb, Yb = X, Y
         lr = config.spec.lr_at(run.step)

@@ -10,11 +10,15 @@ from __future__ import annotations
 from .base import LanguageModel, ModelConfig, StepDecay, Trained, uniform_loss
 from .bigram import BigramConfig, NeuralBigram
 from .bnmlp import BatchNormMLP, BNMLPConfig
+from .bow import BoW, BoWConfig
 from .classifier import MLPClassifier, max_margin_loss
 from .config import ConfigError
 from .counts import CountingBigram, CountsConfig
+from .gru import GRUCell, GRUConfig
 from .mlp import MLPConfig, MLPLanguageModel
+from .rnn import RNN, RNNCell, RNNConfig
 from .sampling import sample
+from .transformer import Transformer, TransformerConfig
 from .wavenet import WaveNet, WaveNetConfig
 
 # --type NAME -> its config class (the help lists them in this order).
@@ -24,6 +28,10 @@ TYPES: dict[str, type[ModelConfig]] = {
     "mlp": MLPConfig,
     "bnmlp": BNMLPConfig,
     "wavenet": WaveNetConfig,
+    "bow": BoWConfig,
+    "rnn": RNNConfig,
+    "gru": GRUConfig,
+    "transformer": TransformerConfig,
 }
 DEFAULT_TYPE = "mlp"
 
@@ -40,7 +48,8 @@ def config_of(kind: str) -> type[ModelConfig]:
 
 
 __all__ = [
-    "DEFAULT_TYPE", "TYPES", "BNMLPConfig", "BatchNormMLP", "BigramConfig", "ConfigError", "CountingBigram",
+    "DEFAULT_TYPE", "RNN", "TYPES", "BNMLPConfig", "BatchNormMLP", "BigramConfig", "BoW", "BoWConfig",
+    "GRUCell", "GRUConfig", "RNNCell", "RNNConfig", "Transformer", "TransformerConfig", "ConfigError", "CountingBigram",
     "CountsConfig", "LanguageModel", "MLPClassifier", "MLPConfig", "MLPLanguageModel", "ModelConfig", "NeuralBigram",
     "StepDecay", "Trained", "WaveNet", "WaveNetConfig", "config_of", "max_margin_loss", "sample", "uniform_loss",
 ]

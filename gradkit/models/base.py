@@ -35,25 +35,31 @@ class LanguageModel(Module):
     vocab_size: int
     block_size: int
 
+    def nll(self, X: Tensor, Y: Tensor, reduction: str = "mean") -> Tensor:
+        """Cross-entropy of targets ``Y (B,)`` given contexts ``X (B, block_size)`` (models of whole words:
+        ``Y (B, T)``, targets -1 ignored), reduced as ``functional.cross_entropy`` reduces."""
+        return functional.cross_entropy(self(X), Y, reduction=reduction)
+
     def loss(self, X: Tensor, Y: Tensor) -> Tensor:
-        """Mean cross-entropy (nats per character) of targets ``Y (B,)`` given contexts ``X (B, block_size)``."""
-        return functional.cross_entropy(self(X), Y)
+        """Mean cross-entropy (nats per character) of the targets ``Y`` given ``X``: the training loss."""
+        return self.nll(X, Y)
 
     @no_grad()
     def evaluate(self, X: Tensor, Y: Tensor, chunk: int = 65536) -> float:
-        """Mean negative log-likelihood over all of ``(X, Y)`` in eval mode, in chunks of ``chunk`` rows
-        (one host transfer per chunk). Raises ValueError for an empty split."""
-        n = X.shape[0]
-        if n == 0:
+        """Mean negative log-likelihood per target character over all of ``(X, Y)`` in eval mode, in chunks
+        of ``chunk`` rows (one host transfer per chunk). Raises ValueError for an empty split."""
+        n, xp = X.shape[0], Y.backend.xp
+        count = int(Tensor._wrap(xp.sum(xp.astype(Y._data >= 0, xp.int64)), Y.backend).item())
+        if n == 0 or count == 0:
             raise ValueError("evaluate() got an empty split: there is nothing to score")
         was_training = self.training
         self.eval()
         total = 0.0
         for lo in range(0, n, chunk):
             hi = min(lo + chunk, n)
-            total += functional.cross_entropy(self(X[lo:hi]), Y[lo:hi], reduction="sum").item()
+            total += self.nll(X[lo:hi], Y[lo:hi], reduction="sum").item()
         self.train(was_training)
-        return total / n
+        return total / count
 
     def next_logits(self, prefix: np.ndarray) -> Tensor:
         """Logits ``(n, vocab_size)`` of the character after each row of ``prefix``, a host int64 array
@@ -110,6 +116,18 @@ class ModelConfig:
     def context_size(self) -> int:
         """How many previous characters a training row holds (``block_size``; 1 for the bigrams)."""
         return int(getattr(self, "block_size", 1) or 1)
+
+    def fit_to(self: C, words: list[str]) -> C:
+        """This config with what depends on the training words filled in (a whole-word model's
+        ``block_size``: the longest word + 1); ``gradkit train`` calls it once, before the first step."""
+        return self
+
+    def rows(self, words: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows of ``words`` as host int64 arrays ``(X, Y)``: context windows of
+        ``context_size()`` (makemore part 2's ``build_dataset``)."""
+        from ..data import build_dataset
+
+        return build_dataset(words, vocab, self.context_size())
 
     def build(self, vocab_size: int, generator: Generator, dtype: str) -> LanguageModel:
         """A new model for ``vocab_size`` symbols, its weights drawn from ``generator`` (whose backend it lives
