@@ -33,8 +33,8 @@ def words() -> list[str]:
 
 def config(batch: int, dtype: str) -> TrainConfig:
     # Steps and schedule far out of reach: the lr stays 0.1; one loss value comes to the host per fit() call.
-    return TrainConfig(type="mlp", batch_size=batch, max_steps=10**12, lr_decay_step=10**12, log_every=10**12,
-                       dtype=dtype, seed=SEED).resolved()
+    return TrainConfig.of("mlp", batch_size=batch, max_steps=10**12, lr_decay_step=10**12, log_every=10**12,
+                          dtype=dtype, seed=SEED).resolved()
 
 
 def splits(backend: Any) -> Splits:

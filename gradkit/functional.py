@@ -1,4 +1,5 @@
-"""Fused, numerically stable functions of the models: softmax, log_softmax, cross_entropy, linear.
+"""Fused, numerically stable functions of the models: softmax, log_softmax, cross_entropy, linear, layer_norm,
+gelu.
 
 Each is one graph node with an analytic backward, which is both faster and more accurate than composing
 the primitive ops.
@@ -6,6 +7,7 @@ the primitive ops.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .ops import _as_tensor, _promote, _unbroadcast
@@ -122,3 +124,78 @@ def one_hot(ids: Tensor, num_classes: int, dtype: Any = "float32") -> Tensor:
     xp = be.xp
     index = xp.reshape(ids._data, (*ids.shape, 1))
     return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=ids.dtype), be.dtype(dtype)), be)
+
+
+def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the last ``len(normalized_shape)`` axes, as one node: ``(x - mean) /
+    sqrt(var + eps) * weight + bias`` with the biased variance, as ``torch.nn.functional.layer_norm``.
+
+    Shapes: ``x (..., *normalized_shape)``; ``weight``, ``bias`` ``normalized_shape`` (or None). The backward
+    is analytic: ``dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` with ``dxhat = g * weight``.
+    Source: Ba, Kiros, Hinton, "Layer Normalization", 2016; makemore's Transformer (GPT-2's blocks).
+
+    Raises:
+        ValueError: ``x``'s trailing shape is not ``normalized_shape``, or ``weight``/``bias`` have another
+            shape.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.shape[x.ndim - k:] != shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} has shape {p.shape}, expected normalized_shape {shape}")
+    xp = x.backend.xp
+    axes = tuple(range(x.ndim - k, x.ndim))
+    xd = x._data
+    centred = xd - xp.mean(xd, axis=axes, keepdims=True)
+    rstd = 1.0 / xp.sqrt(xp.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    xhat = centred * rstd
+    w = None if weight is None else _as_tensor(x, weight)._data
+    out = xhat if w is None else xhat * w
+    if bias is not None:
+        out = out + _as_tensor(x, bias)._data
+    lead = tuple(range(x.ndim - k))
+
+    def backward(g: Any) -> tuple[Any, ...]:
+        dxhat = g if w is None else g * w
+        mean_d = xp.mean(dxhat, axis=axes, keepdims=True)
+        mean_dx = xp.mean(dxhat * xhat, axis=axes, keepdims=True)
+        grads = [rstd * (dxhat - mean_d - xhat * mean_dx)]
+        if weight is not None:
+            grads.append(xp.sum(g * xhat, axis=lead) if lead else g * xhat)
+        if bias is not None:
+            grads.append(xp.sum(g, axis=lead) if lead else g)
+        return tuple(grads)
+
+    parents = tuple(t for t in (x, weight, bias) if t is not None)
+    return Tensor._node(out, parents, backward, "layer_norm")
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+    """GELU with the tanh approximation, as one node: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``
+    (makemore's and GPT-2's ``NewGELU``; torch's ``gelu(x, approximate="tanh")``). Any shape; float dtypes.
+
+    gradkit's default is ``"tanh"`` where torch's is ``"none"`` (the exact form needs ``erf``, which the
+    array API standard lacks). Source: Hendrycks & Gimpel, "Gaussian Error Linear Units", 2016.
+
+    Raises:
+        ValueError: ``approximate`` other than ``"tanh"``.
+    """
+    if approximate != "tanh":
+        raise ValueError(f"gelu: approximate={approximate!r} is not available (the exact form needs erf, which "
+                         "the array API standard lacks); use approximate='tanh', makemore's NewGELU")
+    xp = x.backend.xp
+    xd = x._data
+    t = xp.tanh(_GELU_C * (xd + 0.044715 * xd * xd * xd))
+    out = 0.5 * xd * (1.0 + t)
+
+    def backward(g: Any) -> tuple[Any]:
+        inner = _GELU_C * (1.0 + 3 * 0.044715 * xd * xd)
+        return (g * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * inner),)
+
+    return Tensor._node(out, (x,), backward, "gelu")

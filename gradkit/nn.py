@@ -1,9 +1,10 @@
-"""Neural-network modules on ``Tensor``, as in PyTorch and makemore part 3: Module, Linear, Embedding, Tanh,
-ReLU, BatchNorm1d, Sequential, Flatten."""
+"""Neural-network modules on ``Tensor``, as in PyTorch and makemore parts 3 and 5: Module, Linear, Embedding,
+Tanh, ReLU, BatchNorm1d, Sequential, Flatten, ModuleList, ModuleDict, LayerNorm, GELU, Sigmoid,
+FlattenConsecutive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -244,3 +245,123 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+class ModuleList(Module):
+    """Modules held in a list, registered as children named ``0``, ``1``, ... (``h.0.attn.c_attn.weight``),
+    as ``torch.nn.ModuleList``. Indexing, ``len``, iteration and ``append``; it has no ``forward``."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        self._list: list[Module] = []
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns self. Raises TypeError for a non-Module."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        self._list.append(module)
+        return self
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        for i, m in enumerate(self._list):
+            yield str(i), m
+
+    def __getitem__(self, i: int) -> Module:
+        return self._list[i]
+
+    def __len__(self) -> int:
+        return len(self._list)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._list)
+
+
+class ModuleDict(Module):
+    """Modules held by name, registered as children of those names (``mlp.c_fc.weight``), in insertion
+    order, as ``torch.nn.ModuleDict``; ``d["name"]`` and ``d.name`` both reach them."""
+
+    def __init__(self, modules: dict[str, Module] | None = None) -> None:
+        self._dict: dict[str, Module] = {}
+        for name, m in (modules or {}).items():
+            self[name] = m
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict holds Modules, got {type(module).__name__} for {name!r}")
+        self._dict[name] = module
+
+    def __getitem__(self, name: str) -> Module:
+        return self._dict[name]
+
+    def __getattr__(self, name: str) -> Module:
+        try:
+            return self.__dict__["_dict"][name]
+        except KeyError:
+            raise AttributeError(f"ModuleDict has no module {name!r}") from None
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
+        return self._dict.keys()
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        yield from self._dict.items()
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last axes (``normalized_shape``), as ``torch.nn.LayerNorm``:
+    ``functional.layer_norm`` with ``weight`` (ones) and ``bias`` (zeros) of ``normalized_shape`` when
+    ``elementwise_affine``. Shapes: ``(..., *normalized_shape)`` -> the same."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, *, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        be = _resolve_backend(backend)
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = Parameter.of(be.full(self.normalized_shape, 1.0, dtype), be) if elementwise_affine else None
+        self.bias = Parameter.of(be.zeros(self.normalized_shape, dtype), be) if elementwise_affine and bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class GELU(Module):
+    """``functional.gelu`` (tanh approximation: makemore's ``NewGELU``; torch's ``GELU(approximate="tanh")``)."""
+
+    def __init__(self, approximate: str = "tanh") -> None:
+        if approximate != "tanh":
+            raise ValueError(f"GELU: approximate={approximate!r} is not available (the exact form needs erf, "
+                             "which the array API standard lacks); use approximate='tanh'")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.gelu(x, self.approximate)
+
+
+class Sigmoid(Module):
+    """Elementwise ``1 / (1 + exp(-x))``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class FlattenConsecutive(Module):
+    """``(B, T, C)`` -> ``(B, T // n, C * n)``: each ``n`` consecutive positions fused into one vector (the
+    WaveNet-style tree of makemore part 5); a time axis of length 1 is dropped, giving ``(B, C * n)``.
+
+    Raises:
+        ValueError: an input that is not 3-D, or whose ``T`` is not a multiple of ``n``.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 3 or x.shape[1] % self.n:
+            raise ValueError(f"FlattenConsecutive({self.n}) needs (B, T, C) with T a multiple of {self.n}, got "
+                             f"{x.shape}")
+        B, T, C = x.shape
+        return ops.reshape(x, (B, C * self.n) if T == self.n else (B, T // self.n, C * self.n))
