@@ -18,6 +18,7 @@ import numpy as np
 from backends import Backend
 
 from . import optim
+from .compile import compile as compile_step
 from .data import Vocab, split_words
 from .models import DEFAULT_TYPE, LanguageModel, ModelConfig, Trained, config_of
 from .models.config import ConfigError, check_fields, flag, meta, option, options
@@ -172,6 +173,7 @@ class Run:
     rng: np.random.Generator
     step: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
+    compiled_step: Any = field(default=None, repr=False, compare=False)  # train_step compiled, once per run
 
 
 def new_run(config: TrainConfig, vocab: Vocab, backend: Backend) -> Run:
@@ -196,7 +198,7 @@ def train_step(model: LanguageModel, optimizer: optim.Optimizer, X: Tensor, Y: T
 
 def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         on_log: Callable[[int, float, float], None] | None = None,
-        stop: Callable[[], bool] | None = None) -> Run:
+        stop: Callable[[], bool] | None = None, compiled: bool = True) -> Run:
     """Train ``run`` from ``run.step`` up to ``max_steps`` (default ``run.config.max_steps``) in place.
 
     Each step draws a minibatch (``batch_size`` rows, uniform with replacement, from ``run.rng`` on the
@@ -205,6 +207,9 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     ``on_log(step, loss, lr)``. ``stop()``, when given, is asked before each step; True ends the run there,
     on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). A closed-form
     model (no optimizer) is fitted once instead. Returns ``run``.
+
+    ``compiled`` (default): the step runs through ``gradkit.compile`` (traced once per batch shape, then
+    replayed; the same numbers bit for bit, see ``gradkit.compile``), kept in ``run.compiled_step``.
     """
     config, model = run.config, run.model
     X, Y = splits.tensors["train"]
@@ -215,6 +220,11 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         return run
     end = config.max_steps if max_steps is None else max_steps
     n, batch, backend, xp = X.shape[0], config.batch_size, X.backend, X.backend.xp
+    step = train_step
+    if compiled:
+        if run.compiled_step is None:
+            run.compiled_step = compile_step(train_step)
+        step = run.compiled_step
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
@@ -223,7 +233,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         else:
             Xb, Yb = X, Y
         lr = config.spec.lr_at(run.step)
-        loss = train_step(model, run.optimizer, Xb, Yb, lr)
+        loss = step(model, run.optimizer, Xb, Yb, lr)
         if run.step % config.log_every == 0 or run.step == end - 1:
             value = loss.item()
             run.history.append((run.step, value, lr))
