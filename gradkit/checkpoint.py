@@ -270,7 +270,8 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str,
 
 
 def _read(p: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    with np.load(p, allow_pickle=False) as z:
+    # np.load is given an open file: when it fails on a truncated zip, it leaves a path it opened itself unclosed
+    with open(p, "rb") as f, np.load(f, allow_pickle=False) as z:
         names = list(z.files)
         if META_KEY not in names:
             raise CheckpointError(f"{p} is an .npz file but not a gradkit checkpoint (it has no {META_KEY!r} entry; "

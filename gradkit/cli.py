@@ -77,8 +77,15 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
         shown = [f"{name or 'all'}: {value}" for name, value in defaults if value is not None]
         if len({str(v) for _, v in defaults}) == 1 and shown:
             shown = [str(defaults[0][1])]
-        names = "" if not where[0][0] else f" [{', '.join(name for name, _ in where)}]"
-        help_text = f"{info['help']}{names}" + (f" (default {'; '.join(shown)})" if shown else "")
+        helps: dict[str, list[str]] = {}  # one help text, or one per group of types that word it alike
+        for name, c in where:
+            helps.setdefault(meta(c, field)["help"], []).append(name)
+        if len(helps) == 1:
+            names = "" if not where[0][0] else f" [{', '.join(name for name, _ in where)}]"
+            text = f"{info['help']}{names}"
+        else:
+            text = "; ".join(f"{', '.join(names)}: {h}" for h, names in helps.items())
+        help_text = text + (f" (default {'; '.join(shown)})" if shown else "")
         if kind is bool:
             group.add_argument(flag(field), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:

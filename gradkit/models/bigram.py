@@ -42,5 +42,5 @@ class NeuralBigram(LanguageModel):
     def forward(self, X: Tensor) -> Tensor:
         last = X[:, -1]
         if self.one_hot:
-            return functional.one_hot(last, self.vocab_size, self.W.dtype) @ self.W
+            return functional.one_hot(last, self.vocab_size).astype(self.W.dtype) @ self.W
         return ops.getitem(self.W, last)

@@ -13,14 +13,14 @@ from .. import nn, ops
 from ..tensor import Tensor
 from .base import LanguageModel, check_positive
 from .config import option
-from .sequence import SequenceModel, WordsConfig, torch_linear
+from .sequence import N_EMBD2_HELP, SequenceModel, WordsConfig, torch_linear
 
 
 @dataclasses.dataclass
 class BoWConfig(WordsConfig):
     """bag of words: a causal average of the embeddings, then an MLP (makemore)"""
 
-    n_embd2: int = option(64, "hidden units of the MLP (bow, rnn, gru: makemore's --n-embd2)", low=1)
+    n_embd2: int = option(64, N_EMBD2_HELP, low=1)
 
     def build(self, vocab_size: int, generator: Generator, dtype: str) -> LanguageModel:
         return BoW(vocab_size, self.context_size(), self.n_embd, self.n_embd2, generator=generator, dtype=dtype)

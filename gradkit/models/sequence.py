@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..data import Vocab
 
 W = TypeVar("W", bound="WordsConfig")
+N_EMBD2_HELP = "hidden size: the BoW's MLP, the RNN's and GRU's state (makemore's --n-embd2)"
 
 
 @dataclasses.dataclass
