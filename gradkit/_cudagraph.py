@@ -9,6 +9,7 @@ same scalar values. So ``GraphRunner``
   captures again when a state array is another object than at capture (``p.data = ...``) or when a number
   that a kernel reads (the lr, AdamW's bias corrections) changed: after ``max_captures`` captures it runs the
   program without a graph (AdamW's step-dependent numbers, a schedule changing every step);
+- reads the flags of the program's input checks (``_trace.raise_if``) after each launch, and raises there;
 - hands out copies of the graph's output buffers (a fresh ``p.grad`` each step, as eager does), and computes
   the number outputs (step counts) in Python each call (``Program.numbers``).
 
@@ -68,11 +69,21 @@ class GraphRunner:
                 self._capture(inputs, numbers)
             except Exception:  # an op that cannot be captured: run without graphs from now on
                 self.graph, self.max_captures = None, 0
-                return self.program.core(*inputs)[:-1]
+                return self._plain(inputs)
         else:
-            return self.program.core(*inputs)[:-1]
+            return self._plain(inputs)
+        for flag, (_, error) in zip(self._result[-1], self.program.checks, strict=True):
+            if bool(flag):
+                raise error()
         return tuple(numbers[k] if kind == "number" else inputs[k] if kind == "input" else self.copy(self._result[k])
                      for kind, k in self._out)
+
+    def _plain(self, inputs: tuple) -> Any:
+        result = self.program.core(*inputs)
+        for flag, (_, error) in zip(result[-1], self.program.checks, strict=True):
+            if bool(flag):
+                raise error()
+        return result[:-2]
 
     def _fits(self, inputs: tuple, numbers: tuple) -> bool:
         captured = self._inputs

@@ -63,7 +63,8 @@ class Program:
     ``MISS``. ``source`` is the generated text (for debugging: ``print(program.source)``)."""
 
     def __init__(self, tape: Tape, outputs: list[int], keep_all: bool = False) -> None:
-        self.tape, self.outputs = tape, outputs
+        self.tape, self.outputs, self.keep_all = tape, outputs, keep_all
+        self.checks: list[tuple[str, Any]] = []  # (flag expression, error) of the checks (keep_all)
         self.consts: dict[str, Any] = {"MISS": MISS}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
@@ -82,6 +83,7 @@ class Program:
         if keep_all:  # every intermediate stays referenced (CUDA graph capture: no address is reused)
             kept = ", ".join(f"v{e[1]}" for e in arrays if e[1] is not None and e[1] not in self.folded)
             outs += f"({kept}{',' if kept else ''}), "
+            outs += "(" + "".join(f"{flag}, " for flag, _ in self.checks) + "), "
         params = ", ".join(f"v{s}" for s in tape.inputs)
         self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
         # The numbers alone (for a CUDA graph, whose kernels hold the numbers they were captured with): the
@@ -107,7 +109,7 @@ class Program:
         live = set(needed)
         kept = []
         for e in reversed(entries):
-            if e[0] in ("iop", "setitem") or e[1] in live:
+            if e[0] in ("iop", "setitem", "check") or e[1] in live:
                 kept.append(e)
                 live.update(_reads(e))
         kept.reverse()
@@ -194,6 +196,11 @@ class Program:
             return f"{self._arg(e[3])} {e[2]}= {self._arg(e[4])}"
         if kind == "getitem":
             return f"v{out} = {self._arg(e[2])}[{self._arg(e[3])}]"
+        if kind == "check":
+            if self.keep_all:  # no host read inside a CUDA graph: the runner checks the flag after the launch
+                self.checks.append((self._arg(e[2]), e[3]))
+                return "pass"
+            return f"if {self._arg(e[2])}: raise {self._const(e[3], force=True)}()"
         if kind == "setitem":
             return f"{self._arg(e[2])}[{self._arg(e[3])}] = {self._arg(e[4])}"
         if kind == "attr":

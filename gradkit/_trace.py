@@ -147,6 +147,9 @@ class Tape:
         found: list = []
         return self._result(a._v[self.unwrap(key, found)], [a, *found], ("getitem", a, key))
 
+    def check(self, flag: Traced, error: Callable[[], Exception]) -> None:
+        self.entries.append(("check", None, flag, error))
+
     def setitem(self, a: Traced, key: Any, value: Any) -> None:
         found: list = []
         a._v[self.unwrap(key, found)] = self.unwrap(value, found)
@@ -159,6 +162,17 @@ class Tape:
         found: list = [a]
         value = getattr(a._v, name)(*self.unwrap(args, found), **self.unwrap(kwargs, found))
         return self._result(value, found, ("method", a, name, args, kwargs))
+
+
+def raise_if(flag: Any, error: Callable[[], Exception]) -> None:
+    """Raise ``error()`` when the 0-d boolean array ``flag`` is true (a check of the inputs, such as a target
+    outside ``[0, C)``: one deliberate host read). Inside a ``gradkit.compile`` trace the check is recorded,
+    and every replay makes it (on a CUDA graph: right after the launch)."""
+    if type(flag) is Traced:
+        flag._t.check(flag, error)
+        flag = flag._v
+    if bool(flag):
+        raise error()
 
 
 class Traced:

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from . import ops
+from ._trace import raise_if
 from .ops import _as_tensor, _promote, _unbroadcast
 from .tensor import Tensor, pick_dim
 
@@ -87,9 +88,9 @@ def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
     n_classes = logits.shape[1]
     valid = t != ignore_index
     safe = xp.where(valid, t, xp.zeros_like(t))
-    if bool(xp.any((safe < 0) | (safe >= n_classes))):
-        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
-                         f"{ignore_index}); targets pick one of the logits' class axis")
+    raise_if(xp.any((safe < 0) | (safe >= n_classes)), lambda: ValueError(
+        f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index={ignore_index}); "
+        "targets pick one of the logits' class axis"))
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
     zeros = xp.zeros_like(total[:, 0])
@@ -159,9 +160,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot needs an integer tensor of class ids, got {tensor._data.dtype}")
     if num_classes < 0:
         num_classes = int(xp.max(tensor._data)) + 1 if tensor.numel() else 0
-    elif tensor.numel() and bool(xp.any((tensor._data < 0) | (tensor._data >= num_classes))):
-        raise ValueError(f"one_hot: a class id is outside [0, {num_classes}); pass num_classes larger than the "
-                         "largest id")
+    elif tensor.numel():
+        raise_if(xp.any((tensor._data < 0) | (tensor._data >= num_classes)), lambda: ValueError(
+            f"one_hot: a class id is outside [0, {num_classes}); pass num_classes larger than the largest id"))
     index = xp.reshape(tensor._data, (*tensor.shape, 1))
     return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=tensor._data.dtype), xp.int64), be)
 
