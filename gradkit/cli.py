@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_flags(train)
     train.add_argument("--resume", action="store_true", help="continue the run in DIR/model.npz")
     train.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    train.add_argument("--no-compile", dest="compile", action="store_false", help="run the training step eagerly "
+                       "instead of tracing it once and replaying it (gradkit.compile; the same numbers either way)")
     train.add_argument("-n", "--num-samples", type=int, default=20, help="words to sample at the end (20)")
 
     smp = sub.add_parser("sample", help="generate words from a trained model")

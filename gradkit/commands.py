@@ -121,7 +121,7 @@ def train(args: argparse.Namespace) -> int:
           f"({source or 'the embedded names list'}), backend {backend.name}: "
           f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
     try:
-        interrupted = _fit_with_progress(run, splits, quiet=args.quiet)
+        interrupted = _fit_with_progress(run, splits, quiet=args.quiet, compiled=getattr(args, "compile", True))
     except BaseException:
         if created and not any(workdir.iterdir()):
             workdir.rmdir()  # a failed first run leaves no empty directory behind
@@ -147,11 +147,11 @@ def _print_marked(words: list[str], train_words: set[str]) -> None:
         print(f"{w} (in train)" if w in train_words else w)
 
 
-def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> bool:
+def _fit_with_progress(run: Run, splits: Splits, quiet: bool, compiled: bool = True) -> bool:
     """``fit`` with a tqdm bar showing the running loss on a terminal; elsewhere (a log file, CI) a plain line
     at logged steps, about ten in all. ``quiet`` silences both. Ctrl-C stops the run at the next step
-    boundary (so that it saves and resumes exactly; a second Ctrl-C stops at once). Returns True when
-    interrupted."""
+    boundary (so that it saves and resumes exactly; a second Ctrl-C stops at once). ``compiled``: the step
+    through ``gradkit.compile`` (``--no-compile`` turns it off). Returns True when interrupted."""
     from tqdm import tqdm
 
     interrupted = [False]
@@ -181,7 +181,7 @@ def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> bool:
                 print(f"step {step + 1}/{total} loss {loss:.4f} lr {lr:g}", file=sys.stderr)
 
         try:
-            fit(run, splits, on_log=on_log, stop=lambda: interrupted[0])
+            fit(run, splits, on_log=on_log, stop=lambda: interrupted[0], compiled=compiled)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)

@@ -408,3 +408,40 @@ def test_cuda_graph_replay_matches_eager() -> None:
     _assert_same(_state(m1, o1), _state(m2, o2))
     runner = fn.entries[0].core
     assert runner.launches >= 190 and runner.captures <= 2
+
+
+def test_a_stopped_and_continued_compiled_run_is_the_eager_run(words: list[str]) -> None:
+    """Ctrl-C stops ``fit`` on a step boundary (``stop``); continuing it, compiled, gives the uninterrupted eager
+    run's numbers."""
+    backend = gradkit.get_backend("numpy")
+    config = TrainConfig.of("mlp", max_steps=40, batch_size=8, dtype="float64", log_every=1,
+                            **TINY["mlp"]).resolved()
+    splits = prepare(words, config, backend)
+    eager = fit(new_run(config, splits.vocab, backend), splits, compiled=False)
+    run = new_run(config, splits.vocab, backend)
+    fit(run, splits, stop=lambda: run.step == 17)
+    assert run.step == 17
+    fit(run, splits)
+    assert run.history == eager.history and run.rng.bit_generator.state == eager.rng.bit_generator.state
+    _assert_same(_state(eager.model, eager.optimizer), _state(run.model, run.optimizer))
+
+
+def _checkpoint(path: Any) -> dict[str, np.ndarray]:
+    with np.load(path / "model.npz") as f:
+        return {k: f[k] for k in f.files if f[k].dtype.kind in "fiu"}
+
+
+def test_gradkit_train_compiles_by_default_and_resumes_as_eager(tmp_path: Any) -> None:
+    """``gradkit train`` (compiled) for 30 steps, then ``--resume`` to 60, saves what the same two commands with
+    ``--no-compile`` save."""
+    from gradkit.cli import main
+
+    base = ["train", "--type", "mlp", "--backend", "numpy", "--batch-size", "8", "--n-embd", "4", "--n-hidden", "16",
+            "--dtype", "float64", "--quiet", "-n", "1", "--max-steps", "30"]
+    resume = ["train", "--resume", "--max-steps", "60", "--backend", "numpy", "--quiet", "-n", "1"]
+    for name, flags in (("eager", ["--no-compile"]), ("compiled", [])):
+        assert main([*base, *flags, "-o", str(tmp_path / name)]) == 0
+        assert main([*resume, *flags, "-o", str(tmp_path / name)]) == 0
+    eager, compiled = _checkpoint(tmp_path / "eager"), _checkpoint(tmp_path / "compiled")
+    assert any(k.startswith("model.") or "weight" in k for k in eager)
+    _assert_same(eager, compiled)
