@@ -14,12 +14,50 @@ no graph, no topological sort, just the backend calls in the order the eager ste
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ._trace import ALIASING, Num, Tape, Traced
 
 MISS = object()  # what a program returns when a guard fails (the step must be traced again)
+
+
+_SHAPE_ONLY = frozenset({"zeros_like", "ones_like"})
+
+
+def _lowered() -> dict[Any, Callable[..., str | None]]:
+    """numpy_fast's wrappers written as the array methods and ufunc reductions they call (the same
+    operations, without a Python function call each): ``fn -> code(args, kwargs, arg, dtype_kind)``."""
+    from backends import numpy_fast as nf
+
+    def reshape(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+        return f"{a[0]}.reshape({a[1]})" if len(a) == 2 and not kw else None
+
+    def take(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+        return f"{a[0]}.take({a[1]}, axis={kw['axis']})" if len(a) == 2 and set(kw) == {"axis"} else None
+
+    def transpose(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+        return f"{a[0]}.mT" if len(a) == 1 and not kw else None
+
+    def astype(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+        return f"{a[0]}.astype({a[1]})" if len(a) == 2 and not kw else None
+
+    def reduce(name: str) -> Callable[..., str | None]:
+        def code(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+            if len(a) != 1 or set(kw) - {"axis", "keepdims"} or (name == "_add_reduce" and kind != "f"):
+                return None
+            return f"{name}({a[0]}" + "".join(f", {k}={v}" for k, v in kw.items()) + ")"
+
+        return code
+
+    def any_(a: list[str], kw: dict[str, str], kind: str) -> str | None:
+        return f"{a[0]}.any()" if len(a) == 1 and not kw else None
+
+    return {nf.reshape: reshape, nf.take: take, nf.matrix_transpose: transpose, nf.astype: astype,
+            nf.sum: reduce("_add_reduce"), nf.max: reduce("_max_reduce"), nf.any: any_}
+
+
+_LOWERED: dict[Any, Callable[..., str | None]] = {}
 
 
 def _name(fn: Any) -> str:
@@ -65,11 +103,14 @@ class Program:
     def __init__(self, tape: Tape, outputs: list[int], keep_all: bool = False) -> None:
         self.tape, self.outputs, self.keep_all = tape, outputs, keep_all
         self.checks: list[tuple[str, Any]] = []  # (flag expression, error) of the checks (keep_all)
-        self.consts: dict[str, Any] = {"MISS": MISS}
+        from backends import numpy_fast
+
+        self.consts: dict[str, Any] = {"MISS": MISS, "_add_reduce": numpy_fast._add_reduce,
+                                       "_max_reduce": numpy_fast._max_reduce}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
-        entries = self._live(tape.entries, set(outputs) | {s for s, _ in tape.guards})
-        entries = self._fold(entries, set(outputs))
+        needed = set(outputs) | {s for s, _ in tape.guards}
+        entries = self._live(self._fold(self._live(tape.entries, needed), set(outputs)), needed)
         numbers = [e for e in entries if e[1] is not None and type(tape.values[e[1]]) is Num]
         arrays = [e for e in entries if e[1] is None or type(tape.values[e[1]]) is not Num]
         lines = [self._statement(e) for e in numbers]
@@ -126,7 +167,9 @@ class Program:
         frozen |= {root.get(s, s) for s in outputs}
         kept = []
         for e in entries:
-            if e[0] != "iop" and e[1] is not None and not _reads(e) and root.get(e[1]) not in frozen:
+            shape_only = e[0] == "call" and _name(e[2]) in _SHAPE_ONLY  # zeros_like(x) reads x's shape alone
+            if (e[0] != "iop" and e[1] is not None and (shape_only or not _reads(e))
+                    and root.get(e[1]) not in frozen):
                 self.folded[e[1]] = self._const(self.tape.values[e[1]]._v, force=True)
             else:
                 kept.append(e)
@@ -187,6 +230,15 @@ class Program:
     def _statement(self, e: tuple) -> str:
         kind, out = e[0], e[1]
         if kind == "call":
+            if not _LOWERED:
+                _LOWERED.update(_lowered())
+            lower = _LOWERED.get(e[2]) if isinstance(e[2], Hashable) else None
+            if lower is not None:
+                first = e[3][0] if e[3] else None
+                kind_ = getattr(getattr(getattr(first, "_v", None), "dtype", None), "kind", "")
+                code = lower([self._arg(a) for a in e[3]], {k: self._arg(v) for k, v in e[4].items()}, kind_)
+                if code is not None:
+                    return f"v{out} = {code}"
             return f"v{out} = {self._const(e[2], force=True)}({self._call_args(e[3], e[4])})"
         if kind == "op":
             return f"v{out} = {self._arg(e[3])} {e[2]} {self._arg(e[4])}"

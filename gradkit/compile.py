@@ -423,7 +423,8 @@ class Tracer:
             code.guard(f"{mv}.training is not {m.training!r}")
             for name, value in attrs.items():
                 if isinstance(value, (Tensor, Module)):
-                    code.guard(f"{mv}.__dict__.get({name!r}) is not {code.const(value)}")
+                    code.guard(f"{mv}.{name} is not {code.const(value)}" if name.isidentifier() else
+                               f"{mv}.__dict__.get({name!r}) is not {code.const(value)}")
                 elif isinstance(value, list) and value and all(isinstance(v, Module) for v in value):
                     code.guard(f"{mv}.{name} is not {code.const(value)} or len({mv}.{name}) != {len(value)}")
                     for i, v in enumerate(value):
@@ -479,14 +480,15 @@ class Tracer:
         return made
 
     def _read_array(self, expr: str, slot: int, value: Any) -> None:
-        code = self.code
+        code = self.code  # each line tagged with the slot: dropped when the program does not read that input
         if slot in code.bound:
-            code.guard(f"{expr} is not v{slot}")
+            code.lines.append((slot, f"if {expr} is not v{slot}: return MISS"))
             return
         code.bound.add(slot)
-        code.line(f"v{slot} = {expr}")
         code.arrays.append(slot)
-        code.guard(f"v{slot}.shape != {tuple(value.shape)!r} or v{slot}.dtype != {code.const(value.dtype)}")
+        code.lines.append((slot, f"v{slot} = {expr}"))
+        code.lines.append((slot, f"if v{slot}.shape != {tuple(value.shape)!r} or v{slot}.dtype != "
+                                 f"{code.const(value.dtype)}: return MISS"))
 
     def _module_state(self, before: dict[str, Any], out: Callable[[Any], str]) -> None:
         code, tape = self.code, self.tape
@@ -683,7 +685,7 @@ class Code:
     when a guard fails), ``writes`` put the program's outputs ``o`` back into the state."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.lines: list[Any] = []  # text, or (input slot, text) for the lines that read that input
         self.writes: list[str] = []
         self.consts: dict[str, Any] = {}
         self._ids: dict[int, str] = {}
@@ -715,9 +717,11 @@ class Code:
     def write(self, text: str) -> None:
         self.writes.append(text)
 
-    def function(self, name: str, body_tail: list[str], **consts: Any) -> Callable[..., Any]:
+    def function(self, name: str, body_tail: list[str], skip: set[int] | frozenset[int] = frozenset(),
+                 **consts: Any) -> Callable[..., Any]:
         namespace = {"MISS": MISS, "_freed": _freed, **self.consts, **consts}
-        source = f"def {name}(args, kwargs):\n" + "".join(f"    {x}\n" for x in (*self.lines, *body_tail))
+        lines = [x if type(x) is str else x[1] for x in self.lines if type(x) is str or x[0] not in skip]
+        source = f"def {name}(args, kwargs):\n" + "".join(f"    {x}\n" for x in (*lines, *body_tail))
         exec(builtins_compile(source, f"<gradkit.compile {name}>", "exec"), namespace)  # noqa: S102
         fn = namespace[name]
         fn.source = source
@@ -746,11 +750,12 @@ class Replay:
 
     def __init__(self, owner: Compiled, code: Code, program: Program, ret: str, core: Callable[..., Any]) -> None:
         self.owner, self.program, self.core = owner, program, core
-        inputs = ", ".join(f"v{s}" for s in program.tape.inputs)
-        arrays = code.arrays
+        unread = {s for s in code.arrays if s not in program.read_slots}  # a gradient that zero_grad drops
+        inputs = ", ".join("None" if s in unread else f"v{s}" for s in program.tape.inputs)
+        arrays = [s for s in code.arrays if s not in unread]
         if len(arrays) > 1:  # the arrays that were distinct objects when traced must still be
             code.guard("len({" + ", ".join(f"id(v{s})" for s in arrays) + f"}}) != {len(arrays)}")
         tail = [f"o = core({inputs})", "if o is MISS: return MISS", "_stats['replays'] += 1",
                 *code.writes, f"return {ret}"]
-        self.run = code.function("replay", tail, core=core, _stats=owner.stats)
+        self.run = code.function("replay", tail, unread, core=core, _stats=owner.stats)
         self.source: str = getattr(self.run, "source", "")
