@@ -2,7 +2,8 @@
 
     python bench/memory_child.py ENGINE [--batch 8192] [--steps 1000] [--dtype float32]
 
-ENGINE: ``gradkit`` (``gradkit.train.fit``), ``numpy`` (the hand-written step) or ``torch``. Prints one JSON
+ENGINE: ``gradkit`` (``gradkit.train.fit``, the step compiled), ``gradkit-eager`` (``fit(compiled=False)``),
+``numpy`` (the hand-written step) or ``torch``. Prints one JSON
 object: the peak resident set (``ru_maxrss``) after the imports (the baseline), after the data and model are
 set up, and after the steps, in bytes, plus the wall time and the minor page faults of the steps (this engine
 alone in its process: the speed a user's script sees).
@@ -41,7 +42,7 @@ def vm_hwm() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("engine", choices=["gradkit", "numpy", "torch"])
+    parser.add_argument("engine", choices=["gradkit", "gradkit-eager", "numpy", "torch"])
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--dtype", default="float32")
@@ -61,8 +62,9 @@ def main() -> None:
     after_imports = peak_rss()
 
     backend = backends.get_backend("numpy")
-    gk = mlp_step.GradkitMLP(backend, args.batch, args.dtype)  # gradkit's init: the same weights for everyone
-    if args.engine == "gradkit":
+    # gradkit's init: the same weights for everyone
+    gk = mlp_step.GradkitMLP(backend, args.batch, args.dtype, compiled=args.engine == "gradkit")
+    if args.engine.startswith("gradkit"):
         step = gk
     else:
         X, Y = mlp_step.train_arrays(backend)

@@ -54,15 +54,16 @@ def train_arrays(backend: Any) -> tuple[np.ndarray, np.ndarray]:
 
 # gradkit -------------------------------------------------------------------------------------------------
 class GradkitMLP:
-    """``gradkit.train.fit(run, splits, max_steps=run.step + k)``: the library's own loop."""
+    """``gradkit.train.fit(run, splits, max_steps=run.step + k)``: the library's own loop, with the step compiled
+    (``gradkit.compile``, fit's default) or eager (``compiled=False``)."""
 
-    def __init__(self, backend: Any, batch: int, dtype: str) -> None:
-        self.backend = backend
+    def __init__(self, backend: Any, batch: int, dtype: str, compiled: bool = True) -> None:
+        self.backend, self.compiled = backend, compiled
         self.splits = splits(backend)
         self.run: Run = new_run(config(batch, dtype), self.splits.vocab, backend)
 
     def __call__(self, k: int) -> None:
-        fit(self.run, self.splits, max_steps=self.run.step + k)
+        fit(self.run, self.splits, max_steps=self.run.step + k, compiled=self.compiled)
         self.backend.synchronize()
 
     def weights(self) -> dict[str, np.ndarray]:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ._program import MISS, Program
-from ._trace import Num
 
 Capture = Callable[[Callable[..., Any], list], tuple[Any, Any]]
 
@@ -49,10 +48,10 @@ class GraphRunner:
         inputs = program.tape.inputs
         values = program.tape.values
         self._arrays = [i for i, s in enumerate(inputs)
-                        if type(values[s]) is not Num and i not in staged and s in program.read_slots]
+                        if not values[s].num and i not in staged and s in program.read_slots]
         where = {s: i for i, s in enumerate(program.number_slots)}
         position = {s: i for i, s in enumerate(inputs)}
-        self._out = [("number", where[s]) if type(values[s]) is Num else ("input", position[s]) if s in position
+        self._out = [("number", where[s]) if values[s].num else ("input", position[s]) if s in position
                      else ("array", k) for k, s in enumerate(program.outputs)]
 
     def __call__(self, *inputs: Any) -> Any:

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from ._trace import ALIASING, Num, Tape, Traced
+from ._trace import ALIASING, Ref, Tape
 
 MISS = object()  # what a program returns when a guard fails (the step must be traced again)
 
@@ -70,7 +70,7 @@ def _reads(entry: tuple) -> list[int]:
 
     def walk(obj: Any) -> None:
         t = type(obj)
-        if t is Traced or t is Num:
+        if t is Ref:
             found.append(obj._s)
         elif t is tuple or t is list:
             for x in obj:
@@ -111,8 +111,8 @@ class Program:
         self.folded: dict[int, str] = {}
         needed = set(outputs) | {s for s, _ in tape.guards}
         entries = self._live(self._fold(self._live(tape.entries, needed), set(outputs)), needed)
-        numbers = [e for e in entries if e[1] is not None and type(tape.values[e[1]]) is Num]
-        arrays = [e for e in entries if e[1] is None or type(tape.values[e[1]]) is not Num]
+        numbers = [e for e in entries if e[1] is not None and tape.values[e[1]].num]
+        arrays = [e for e in entries if e[1] is None or not tape.values[e[1]].num]
         lines = [self._statement(e) for e in numbers]
         for slot, value in tape.guards:
             lines.append(f"if not ({self._ref(slot)} == {self._const(value)}): return MISS")
@@ -129,8 +129,8 @@ class Program:
         self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
         # The numbers alone (for a CUDA graph, whose kernels hold the numbers they were captured with): the
         # number statements and guards, returning every number an array entry reads and every number output.
-        baked = sorted({s for e in arrays for s in _reads(e) if type(tape.values[s]) is Num})
-        self.number_slots = baked + [s for s in outputs if type(tape.values[s]) is Num and s not in baked]
+        baked = sorted({s for e in arrays for s in _reads(e) if tape.values[s].num})
+        self.number_slots = baked + [s for s in outputs if tape.values[s].num and s not in baked]
         self.baked = len(baked)
         head = lines[:len(numbers) + len(tape.guards)]
         returned = "".join(f"{self._ref(s)}, " for s in self.number_slots)
@@ -168,9 +168,10 @@ class Program:
         kept = []
         for e in entries:
             shape_only = e[0] == "call" and _name(e[2]) in _SHAPE_ONLY  # zeros_like(x) reads x's shape alone
-            if (e[0] != "iop" and e[1] is not None and (shape_only or not _reads(e))
+            value = None if e[1] is None else self.tape.values[e[1]].value
+            if (e[0] != "iop" and value is not None and (shape_only or not _reads(e))
                     and root.get(e[1]) not in frozen):
-                self.folded[e[1]] = self._const(self.tape.values[e[1]]._v, force=True)
+                self.folded[e[1]] = self._const(value, force=True)
             else:
                 kept.append(e)
         return kept
@@ -213,7 +214,7 @@ class Program:
 
     def _arg(self, obj: Any) -> str:
         t = type(obj)
-        if t is Traced or t is Num:
+        if t is Ref:
             return self._ref(obj._s)
         if t is tuple and any(_reads(("", None, obj))):
             return "(" + "".join(f"{self._arg(x)}, " for x in obj) + ")"
@@ -235,7 +236,7 @@ class Program:
             lower = _LOWERED.get(e[2]) if isinstance(e[2], Hashable) else None
             if lower is not None:
                 first = e[3][0] if e[3] else None
-                kind_ = getattr(getattr(getattr(first, "_v", None), "dtype", None), "kind", "")
+                kind_ = first.kind if type(first) is Ref else ""
                 code = lower([self._arg(a) for a in e[3]], {k: self._arg(v) for k, v in e[4].items()}, kind_)
                 if code is not None:
                     return f"v{out} = {code}"

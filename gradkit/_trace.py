@@ -39,12 +39,23 @@ _CMPOPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 _NUMBER = (int, float, bool, np.generic)
 
 
+class Ref:
+    """A traced value as the tape keeps it: its slot, whether it is a number, its dtype's kind, and (for a value
+    made from constants alone, which the program may fold) the value. The tape never keeps the arrays
+    themselves, so a trace frees its temporaries as early as the eager call does."""
+
+    __slots__ = ("_s", "num", "kind", "value")
+
+    def __init__(self, slot: int, num: bool, kind: str) -> None:
+        self._s, self.num, self.kind, self.value = slot, num, kind, None
+
+
 class Tape:
     """One traced call: its entries, inputs, guards on traced numbers, and the reasons it cannot be replayed."""
 
     def __init__(self, real_owns: Callable[[Any], bool]) -> None:
         self.entries: list[tuple] = []
-        self.values: list[Any] = []        # slot -> its Traced or Num (keeps every traced value alive)
+        self.values: list[Ref] = []        # slot -> what the program needs to know of its value
         self.inputs: list[int] = []
         self.guards: list[tuple[int, Any]] = []
         self.reasons: list[str] = []
@@ -54,8 +65,23 @@ class Tape:
     # slots and inputs
     def _new(self, cls: type, value: Any) -> Any:
         proxy = cls(self, value, len(self.values))
-        self.values.append(proxy)
+        self.values.append(Ref(proxy._s, cls is Num, getattr(getattr(value, "dtype", None), "kind", "")))
         return proxy
+
+    def freeze(self, obj: Any) -> Any:
+        """``obj`` with every proxy replaced by its ``Ref`` (what an entry keeps)."""
+        t = type(obj)
+        if t is Traced or t is Num:
+            return self.values[obj._s]
+        if t is tuple:
+            return tuple([self.freeze(x) for x in obj])
+        if t is list:
+            return [self.freeze(x) for x in obj]
+        if t is dict:
+            return {k: self.freeze(v) for k, v in obj.items()}
+        if t is slice:
+            return slice(self.freeze(obj.start), self.freeze(obj.stop), self.freeze(obj.step))
+        return obj
 
     def input_array(self, value: Any) -> Traced:
         """The proxy of an input array (one proxy per array object, so aliases stay aliases)."""
@@ -64,6 +90,10 @@ class Tape:
             found = self._input_ids[id(value)] = self._new(Traced, value)
             self.inputs.append(found._s)
         return found
+
+    def forget_inputs(self) -> None:
+        """Drop the trace's references to its input arrays (the program keeps none)."""
+        self._input_ids.clear()
 
     def input_number(self, value: Any) -> Num:
         proxy = self._new(Num, value)
@@ -112,7 +142,9 @@ class Tape:
             if found:
                 self.reason(f"an operation gave a {type(value).__name__}, which the tape does not record")
             return value
-        self.entries.append((entry[0], proxy._s, *entry[1:]))
+        if not found or (entry[0] == "call" and getattr(entry[1], "__name__", "") in ("zeros_like", "ones_like")):
+            self.values[proxy._s].value = value  # a constant the program may fold
+        self.entries.append((entry[0], proxy._s, *self.freeze(entry[1:])))
         return proxy
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -139,7 +171,7 @@ class Tape:
         target = a._v
         value = fn(target, self.unwrap(b, found))
         if value is target:  # updated in place
-            self.entries.append(("iop", a._s, sym, a, b))
+            self.entries.append(("iop", a._s, sym, *self.freeze((a, b))))
             return a
         return self._result(value, [a, *found], ("call", fn, (a, b), {}))
 
@@ -148,12 +180,12 @@ class Tape:
         return self._result(a._v[self.unwrap(key, found)], [a, *found], ("getitem", a, key))
 
     def check(self, flag: Traced, error: Callable[[], Exception]) -> None:
-        self.entries.append(("check", None, flag, error))
+        self.entries.append(("check", None, self.freeze(flag), error))
 
     def setitem(self, a: Traced, key: Any, value: Any) -> None:
         found: list = []
         a._v[self.unwrap(key, found)] = self.unwrap(value, found)
-        self.entries.append(("setitem", None, a, key, value))
+        self.entries.append(("setitem", None, *self.freeze((a, key, value))))
 
     def attr(self, a: Traced, name: str) -> Any:
         return self._result(getattr(a._v, name), [a], ("attr", a, name))

@@ -340,6 +340,7 @@ class Tracer:
             self.entry = Eager(self.owner, code)
             return concrete
         program = Program(tape, outputs)
+        tape.forget_inputs()
         self.entry = Replay(self.owner, code, program, ret, self._graph_runner(backend, outputs) or program.core)
         return concrete
 
@@ -352,7 +353,7 @@ class Tracer:
         assert tape is not None
         capture = wanted if callable(wanted) else cupy_capture()
         fresh = set(self.arg_inputs.values())
-        staged = {i for i, s in enumerate(tape.inputs) if s in fresh and type(tape.values[s]) is Traced}
+        staged = {i for i, s in enumerate(tape.inputs) if s in fresh and not tape.values[s].num}
         xp = backend.xp
         return GraphRunner(Program(tape, outputs, keep_all=True), staged, capture,
                            copy=lambda a: xp.asarray(a, copy=True))
