@@ -198,6 +198,25 @@ def paired_ratio(a: list[float], b: list[float]) -> dict[str, float]:
     return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
 
 
+def write_pyperf(name: str, samples: dict[str, list[float]], steps: dict[str, int]) -> Path | None:
+    """The per-round samples (seconds per step) as a pyperf suite, one benchmark per contender and row, so that
+    ``python -m pyperf stats`` / ``compare_to`` / ``hist`` read them. ``steps[name]``: steps per sample."""
+    try:
+        import pyperf
+    except ImportError:
+        return None
+    benchmarks = [pyperf.Benchmark([pyperf.Run(values, metadata={"name": key, "unit": "second",
+                                                                 "loops": steps.get(key, 1)},
+                                               collect_metadata=False)])
+                  for key, values in samples.items() if values and min(values) > 0]
+    if not benchmarks:
+        return None
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / name
+    pyperf.BenchmarkSuite(benchmarks).dump(str(path), replace=True)
+    return path
+
+
 def write_json(name: str, data: Any) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / name

@@ -5,7 +5,9 @@
 Every figure is measured in this one run, the contenders interleaved round-robin (the order rotates every
 round) so that load from other processes hits them alike; a figure is the median over the rounds, and a ratio
 is the median of the per-round ratios. Writes ``bench/results/bench.json`` (and a time-stamped copy) and
-``bench/RESULTS.md``. ``--quick`` runs a few repetitions of everything, for a smoke test (its markdown says so).
+``bench/RESULTS.md``, and the raw samples as a pyperf suite (``bench/results/bench-pyperf.json``: ``python -m pyperf
+stats`` or ``compare_to`` read it). ``--quick`` runs a few repetitions of everything, for a smoke test (its
+markdown says so).
 """
 
 from __future__ import annotations
@@ -608,6 +610,22 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(L)
 
 
+def _pyperf_samples(results: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Every timed contender's per-round samples in seconds per step, named ``section-batch-dtype-contender``."""
+    samples: dict[str, list[float]] = {}
+    steps: dict[str, int] = {}
+    for r in results.get("mlp", {}).get("rows", []):
+        for name, values in r["samples_ms"].items():
+            key = f"mlp-{r['batch']}-{r['dtype']}-{name}"
+            samples[key], steps[key] = [v / 1e3 for v in values], r["steps_per_round"]
+    tr = results.get("transformer")
+    if tr:
+        for name, values in tr["samples_ms"].items():
+            key = f"transformer-{tr['batch']}-float32-{name}"
+            samples[key], steps[key] = [v / 1e3 for v in values], tr["steps_per_round"]
+    return samples, steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few repetitions of everything (a smoke test)")
@@ -669,6 +687,7 @@ def main() -> None:
     results["foreign_cores"] = total_meter.foreign_cores()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = common.write_json("bench.json", results)
+    common.write_pyperf("bench-pyperf.json", *_pyperf_samples(results))
     common.write_json(f"bench-{mode}-{stamp}.json", results)
     text = markdown(results)
     if not args.no_markdown:

@@ -9,6 +9,7 @@ from backends import BackendUnavailableError, DeviceMismatchError, UnknownBacken
 
 from . import functional, nn
 from .autograd import is_grad_enabled, no_grad
+from .compile import GradkitCompileWarning, compile  # noqa: A004 (torch.compile's name; the module stays importable)
 from .creation import arange, ones, rand, randn, tensor, zeros
 from .dtypes import DType, bool, double, float32, float64, int32, int64, long  # noqa: A004
 from .functional import cross_entropy, linear, log_softmax, one_hot, softmax
@@ -22,7 +23,8 @@ from .value import Value
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendUnavailableError", "DType", "DeviceMismatchError", "Size", "Tensor", "UnknownBackendError", "Value",
+    "BackendUnavailableError", "DType", "DeviceMismatchError", "GradkitCompileWarning", "Size", "Tensor",
+    "UnknownBackendError", "Value", "compile",
     "abs", "all", "amax", "amin", "any", "arange", "argmax", "argmin", "bool", "cat", "clamp", "clamp_max",
     "clamp_min", "concat", "cross_entropy", "double", "exp", "flatten", "float32", "float64", "functional",
     "get_backend", "nn", "int32", "int64", "is_grad_enabled", "linear", "log", "log_softmax", "long", "masked_fill",
