@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import numpy as np
+
 from ._trace import ALIASING, Ref, Tape
 
 MISS = object()  # what a program returns when a guard fails (the step must be traced again)
@@ -111,6 +113,8 @@ class Program:
         self.folded: dict[int, str] = {}
         needed = set(outputs) | {s for s, _ in tape.guards}
         entries = self._live(self._fold(self._live(tape.entries, needed), set(outputs)), needed)
+        if not keep_all:
+            entries = self._reuse(entries, set(outputs) | set(tape.inputs))
         numbers = [e for e in entries if e[1] is not None and tape.values[e[1]].num]
         arrays = [e for e in entries if e[1] is None or not tape.values[e[1]].num]
         lines = [self._statement(e) for e in numbers]
@@ -175,6 +179,39 @@ class Program:
             else:
                 kept.append(e)
         return kept
+
+    def _reuse(self, entries: list[tuple], keep: set[int]) -> list[tuple]:
+        """An elementwise op whose first operand is a temporary used for the last time, that nothing else
+        views, of the result's shape and dtype, writes into it (``a - b`` -> ``a -= b``; a numpy ufunc
+        ``f(a)`` -> ``f(a, out=a)``): the same values, one allocation (and its page faults) fewer."""
+        values = self.tape.values
+        last: dict[int, int] = {}
+        for i, e in enumerate(entries):
+            for s in _reads(e):
+                last[s] = i
+        root: dict[int, int] = {}
+        fresh: set[int] = set()
+        for e in entries:
+            if e[1] is not None and e[0] != "iop":
+                reads = _reads(e)
+                aliases = bool(reads) and _aliases(e)
+                root[e[1]] = root.get(reads[0], reads[0]) if aliases else e[1]
+                if not aliases:
+                    fresh.add(e[1])
+        viewed = {r for s, r in root.items() if r != s}
+        out = []
+        for i, e in enumerate(entries):
+            a = e[3] if e[0] == "op" else e[3][0] if e[0] == "call" and len(e[3]) == 1 and not e[4] else None
+            ok = (type(a) is Ref and a._s in fresh and a._s not in keep and a._s not in viewed and last.get(a._s) == i
+                  and a._s not in self.folded and a.shape and e[1] is not None
+                  and values[e[1]].shape == a.shape and values[e[1]].dtype == a.dtype)
+            if ok and e[0] == "op" and e[2] in ("+", "-", "*", "/"):
+                out.append(("reuse", e[1], e[2], a, e[4]))
+            elif ok and e[0] == "call" and isinstance(e[2], np.ufunc) and e[2].nout == 1 and a.ufunc_ok:
+                out.append(("ufunc_out", e[1], e[2], a))
+            else:
+                out.append(e)
+        return out
 
     @staticmethod
     def _with_deletes(entries: list[tuple], lines: list[str], keep: set[int]) -> list[str]:
@@ -249,6 +286,10 @@ class Program:
             return f"{self._arg(e[3])} {e[2]}= {self._arg(e[4])}"
         if kind == "getitem":
             return f"v{out} = {self._arg(e[2])}[{self._arg(e[3])}]"
+        if kind == "reuse":
+            return f"v{out} = {self._arg(e[3])}; v{out} {e[2]}= {self._arg(e[4])}"
+        if kind == "ufunc_out":
+            return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "check":
             if self.keep_all:  # no host read inside a CUDA graph: the runner checks the flag after the launch
                 self.checks.append((self._arg(e[2]), e[3]))

@@ -44,10 +44,13 @@ class Ref:
     made from constants alone, which the program may fold) the value. The tape never keeps the arrays
     themselves, so a trace frees its temporaries as early as the eager call does."""
 
-    __slots__ = ("_s", "num", "kind", "value")
+    __slots__ = ("_s", "num", "kind", "value", "shape", "dtype", "ufunc_ok")
 
-    def __init__(self, slot: int, num: bool, kind: str) -> None:
-        self._s, self.num, self.kind, self.value = slot, num, kind, None
+    def __init__(self, slot: int, num: bool, value: Any) -> None:
+        dtype = getattr(value, "dtype", None)
+        self._s, self.num, self.kind, self.value = slot, num, getattr(dtype, "kind", ""), None
+        self.shape, self.dtype = getattr(value, "shape", None), dtype
+        self.ufunc_ok = type(value) is np.ndarray  # numpy's out= works on it
 
 
 class Tape:
@@ -65,7 +68,7 @@ class Tape:
     # slots and inputs
     def _new(self, cls: type, value: Any) -> Any:
         proxy = cls(self, value, len(self.values))
-        self.values.append(Ref(proxy._s, cls is Num, getattr(getattr(value, "dtype", None), "kind", "")))
+        self.values.append(Ref(proxy._s, cls is Num, value))
         return proxy
 
     def freeze(self, obj: Any) -> Any:
