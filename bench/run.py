@@ -345,12 +345,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     mem = results.get("memory", {}).get("runs", {})
     if "delta_vs_imports" in mem.get("gradkit", {}) and "delta_vs_imports" in mem.get("gradkit-eager", {}):
         g, e = mem["gradkit"]["peak_after_steps"], mem["gradkit-eager"]["peak_after_steps"]
-        rows.append((f"peak RSS of {results['memory']['steps']:,} steps at batch 8192, compiled vs eager", "<= eager's", f"{_mb(g)} vs {_mb(e)}",
-                     verdict(g, e)))
+        rows.append((f"peak RSS of {results['memory']['steps']:,} steps at batch 8192, compiled vs eager", "<= eager's",
+                     f"{_mb(g)} vs {_mb(e)}", verdict(g, e)))
     mem = results.get("memory", {}).get("runs", {})
     if "gradkit" in mem and "torch" in mem and "delta_vs_imports" in mem.get("torch", {}):
         g, t = mem["gradkit"]["delta_vs_imports"], mem["torch"]["delta_vs_imports"]
-        rows.append(("peak RSS of 1,000 steps at batch 8192 (minus the RSS after imports), gradkit vs PyTorch",
+        rows.append((f"peak RSS of {results['memory']['steps']:,} steps at batch 8192 (minus the RSS after imports), "
+                     "gradkit vs PyTorch",
                      "<= PyTorch's", f"{_mb(g)} vs {_mb(t)}", verdict(g, t)))
     elif mem:
         rows.append(("peak RSS at batch 8192, gradkit vs PyTorch", "<= PyTorch's", "PyTorch not measured",
