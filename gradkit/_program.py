@@ -25,6 +25,9 @@ MISS = object()  # what a program returns when a guard fails (the step must be t
 
 
 _SHAPE_ONLY = frozenset({"zeros_like", "ones_like"})
+_FORMS = {"op": "v{o} = {a3} {r2} {a4}", "unary": "v{o} = {r2}{a3}", "iop": "{a3} {r2}= {a4}",
+          "getitem": "v{o} = {a2}[{a3}]", "setitem": "{a2}[{a3}] = {a4}", "attr": "v{o} = {a2}.{r3}",
+          "reuse": "v{o} = {a3}; v{o} {r2}= {a4}"}
 
 
 def _lowered() -> dict[Any, Callable[..., str | None]]:
@@ -199,9 +202,9 @@ class Program:
                 if not aliases:
                     fresh.add(e[1])
         viewed = {r for s, r in root.items() if r != s}
-        out = []
+        out: list[tuple] = []
         for i, e in enumerate(entries):
-            a = e[3] if e[0] == "op" else e[3][0] if e[0] == "call" and len(e[3]) == 1 and not e[4] else None
+            a: Any = e[3] if e[0] == "op" else e[3][0] if e[0] == "call" and len(e[3]) == 1 and not e[4] else None
             ok = (type(a) is Ref and a._s in fresh and a._s not in keep and a._s not in viewed and last.get(a._s) == i
                   and a._s not in self.folded and a.shape and e[1] is not None
                   and values[e[1]].shape == a.shape and values[e[1]].dtype == a.dtype)
@@ -278,16 +281,6 @@ class Program:
                 if code is not None:
                     return f"v{out} = {code}"
             return f"v{out} = {self._const(e[2], force=True)}({self._call_args(e[3], e[4])})"
-        if kind == "op":
-            return f"v{out} = {self._arg(e[3])} {e[2]} {self._arg(e[4])}"
-        if kind == "unary":
-            return f"v{out} = {e[2]}{self._arg(e[3])}"
-        if kind == "iop":
-            return f"{self._arg(e[3])} {e[2]}= {self._arg(e[4])}"
-        if kind == "getitem":
-            return f"v{out} = {self._arg(e[2])}[{self._arg(e[3])}]"
-        if kind == "reuse":
-            return f"v{out} = {self._arg(e[3])}; v{out} {e[2]}= {self._arg(e[4])}"
         if kind == "ufunc_out":
             return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "check":
@@ -295,11 +288,10 @@ class Program:
                 self.checks.append((self._arg(e[2]), e[3]))
                 return "pass"
             return f"if {self._arg(e[2])}: raise {self._const(e[3], force=True)}()"
-        if kind == "setitem":
-            return f"{self._arg(e[2])}[{self._arg(e[3])}] = {self._arg(e[4])}"
-        if kind == "attr":
-            return f"v{out} = {self._arg(e[2])}.{e[3]}"
         if kind == "method":
             return f"v{out} = {self._arg(e[2])}.{e[3]}({self._call_args(e[4], e[5])})"
+        if kind in _FORMS:  # {o}: the output slot, {rN}: entry part N as it is, {aN}: part N as an operand
+            parts = {f"a{i}": self._arg(e[i]) for i in range(2, len(e))}
+            return _FORMS[kind].format(o=out, r2=e[2], r3=e[3] if len(e) > 3 else "", **parts)
         raise AssertionError(f"unknown tape entry {kind!r}")
 

@@ -258,10 +258,10 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkey
     import gradkit.commands as commands
     from gradkit.train import fit as real_fit
 
-    def interrupted_fit(run, splits, on_log=None, stop=None):
-        real_fit(run, splits, max_steps=30, on_log=on_log, stop=stop)
+    def interrupted_fit(run, splits, on_log=None, stop=None, **kwargs):  # kwargs: compiled (the default: True)
+        real_fit(run, splits, max_steps=30, on_log=on_log, stop=stop, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two steps: the run stops at the next boundary
-        return real_fit(run, splits, on_log=on_log, stop=stop)
+        return real_fit(run, splits, on_log=on_log, stop=stop, **kwargs)
 
     flags = ["--backend", "numpy", "--max-steps", "60", "--n-hidden", "16", "--log-every", "10", "--quiet", "-n", "1"]
     monkeypatch.setattr(commands, "fit", interrupted_fit)
