@@ -31,16 +31,21 @@ import backends
 SECTIONS = ("verify", "mlp", "transformer", "alone", "moons", "overhead", "memory", "gpu")
 
 # (batch, rounds, steps per round) of the MLP step, full and --quick. The rounds at batch 32 and 512 are cheap.
-MLP_PLAN = {"full": [(32, 31, 100), (512, 21, 15), (8192, 15, 3)], "quick": [(32, 3, 20), (512, 3, 4), (8192, 3, 1)]}
-ALONE_PLAN = {"full": [(8192, "float32", 11, 4), (8192, "float64", 7, 3)], "quick": [(8192, "float32", 3, 1)]}
-GPU_PLAN = {"full": [(8192, 7, 5), (65536, 5, 2)], "quick": [(8192, 3, 1), (65536, 3, 1)]}
-MEMORY_STEPS = {"full": 200, "quick": 20}  # the peak is reached within the first steps
-ATTEMPTS = {"full": 2, "quick": 1}     # MLP rows measured again (best kept) while other processes take a core
-QUIET_WAIT = {"full": 10.0, "quick": 2.0}  # seconds to wait for a quiet machine before each measurement
+# Modes: full (nox -s bench), quick (a smoke test), targets (issue 12's rows only, float32: a few minutes).
+MLP_PLAN = {"full": [(32, 31, 100), (512, 21, 15), (8192, 15, 3)], "quick": [(32, 3, 20), (512, 3, 4), (8192, 3, 1)],
+            "targets": [(32, 15, 50), (8192, 9, 2)]}
+MLP_DTYPES = {"full": ("float32", "float64"), "quick": ("float32", "float64"), "targets": ("float32",)}
+ALONE_PLAN = {"full": [(8192, "float32", 11, 4), (8192, "float64", 7, 3)], "quick": [(8192, "float32", 3, 1)],
+              "targets": [(8192, "float32", 7, 1)]}
+GPU_PLAN = {"full": [(8192, 7, 5), (65536, 5, 2)], "quick": [(8192, 3, 1), (65536, 3, 1)],
+            "targets": [(8192, 5, 2)]}
+MEMORY_STEPS = {"full": 200, "quick": 20, "targets": 20}  # the peak is reached within the first steps
+ATTEMPTS = {"full": 2, "quick": 1, "targets": 1}  # MLP rows measured again (best kept) under foreign load
+QUIET_WAIT = {"full": 10.0, "quick": 2.0, "targets": 2.0}  # seconds to wait for a quiet machine before each
 # After this many seconds of the run, no more waiting for quiet moments and no second attempts: on a busy
 # machine the run still ends within about 10 minutes (the memory section's 3 x 1,000 steps at batch 8192 take
 # what they take).
-LATE = {"full": 300.0, "quick": 60.0}
+LATE = {"full": 300.0, "quick": 60.0, "targets": 60.0}
 T_START = time.perf_counter()
 
 
@@ -104,7 +109,7 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
         "torch_manual": "PyTorch eager, the course's loop (p.grad = None; backward; p.data += -lr * p.grad)",
     }}
     for batch, rounds, steps in MLP_PLAN[mode]:
-        for dtype in ("float32", "float64"):
+        for dtype in MLP_DTYPES[mode]:
             common.log(f"mlp: batch {batch} {dtype}, {rounds} rounds x {steps} steps")
             _wait_quiet(mode)
             emb = choose_emb_backward(batch, dtype, rounds=5 if mode == "full" else 2)
@@ -245,7 +250,7 @@ def section_memory(mode: str) -> dict[str, Any]:
     return out
 
 
-TRANSFORMER_PLAN = {"full": (32, 9, 4), "quick": (32, 3, 1)}  # batch, rounds, steps per round
+TRANSFORMER_PLAN = {"full": (32, 9, 4), "quick": (32, 3, 1), "targets": (32, 5, 2)}  # batch, rounds, steps
 
 
 def section_transformer(mode: str) -> dict[str, Any]:
@@ -377,8 +382,10 @@ def markdown(results: dict[str, Any]) -> str:
         "times beside it. Ratios below 1 mean gradkit is faster. The raw per-round samples are in "
         "`bench/results/bench.json`.")
     add("")
-    if results["mode"] != "full":
-        add(f"**This is a `{results['mode']}` run (few repetitions): a smoke test, not a measurement.**")
+    if results["mode"] == "quick":
+        add("**This is a `quick` run (few repetitions): a smoke test, not a measurement.**")
+    elif results["mode"] == "targets":
+        add("**This is a `--targets` run: issue 12's rows only (float32; fewer rounds than the full run).**")
         add("")
     add("## Run")
     add("")
@@ -630,10 +637,12 @@ def _pyperf_samples(results: dict[str, Any]) -> tuple[dict[str, list[float]], di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few repetitions of everything (a smoke test)")
+    parser.add_argument("--targets", action="store_true", help="issue 12's rows only (MLP at batch 32 and 8192, "
+                        "float32; the transformer; memory): a few minutes")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite bench/RESULTS.md")
     args = parser.parse_args()
-    mode = "quick" if args.quick else "full"
+    mode = "quick" if args.quick else "targets" if args.targets else "full"
     sections = args.only or list(SECTIONS)
 
     t_start, total_meter = time.perf_counter(), common.CpuMeter()
