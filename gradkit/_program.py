@@ -119,7 +119,7 @@ class Program:
         if not keep_all:
             entries = self._reuse(entries, set(outputs) | set(tape.inputs))
         numbers = [e for e in entries if e[1] is not None and tape.values[e[1]].num]
-        arrays = [e for e in entries if e[1] is None or not tape.values[e[1]].num]
+        arrays = self._hoist([e for e in entries if e[1] is None or not tape.values[e[1]].num])
         lines = [self._statement(e) for e in numbers]
         for slot, value in tape.guards:
             lines.append(f"if not ({self._ref(slot)} == {self._const(value)}): return MISS")
@@ -157,7 +157,7 @@ class Program:
         live = set(needed)
         kept = []
         for e in reversed(entries):
-            if e[0] in ("iop", "setitem", "check") or e[1] in live:
+            if e[0] in ("iop", "setitem", "check", "branch") or e[1] in live:
                 kept.append(e)
                 live.update(_reads(e))
         kept.reverse()
@@ -182,6 +182,30 @@ class Program:
             else:
                 kept.append(e)
         return kept
+
+    def _hoist(self, entries: list[tuple]) -> list[tuple]:
+        """The branches (``bool()`` of an array in the step: ``if any(targets < 0)``) and what they depend on
+        first, so that a branch that goes the other way returns MISS before anything is changed. Records in
+        ``self.branch_inputs`` the inputs the branches read."""
+        producer = {e[1]: i for i, e in enumerate(entries) if e[1] is not None}
+        cone: set[int] = set()
+        self.branch_inputs: set[int] = set()
+        for i, e in enumerate(entries):
+            if e[0] != "branch":
+                continue
+            cone.add(i)
+            stack = _reads(e)
+            while stack:
+                s = stack.pop()
+                j = producer.get(s)
+                if j is None:
+                    if s not in self.folded:
+                        self.branch_inputs.add(s)
+                elif j not in cone:
+                    cone.add(j)
+                    stack.extend(_reads(entries[j]))
+        self.branch_pure = not any(entries[i][0] in ("iop", "setitem", "reuse", "ufunc_out") for i in cone)
+        return [e for i, e in enumerate(entries) if i in cone] + [e for i, e in enumerate(entries) if i not in cone]
 
     def _reuse(self, entries: list[tuple], keep: set[int]) -> list[tuple]:
         """An elementwise op whose first operand is a temporary used for the last time, that nothing else
@@ -283,6 +307,8 @@ class Program:
             return f"v{out} = {self._const(e[2], force=True)}({self._call_args(e[3], e[4])})"
         if kind == "ufunc_out":
             return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
+        if kind == "branch":
+            return f"if {'not ' if e[3] else ''}{self._arg(e[2])}: return MISS"
         if kind == "check":
             if self.keep_all:  # no host read inside a CUDA graph: the runner checks the flag after the launch
                 self.checks.append((self._arg(e[2]), e[3]))

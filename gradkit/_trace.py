@@ -258,8 +258,9 @@ class Traced:
         return iter(self._v)
 
     def __bool__(self) -> bool:
-        self._t.host_read("bool() of an array")
-        return bool(self._v)
+        value = bool(self._v)  # a branch: replayable as a guard when it depends on the minibatch alone
+        self._t.entries.append(("branch", None, self._t.values[self._s], value))
+        return value
 
     def __float__(self) -> float:
         self._t.host_read("float() of an array")

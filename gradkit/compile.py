@@ -340,6 +340,11 @@ class Tracer:
             self.entry = Eager(self.owner, code)
             return concrete
         program = Program(tape, outputs)
+        data = {s for s in self.arg_inputs.values() if not tape.values[s].num}
+        if not (program.branch_pure and program.branch_inputs <= data):
+            tape.host_read("bool() of an array computed from the model (Python control flow on its values)")
+            self.entry = Eager(self.owner, code)
+            return concrete
         tape.forget_inputs()
         self.entry = Replay(self.owner, code, program, ret, self._graph_runner(backend, outputs) or program.core)
         return concrete
@@ -347,8 +352,9 @@ class Tracer:
     def _graph_runner(self, backend: Backend, outputs: list[int]) -> GraphRunner | None:
         """On CuPy (or with a capture function given as ``cuda_graphs``, for tests), the program as a graph."""
         wanted = self.owner.cuda_graphs
-        if not (callable(wanted) or (wanted and backend.name == "cupy")):
-            return None
+        branches = any(e[0] == "branch" for e in self.tape.entries) if self.tape is not None else False
+        if branches or not (callable(wanted) or (wanted and backend.name == "cupy")):
+            return None  # a branch reads the device before the work: no graph (plain replay)
         tape = self.tape
         assert tape is not None
         capture = wanted if callable(wanted) else cupy_capture()

@@ -445,3 +445,18 @@ def test_gradkit_train_compiles_by_default_and_resumes_as_eager(tmp_path: Any) -
     eager, compiled = _checkpoint(tmp_path / "eager"), _checkpoint(tmp_path / "compiled")
     assert any(k.startswith("model.") or "weight" in k for k in eager)
     _assert_same(eager, compiled)
+
+
+def test_a_branch_on_the_minibatch_is_a_guard(backend: Any) -> None:
+    """The engine's own branches on the targets (cross_entropy: are some ignored?) are replayed behind a guard on
+    the minibatch: a batch that takes the other branch traces again, and both give eager's numbers."""
+    results = []
+    for compiled in (False, True):
+        model, opt, X, Y = _setup(backend)
+        fn = compile(_sgd) if compiled else _sgd
+        ignored = Tensor(np.where(np.arange(8) % 3 == 0, -100, Y.numpy()), backend=backend)
+        for k in range(9):
+            fn(model, opt, X, ignored if k % 3 == 2 else Y)
+        results.append(_state(model, opt))
+    _assert_same(*results)
+    assert fn.stats["eager"] == 0 and fn.stats["replays"] >= 5
