@@ -12,7 +12,7 @@ import pytest
 
 from gradkit import nn
 from gradkit.cli import main
-from gradkit.models import TYPES, BatchNormMLP, BoW, Transformer, WaveNet
+from gradkit.models import BatchNormMLP, BoW, Transformer, WaveNet
 from gradkit.models.gru import GRUCell
 from gradkit.models.rnn import RNN
 from gradkit.tensor import Tensor
