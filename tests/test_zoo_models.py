@@ -123,7 +123,7 @@ def _vlogits(model, X, p):
     T = X.shape[1]
     if isinstance(model, BoW):
         x = V.getitem(p("wte.weight"), X) + p("wpe.weight")[:T]
-        x = x + V.matmul(V.const(model._average.numpy()[:T, :T]), x)
+        x = x + V.matmul(V.const(model.average.numpy()[:T, :T]), x)
         h = V.tanh(_vlayer(model.c_fc, x, _sub(p, "c_fc")))
         return _vlayer(model.lm_head, x + _vlayer(model.c_proj, h, _sub(p, "c_proj")), _sub(p, "lm_head"))
     if isinstance(model, RNN):
