@@ -18,11 +18,9 @@ import math
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import common  # thread settings before numpy
-
 import numpy as np  # noqa: E402
 
 MODELS = ("transformer", "wavenet")
@@ -74,7 +72,8 @@ def _torch_model(torch: Any, kind: str, config: Any, vocab_size: int) -> Any:
     class Block(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.ln_1, self.attn, self.ln_2 = nn.LayerNorm(spec.n_embd), CausalSelfAttention(), nn.LayerNorm(spec.n_embd)
+            self.ln_1, self.attn = nn.LayerNorm(spec.n_embd), CausalSelfAttention()
+            self.ln_2 = nn.LayerNorm(spec.n_embd)
             self.mlp = nn.ModuleDict({"c_fc": nn.Linear(spec.n_embd, 4 * spec.n_embd),
                                       "c_proj": nn.Linear(4 * spec.n_embd, spec.n_embd), "act": NewGELU()})
 
