@@ -91,9 +91,9 @@ class Backend:
         """A new array of ``shape`` filled with ``fill_value`` on this device."""
         return self.xp.full(shape, fill_value, dtype=self.dtype(dtype), **self._on_device())
 
-    def arange(self, start: int, stop: int | None = None, dtype: Any = "int64") -> Any:
-        """``[start, stop)`` (or ``[0, start)``) on this device."""
-        return self.xp.arange(start, stop, dtype=self.dtype(dtype), **self._on_device())
+    def arange(self, start: Any, stop: Any = None, dtype: Any = "int64", step: Any = 1) -> Any:
+        """``[start, stop)`` (or ``[0, start)``) by ``step`` on this device."""
+        return self.xp.arange(start, stop, step, dtype=self.dtype(dtype), **self._on_device())
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         """Rows of ``updates`` added into ``target`` at ``indices`` along axis 0, repeated indices summed.
