@@ -104,6 +104,13 @@ class Backend:
         """
         raise NotImplementedError
 
+    def put(self, target: Any, indices: Any, values: Any) -> Any:
+        """``target`` with rows ``indices`` (1-D integers, in range) along axis 0 set to ``values`` (``(len(indices),
+        *target.shape[1:])``), in place where the namespace allows (returned either way). A repeated index
+        keeps its last value (PyTorch leaves that case undefined)."""
+        target[indices] = values
+        return target
+
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work (a no-op on the host); call before a timer stops."""
 

@@ -7,6 +7,7 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -289,6 +290,30 @@ class Tensor:
         """Forget the accumulated gradient (``grad = None``)."""
         self.grad = None
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (summed over calls), as
+        ``torch.Tensor.retain_grad``; a no-op on leaves. The hook wraps this node's backward function (through
+        a weak reference, so no reference cycle), so the engine is unchanged.
+
+        Raises:
+            RuntimeError: the tensor does not require grad."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        inner = self._backward
+        if inner is None or getattr(inner, "retains_grad", False):
+            return
+        me = weakref.ref(self)
+
+        def backward(g: Any) -> Sequence[Any]:
+            t = me()
+            if t is not None:
+                kept = t.backend.xp.asarray(g, copy=True)
+                t.grad = Tensor._wrap(kept if t.grad is None else t.grad._data + kept, t.backend)
+            return inner(g)
+
+        backward.retains_grad = True  # type: ignore[attr-defined]
+        self._backward = backward
+
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf that does not require grad."""
         return Tensor._wrap(self._data, self.backend)
@@ -419,7 +444,25 @@ class Tensor:
         return _ops.abs(self)
 
     def __getitem__(self, key: Any) -> Tensor:
-        return _ops.getitem(self, key)
+        return _ops.getitem(self, _indexing.normalize_key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``self[key] = value`` in place (see ``indexing.setitem``): the course's ``N[i, j] += 1``,
+        ``x[mask] = 0``; refused (RuntimeError) on a tensor that is part of a recorded graph."""
+        _indexing.setitem(self, key, value)
+
+    def index_put_(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """``self[indices] = values`` in place, summing repeated indices with ``accumulate`` (see
+        ``indexing.index_put_``); returns self."""
+        return _indexing.index_put_(self, indices, values, accumulate)
+
+    def index_put(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_put``)."""
+        return _indexing.index_put(self, indices, values, accumulate)
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        """``alpha * source`` added along ``dim`` at ``index`` in place, repeats summed; returns self."""
+        return _indexing.index_add_(self, dim, index, source, alpha=alpha)
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
@@ -668,6 +711,7 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 autograd._TENSOR.append(Tensor)
 from . import functional as _functional  # noqa: E402 (they import this module)
+from . import indexing as _indexing  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402
 from . import reductions as _reductions  # noqa: E402

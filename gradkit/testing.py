@@ -392,6 +392,16 @@ class ValueOps:
         return np.expand_dims(_as_obj(x), dim)
 
     @staticmethod
+    def index_put(x: Any, indices: tuple, values: Any, accumulate: bool = False) -> np.ndarray:
+        out = _as_obj(x).copy()
+        idx = tuple(np.asarray(k) for k in indices)
+        if accumulate:
+            np.add.at(out, idx, _as_obj(values))
+        else:
+            out[idx] = _as_obj(values)
+        return out
+
+    @staticmethod
     def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
         x = _as_obj(x)
         s, e = start_dim % x.ndim, end_dim % x.ndim
@@ -563,6 +573,9 @@ class TensorOps:
     @staticmethod
     def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return x.flatten(start_dim, end_dim)
+
+    def index_put(self, x: Tensor, indices: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
+        return x.index_put(tuple(self._index(np.asarray(k)) for k in indices), values, accumulate)
 
 
 def _axis(axis: Any) -> Any:
