@@ -6,6 +6,7 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 
 from __future__ import annotations
 
+import builtins
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -590,6 +591,14 @@ class Tensor:
             keepdims: bool | None = None) -> Tensor:
         """True where some element over ``dim`` is nonzero (bool tensor)."""
         return _reductions.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def log10(self) -> Tensor:
+        """Base-10 logarithm (see ``pointwise.log10``)."""
+        return _pointwise.log10(self)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> builtins.bool:
+        """True when close to ``other`` everywhere (see ``reductions.allclose``)."""
+        return _reductions.allclose(self, other, rtol, atol, equal_nan)
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Values limited to ``[min, max]`` (see ``pointwise.clamp``)."""
