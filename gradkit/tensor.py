@@ -332,9 +332,17 @@ class Tensor:
         """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
         return Tensor._node(self.backend.xp.asarray(self._data, copy=True), (self,), lambda g: (g,), "clone")
 
-    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Tensor:
+    def to(self, backend: Backend | str | None = None, dtype: Any = None, *, device: Backend | str | None = None
+           ) -> Tensor:
         """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
-        changes. The result is a leaf with the same ``requires_grad``; returns self when nothing changes."""
+        changes. ``device`` is PyTorch's name for ``backend`` (``"cpu"``, ``"cuda"``); a dtype alone may come
+        first, as in ``t.to(gradkit.float64)``. The result is a leaf with the same ``requires_grad``; returns
+        self when nothing changes. Raises TypeError when both ``backend`` and ``device`` are given."""
+        if isinstance(backend, DType):
+            backend, dtype = None, backend
+        if backend is not None and device is not None:
+            raise TypeError("to() got both backend= and device=: they are one argument; pass one")
+        backend = device if backend is None else backend
         target = self.backend if backend is None else _resolve_backend(backend)
         data = self._data
         if target != self.backend:
