@@ -253,8 +253,9 @@ class ValueOps:
     view = reshape
 
     @staticmethod
-    def transpose(x: Any, axes: Any = None) -> np.ndarray:
-        return np.transpose(_as_obj(x), axes)
+    def transpose(x: Any, dim0: int, dim1: int) -> np.ndarray:
+        """PyTorch's ``transpose``: two axes swapped (``permute`` takes a whole order)."""
+        return np.swapaxes(_as_obj(x), dim0, dim1)
 
     @staticmethod
     def permute(x: Any, *axes: int) -> np.ndarray:
@@ -377,11 +378,6 @@ class ValueOps:
         return _as_obj(np.where(keep, x, _scalar(0.0)))
 
     @staticmethod
-    def swap(x: Any, dim0: int, dim1: int) -> np.ndarray:
-        """PyTorch's ``transpose(dim0, dim1)``."""
-        return np.swapaxes(_as_obj(x), dim0, dim1)
-
-    @staticmethod
     def squeeze(x: Any, dim: Any = None) -> np.ndarray:
         x = _as_obj(x)
         axes = tuple(i for i in _norm_axes(dim, x.ndim) if x.shape[i] == 1)
@@ -476,8 +472,8 @@ class TensorOps:
         return x.view(shape)
 
     @staticmethod
-    def transpose(x: Tensor, axes: Any = None) -> Tensor:
-        return x.permute(axes) if axes is not None else x.T
+    def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+        return x.transpose(dim0, dim1)
 
     @staticmethod
     def permute(x: Tensor, *axes: int) -> Tensor:
@@ -557,10 +553,6 @@ class TensorOps:
     @staticmethod
     def triu(x: Tensor, diagonal: int = 0) -> Tensor:
         return x.triu(diagonal)
-
-    @staticmethod
-    def swap(x: Tensor, dim0: int, dim1: int) -> Tensor:
-        return x.transpose(dim0, dim1)
 
     @staticmethod
     def squeeze(x: Tensor, dim: Any = None) -> Tensor:
