@@ -234,6 +234,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
             Xb, Yb = X, Y
         lr = config.spec.lr_at(run.step)
         loss = step(model, run.optimizer, Xb, Yb, lr)
+        model.after_step(Xb, Yb, lr)
         if run.step % config.log_every == 0 or run.step == end - 1:
             value = loss.item()
             run.history.append((run.step, value, lr))

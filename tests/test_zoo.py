@@ -147,3 +147,45 @@ def test_module_list_and_dict_name_their_children_as_torch(backend):
         nn.ModuleList([1])
     with pytest.raises(AttributeError, match="ModuleDict has no module 'nope'"):
         net.h[0].mlp.nope  # noqa: B018
+
+
+def test_diagnostics_of_the_batchnorm_mlp(backend, tmp_path):
+    """The taps' gradients are d loss / d (tanh output): equal to the gradient of the rest of the network
+    fed that output as a leaf; the update ratio row is log10(std(lr g) / std(p)) of each 2-D weight."""
+    from gradkit import diagnostics
+    from gradkit.models import BatchNormMLP
+
+    model = BatchNormMLP(5, 2, 2, 3, 2, generator=backend.random(1), dtype="float64")
+    X = Tensor(np.array([[0, 1], [2, 3], [4, 0], [1, 1]]), backend=backend)
+    Y = Tensor(np.array([1, 2, 3, 0]), backend=backend)
+    x = model.flatten(model.C(X)).detach()
+    stats = diagnostics.layer_statistics(model.layers, x, lambda logits: functional.cross_entropy(logits, Y))
+    assert [s[0] for s in stats] == ["layer 2 (Tanh)", "layer 5 (Tanh)"]
+    leaf = Tensor(stats[1][1], backend=backend, dtype="float64", requires_grad=True)
+    rest = model.layers.layers[6:]
+    out = leaf
+    for layer in rest:
+        out = layer(out)
+    functional.cross_entropy(out, Y).backward()
+    assert_close(stats[1][2], leaf.grad.numpy())
+    assert np.abs(stats[0][2]).max() > 0  # the first tap gets its gradient through the whole network
+    ratios = diagnostics.UpdateRatios(model)
+    model.loss(X, Y).backward()
+    ratios.record(0.1)
+    expected = [np.log10((0.1 * p.grad.numpy()).std() / p.numpy().std()) for p in model.parameters() if p.ndim == 2]
+    assert_close(np.array(ratios.rows[0]), np.array(expected))
+    assert ratios.names == ["C.weight", "layers.layers.0.weight", "layers.layers.3.weight", "layers.layers.6.weight"]
+
+
+def test_plot_stats_writes_the_diagnostics(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from gradkit.cli import main
+
+    out = tmp_path / "bn"
+    assert main(["train", "--type", "bnmlp", "--plot-stats", "--max-steps", "20", "--n-hidden", "8", "--backend",
+                 "numpy", "--quiet", "-n", "1", "-o", str(out)]) == 0
+    for name in ("stats.png", "ud.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "stats.png, ud.png" in capsys.readouterr().err
+    assert main(["train", "--type", "mlp", "--plot-stats", "-o", str(tmp_path / "x")]) == 2
+    assert "--plot-stats does not apply to --type mlp" in capsys.readouterr().err

@@ -77,6 +77,10 @@ class LanguageModel(Module):
         descent and raise NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__} is trained by gradient descent, not fit()")
 
+    def after_step(self, X: Tensor, Y: Tensor, lr: float) -> None:
+        """Called by ``fit`` after each optimizer step on the minibatch ``(X, Y)`` at ``lr`` (gradients still
+        in place): a hook for diagnostics; nothing by default."""
+
     def pictures(self, workdir: Path, vocab: Vocab) -> list[Path]:
         """Pictures of the trained model beside ``loss.png`` (``bigram.png`` for the counts); returns the paths
         written (none without matplotlib)."""

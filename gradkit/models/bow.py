@@ -43,10 +43,10 @@ class BoW(SequenceModel):
         self.c_proj = torch_linear(n_embd2, n_embd, generator=generator, dtype=dtype)
         self.lm_head = torch_linear(n_embd, vocab_size, generator=generator, dtype=dtype)
         average = np.tril(np.ones((block_size, block_size))) / np.arange(1, block_size + 1)[:, None]
-        self._average = Tensor._wrap(be.asarray(average, dtype), be)  # a constant: not a buffer of the state
+        self.average = Tensor._wrap(be.asarray(average, dtype), be)  # a buffer, as makemore's registered "bias"
 
     def forward(self, X: Tensor) -> Tensor:
         T = X.shape[1]
         x = self.wte(X) + self.wpe.weight[:T]
-        x = x + self._average[:T, :T] @ x
+        x = x + self.average[:T, :T] @ x
         return self.lm_head(x + self.c_proj(ops.tanh(self.c_fc(x))))

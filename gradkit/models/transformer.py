@@ -45,14 +45,14 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = torch_linear(n_embd, n_embd, generator=generator, dtype=dtype)
         mask = np.triu(np.full((block_size, block_size), -np.inf), k=1)
         be = generator.backend
-        self._mask = Tensor._wrap(be.asarray(mask, dtype), be)  # a constant: not a buffer of the state
+        self.mask = Tensor._wrap(be.asarray(mask, dtype), be)  # a buffer, as makemore's registered "bias"
 
     def forward(self, x: Tensor) -> Tensor:
         B, T, C = x.shape
         hs = C // self.n_head
         qkv = self.c_attn(x).reshape(B, T, 3, self.n_head, hs).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        att = (q @ k.permute(0, 1, 3, 2)) * (1.0 / math.sqrt(hs)) + self._mask[:T, :T]  # (B, nh, T, T)
+        att = (q @ k.permute(0, 1, 3, 2)) * (1.0 / math.sqrt(hs)) + self.mask[:T, :T]  # (B, nh, T, T)
         y = functional.softmax(att, -1) @ v  # (B, nh, T, hs)
         return self.c_proj(y.permute(0, 2, 1, 3).reshape(B, T, C))
 
