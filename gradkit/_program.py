@@ -139,7 +139,8 @@ class Program:
         baked = sorted({s for e in arrays for s in _reads(e) if tape.values[s].num})
         self.number_slots = baked + [s for s in outputs if tape.values[s].num and s not in baked]
         self.baked = len(baked)
-        head = lines[:len(numbers) + len(tape.guards)]
+        # ... and the branches on the minibatch with what they read (a CUDA graph cannot read the device)
+        head = lines[:len(numbers) + len(tape.guards)] + [self._statement(e, host=True) for e in arrays[:self.n_cone]]
         returned = "".join(f"{self._ref(s)}, " for s in self.number_slots)
         self.numbers_source = (f"def numbers({params}):\n" + "".join(f"    {line}\n" for line in head)
                                + f"    return ({returned})\n")
@@ -205,6 +206,7 @@ class Program:
                     cone.add(j)
                     stack.extend(_reads(entries[j]))
         self.branch_pure = not any(entries[i][0] in ("iop", "setitem", "reuse", "ufunc_out") for i in cone)
+        self.n_cone = len(cone)
         return [e for i, e in enumerate(entries) if i in cone] + [e for i, e in enumerate(entries) if i not in cone]
 
     def _reuse(self, entries: list[tuple], keep: set[int]) -> list[tuple]:
@@ -292,7 +294,7 @@ class Program:
         parts = [self._arg(a) for a in args] + [f"{k}={self._arg(v)}" for k, v in kwargs.items()]
         return ", ".join(parts)
 
-    def _statement(self, e: tuple) -> str:
+    def _statement(self, e: tuple, host: bool = False) -> str:
         kind, out = e[0], e[1]
         if kind == "call":
             if not _LOWERED:
@@ -308,9 +310,11 @@ class Program:
         if kind == "ufunc_out":
             return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "branch":
+            if self.keep_all and not host:  # a CUDA graph: ``numbers`` takes the branch before the launch
+                return "pass"
             return f"if {'not ' if e[3] else ''}{self._arg(e[2])}: return MISS"
         if kind == "check":
-            if self.keep_all:  # no host read inside a CUDA graph: the runner checks the flag after the launch
+            if self.keep_all and not host:  # no host read inside a CUDA graph: the runner checks the flag after the launch
                 self.checks.append((self._arg(e[2]), e[3]))
                 return "pass"
             return f"if {self._arg(e[2])}: raise {self._const(e[3], force=True)}()"

@@ -352,9 +352,8 @@ class Tracer:
     def _graph_runner(self, backend: Backend, outputs: list[int]) -> GraphRunner | None:
         """On CuPy (or with a capture function given as ``cuda_graphs``, for tests), the program as a graph."""
         wanted = self.owner.cuda_graphs
-        branches = any(e[0] == "branch" for e in self.tape.entries) if self.tape is not None else False
-        if branches or not (callable(wanted) or (wanted and backend.name == "cupy")):
-            return None  # a branch reads the device before the work: no graph (plain replay)
+        if not (callable(wanted) or (wanted and backend.name == "cupy")):
+            return None
         tape = self.tape
         assert tape is not None
         capture = wanted if callable(wanted) else cupy_capture()
