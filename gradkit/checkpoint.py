@@ -21,8 +21,10 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import stat
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -31,7 +33,8 @@ from typing import IO, Any
 import numpy as np
 
 __all__ = ["FORMAT", "MAX_BYTES", "MAX_MEMBERS", "MAX_META_BYTES", "MAX_RATIO", "META_KEY", "CheckpointError",
-           "OutputError", "atomic_write", "atomic_write_bytes", "atomic_write_text", "load", "save"]
+           "OutputError", "atomic_write", "atomic_write_bytes", "atomic_write_text", "load", "remove_stale_temporaries",
+           "save"]
 
 FORMAT = "gradkit.checkpoint/1"
 META_KEY = "__meta__"
@@ -47,6 +50,7 @@ MAX_META_BYTES = 64 * 2**20
 MAX_RATIO = 100
 """The most a deflated member over 1 MiB may inflate (``save`` writes stored members by default)."""
 MAX_HEADER = 10_000
+_SAVE_DELAY = os.environ.get("GRADKIT_TEST_SAVE_DELAY")
 _CHUNK = 2**20
 
 
@@ -141,6 +145,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     return atomic_write_bytes(path, text.encode(encoding))
 
 
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that ``atomic_write`` calls of other processes left in ``directory`` when
+    they were killed mid-write (``.NAME.PID.RANDOM.tmp``). Call it only while no other process writes there
+    (the run lock). Returns the files removed; a file that cannot be removed is skipped."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            match = _TEMPORARY.match(entry.name)
+            if match and int(match.group(1)) != os.getpid() and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 def _write_problem(target: Path, exc: OSError) -> str:
     directory = target.parent
     reason = exc.strerror or str(exc)
@@ -212,6 +234,8 @@ def save(path: str | os.PathLike[str], arrays: Mapping[str, Any], meta: Mapping[
         with zipfile.ZipFile(f, "w", compression=compression, allowZip64=True) as zf:
             for name, array in items:
                 _write_member(zf, name, array)
+        if _SAVE_DELAY:  # tests: widen the window between writing and renaming, to signal a run inside it
+            time.sleep(float(_SAVE_DELAY))
 
     return atomic_write(target, write)
 
