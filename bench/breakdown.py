@@ -103,7 +103,6 @@ class GradkitTimed:
         loss.backward()
         t3 = time.perf_counter()
         run.optimizer.step()
-        run.schedule.step()
         t4 = time.perf_counter()
         out = {k: v for k, v in self.t.items()}
         out["gather"] = t1 - t0

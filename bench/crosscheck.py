@@ -2,7 +2,7 @@
 
     python bench/crosscheck.py [--steps 1000]
 
-For float64 and float32, trains ``TrainConfig(type="mlp", max_steps=STEPS, log_every=1, seed=42)`` on each
+For float64 and float32, trains ``TrainConfig.of("mlp", max_steps=STEPS, log_every=1, seed=42)`` on each
 usable backend of ``backends.probe()`` (numpy, strict, cupy where a GPU answers) through ``gradkit.train`` and
 compares the loss curves of every pair of backends elementwise with the dtype's tolerance from
 ``gradkit.testing.TOLERANCES`` (|a - b| <= atol + rtol * |b|, b the first backend's curve). Prints the largest
@@ -27,7 +27,7 @@ from gradkit.train import TrainConfig, fit, new_run, prepare
 def curve(backend_name: str, dtype: str, steps: int, words: list[str]) -> tuple[np.ndarray, float]:
     """The loss at every step of a fresh seeded run on ``backend_name``, and the seconds it took."""
     backend = backends.get_backend(backend_name)
-    config = TrainConfig(type="mlp", max_steps=steps, log_every=1, seed=42, dtype=dtype).resolved()
+    config = TrainConfig.of("mlp", max_steps=steps, log_every=1, seed=42, dtype=dtype).resolved()
     splits = prepare(words, config, backend)
     t0 = time.perf_counter()
     run = fit(new_run(config, splits.vocab, backend), splits)

@@ -33,8 +33,8 @@ def words() -> list[str]:
 
 def config(batch: int, dtype: str) -> TrainConfig:
     # Steps and schedule far out of reach: the lr stays 0.1; one loss value comes to the host per fit() call.
-    return TrainConfig(type="mlp", batch_size=batch, max_steps=10**12, lr_decay_step=10**12, log_every=10**12,
-                       dtype=dtype, seed=SEED).resolved()
+    return TrainConfig.of("mlp", batch_size=batch, max_steps=10**12, lr_decay_step=10**12, log_every=10**12,
+                          dtype=dtype, seed=SEED).resolved()
 
 
 def splits(backend: Any) -> Splits:
@@ -66,10 +66,11 @@ class GradkitMLP:
         self.backend.synchronize()
 
     def weights(self) -> dict[str, np.ndarray]:
-        """The current parameters on the host, in the course's names (C, W1, b1, W2, b2)."""
+        """The current parameters on the host, in the course's names and layouts (C, W1 (fan_in, fan_out), b1, W2,
+        b2): nn.Linear stores PyTorch's (out_features, in_features), so its weights are transposed here."""
         m = self.run.model
-        return {"C": m.C.weight.numpy(), "W1": m.hidden.weight.numpy(), "b1": m.hidden.bias.numpy(),
-                "W2": m.out.weight.numpy(), "b2": m.out.bias.numpy()}
+        return {"C": m.C.weight.numpy(), "W1": m.hidden.weight.numpy().T.copy(), "b1": m.hidden.bias.numpy(),
+                "W2": m.out.weight.numpy().T.copy(), "b2": m.out.bias.numpy()}
 
     def losses(self) -> list[float]:
         return [loss for _, loss, _ in self.run.history]

@@ -14,7 +14,9 @@ import backends
 from . import __version__, commands
 from .checkpoint import CheckpointError, OutputError
 from .data import DataError
-from .train import RECIPES, ConfigError
+from .models import DEFAULT_TYPE, TYPES
+from .models.config import flag, meta, options, value_type
+from .train import ConfigError, TrainConfig
 
 USER_ERRORS = (DataError, CheckpointError, OutputError, ConfigError, backends.UnknownBackendError,
                backends.BackendUnavailableError)
@@ -29,21 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a language model on a file of words (default: names)")
     _common(train)
-    train.add_argument("--seed", type=int, default=None, help="seed of the split, weights and batches (42)")
-    train.add_argument("--type", choices=sorted(RECIPES), default=None, help="model type (default: mlp)")
+    kinds = "; ".join(f"{name}: {(cls.__doc__ or '').strip()}" for name, cls in TYPES.items())
+    train.add_argument("--type", choices=list(TYPES), default=None, help=f"model type (default: {DEFAULT_TYPE}). "
+                       f"{kinds}")
     train.add_argument("-i", "--input-file", default=None, help="one word per line (default: the names list "
                        "that ships with gradkit)")
-    train.add_argument("--dtype", choices=["float32", "float64"], default=None, help="default: float32")
-    train.add_argument("--max-steps", type=int, default=None, help="total optimizer steps of the run")
-    train.add_argument("--batch-size", type=int, default=None, help="rows per step; 0 = the whole split")
-    train.add_argument("--learning-rate", type=float, default=None)
-    train.add_argument("--lr-decay-step", type=int, default=None, help="step from which lr is 10x smaller "
-                       "(default: half of --max-steps for the mlp)")
-    train.add_argument("--block-size", type=int, default=None, help="context length (mlp; default 3)")
-    train.add_argument("--n-embd", type=int, default=None, help="embedding size (mlp; default 10)")
-    train.add_argument("--n-hidden", type=int, default=None, help="hidden units (mlp; default 200)")
-    train.add_argument("--smoothing", type=float, default=None, help="add-k smoothing (counts; default 1)")
-    train.add_argument("--log-every", type=int, default=None, help="steps between logged losses (100)")
+    _config_flags(train)
     train.add_argument("--resume", action="store_true", help="continue the run in DIR/model.npz")
     train.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     train.add_argument("-n", "--num-samples", type=int, default=20, help="words to sample at the end (20)")
@@ -67,6 +60,36 @@ def build_parser() -> argparse.ArgumentParser:
     moons.add_argument("--steps", type=int, default=100)
     moons.add_argument("-o", "--work-dir", default=None, help="write moons.png here (needs gradkit[plot])")
     return parser
+
+
+def _config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per ``option`` field of ``TrainConfig`` and of every type's config, each with its help and
+    its default (per type where the types differ); unset flags are None, so the recipe decides."""
+    owners: dict[str, list[tuple[str, type]]] = {}
+    for name, cls in [("", TrainConfig), *TYPES.items()]:
+        for field in options(cls):
+            owners.setdefault(field, []).append((name, cls))
+    group = p.add_argument_group("settings", "defaults are each type's published recipe")
+    for field, where in owners.items():
+        cls = where[0][1]
+        info, kind = meta(cls, field), value_type(cls, field)
+        defaults = [(name, c.__dataclass_fields__[field].default) for name, c in where]  # type: ignore[attr-defined]
+        shown = [f"{name or 'all'}: {value}" for name, value in defaults if value is not None]
+        if len({str(v) for _, v in defaults}) == 1 and shown:
+            shown = [str(defaults[0][1])]
+        helps: dict[str, list[str]] = {}  # one help text, or one per group of types that word it alike
+        for name, c in where:
+            helps.setdefault(meta(c, field)["help"], []).append(name)
+        if len(helps) == 1:
+            names = "" if not where[0][0] else f" [{', '.join(name for name, _ in where)}]"
+            text = f"{info['help']}{names}"
+        else:
+            text = "; ".join(f"{', '.join(names)}: {h}" for h, names in helps.items())
+        help_text = text + (f" (default {'; '.join(shown)})" if shown else "")
+        if kind is bool:
+            group.add_argument(flag(field), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag(field), type=kind, default=None, choices=info["choices"], help=help_text)
 
 
 def _common(p: argparse.ArgumentParser) -> None:

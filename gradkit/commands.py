@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import signal
@@ -17,14 +16,10 @@ import backends
 
 from .checkpoint import CheckpointError, OutputError
 from .data import load_words
-from .models import sample
+from .models import DEFAULT_TYPE, TYPES, sample
+from .models.config import flag, options
 from .train import ConfigError, Run, Splits, TrainConfig, fit, losses, new_run, prepare
 from .workdir import MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
-
-# Settings a checkpoint fixes: a resumed run keeps them (they shape the model, the data or the stream).
-FIXED_ON_RESUME = ("block_size", "n_embd", "n_hidden", "dtype", "seed", "smoothing")
-# Settings a resumed run may change.
-OPEN_ON_RESUME = ("max_steps", "batch_size", "learning_rate", "lr_decay_step", "log_every")
 
 
 def info(args: argparse.Namespace) -> int:
@@ -60,26 +55,31 @@ def _check_num_samples(args: argparse.Namespace) -> None:
 def _scoring_splits(source: str | None, run: Run, backend: backends.Backend, vocab: Any) -> Splits:
     """The run's splits of ``source`` for scoring and marking: no minibatch, so a training batch larger than
     this file's training split is no error."""
-    return prepare(load_words(source), dataclasses.replace(run.config, batch_size=0), backend, vocab)
+    return prepare(load_words(source), run.config, backend, vocab, for_training=False)
+
+
+def _given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The config flags given on the command line (``None``: not given, the recipe decides)."""
+    classes: list[type] = [TrainConfig, *TYPES.values()]
+    names = {k for cls in classes for k in options(cls)}
+    return {k: getattr(args, k) for k in sorted(names) if getattr(args, k, None) is not None}
 
 
 def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainConfig:
+    given = _given_settings(args)
     if base is None:
-        _check_seed(args.seed)
-        names = (*FIXED_ON_RESUME, *OPEN_ON_RESUME)
-        settings = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-        return TrainConfig(type=args.type or "mlp", **settings).resolved()
+        return TrainConfig.of(args.type or DEFAULT_TYPE, **given).resolved()
     path = Path(args.work_dir) / MODEL_FILE
     if args.type is not None and args.type != base.type:
         raise CheckpointError(f"{path} holds a model of type {base.type}, not {args.type}; drop --type, or train a "
                               "new model in another -o DIR", path)
-    fixed = [f"--{k.replace('_', '-')}" for k in FIXED_ON_RESUME
-             if getattr(args, k) is not None and getattr(args, k) != getattr(base, k)]
+    current = base.settings()
+    TrainConfig.of(base.type, **given)  # a flag this type does not have: the same error as a new run
+    fixed = [flag(k) for k, v in given.items() if base.fixed(k) and v != current[k]]
     if fixed:
         raise ConfigError(f"{', '.join(fixed)} cannot change when resuming (fixed by {path}); drop "
                           f"{'it' if len(fixed) == 1 else 'them'}, or train a new model in another -o DIR")
-    changes = {k: getattr(args, k) for k in OPEN_ON_RESUME if getattr(args, k) is not None}
-    return dataclasses.replace(base, **changes).resolved()
+    return base.replace(**given).resolved()
 
 
 def _source(args: argparse.Namespace, meta: dict[str, Any] | None) -> str | None:
@@ -102,18 +102,21 @@ def train(args: argparse.Namespace) -> int:
     if args.resume:
         run, vocab, meta = load_run(workdir, backend)
     config = _train_config(args, run.config if run else None)
-    if run is not None and config.max_steps is not None and config.max_steps < run.step:
+    if run is not None and config.max_steps < run.step:
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
     source = _source(args, meta)
-    splits = prepare(load_words(source), config, backend, vocab)
+    words = load_words(source)
+    if run is None:
+        config = config.fit_to(words)  # e.g. a whole-word model's block size: the longest word + 1
+    splits = prepare(words, config, backend, vocab)
     if run is None:
         run = new_run(config, splits.vocab, backend)  # before the directory exists: a model too big fails here
     else:
-        _adopt(run, config)
+        run.config = config  # the learning rate is a function of the step: a new schedule needs no state
     created = _writable(workdir)
     source_name = str(Path(source).resolve()) if source else None
-    steps = "closed form" if config.type == "counts" else f"steps {run.step} -> {config.max_steps}"
+    steps = "closed form" if run.optimizer is None else f"steps {run.step} -> {config.max_steps}"
     print(f"training {config.type} on {sum(len(w) for w in splits.words.values())} words "
           f"({source or 'the embedded names list'}), backend {backend.name}: "
           f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
@@ -137,16 +140,6 @@ def train(args: argparse.Namespace) -> int:
     names = [MODEL_FILE, "log.csv", "samples.txt", *(p.name for p in plots)]
     print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
     return 0
-
-
-def _adopt(run: Run, config: TrainConfig) -> None:
-    """Give a resumed run its (possibly changed) config; the schedule follows a new lr or decay step."""
-    run.config = config
-    if run.schedule is not None and config.learning_rate is not None and config.lr_decay_step is not None:
-        run.schedule.boundaries = [max(config.lr_decay_step, 1)]
-        run.schedule.values = [config.learning_rate, config.learning_rate / 10]
-        assert run.optimizer is not None
-        run.optimizer.lr = run.schedule.lr_at(run.step)
 
 
 def _print_marked(words: list[str], train_words: set[str]) -> None:
@@ -173,7 +166,7 @@ def _fit_with_progress(run: Run, splits: Splits, quiet: bool) -> bool:
     except ValueError:  # not the main thread: Ctrl-C keeps Python's default behaviour
         previous = None
 
-    total = run.config.max_steps or 0
+    total = run.config.max_steps
     bar_on = not quiet and sys.stderr.isatty() and total > run.step
     every = max(1, math.ceil((total - run.step) / 10))
     with tqdm(total=total, initial=run.step, disable=not bar_on, unit="step", dynamic_ncols=True) as bar:

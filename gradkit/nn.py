@@ -1,9 +1,15 @@
-"""Neural-network modules on ``Tensor``, as in PyTorch and makemore part 3: Module, Linear, Embedding, Tanh,
-ReLU, BatchNorm1d, Sequential, Flatten."""
+"""Neural-network modules on ``Tensor``, as in PyTorch and makemore parts 3 and 5: Module, Linear, Embedding,
+Tanh, ReLU, BatchNorm1d, Sequential, Flatten, ModuleList, ModuleDict, LayerNorm, GELU, Sigmoid,
+FlattenConsecutive.
+
+``gradkit.nn.functional`` is ``gradkit.functional`` (so ``import gradkit.nn.functional as F`` works as with
+torch), registered as a submodule the way ``os.path`` is.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +19,8 @@ from backends import Backend, Generator
 from . import functional, ops
 from .autograd import no_grad
 from .tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
+
+sys.modules[__name__ + ".functional"] = functional
 
 
 class Parameter(Tensor):
@@ -134,7 +142,7 @@ class Module:
         Parameter objects stay the same, so an optimizer holding them keeps working); returns self."""
         target = _resolve_backend(backend)
         for _, t in self.named_tensors():
-            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t.dtype, "real floating")
+            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t._data.dtype, "real floating")
                          else None)
             t._data, t.backend = moved._data, moved.backend
             t.grad = None
@@ -150,19 +158,28 @@ def _init(generator: Generator, shape: tuple[int, ...], scale: float, dtype: Any
     return Parameter.of(generator.normal(0.0, scale, shape, dtype), generator.backend)
 
 
-class Linear(Module):
-    """``y = x @ weight + bias``. Shapes: ``x (..., fan_in)`` -> ``(..., fan_out)``; ``weight (fan_in,
-    fan_out)`` (the course's layout), ``bias (fan_out,)``.
+def _transposed(array: Any, generator: Generator) -> Any:
+    """A fresh contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed."""
+    return generator.backend.xp.asarray(generator.backend.xp.matrix_transpose(array), copy=True)
 
-    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(fan_in)`` (Kaiming; gain 5/3
-    suits tanh) unless ``std`` is given, ``bias = 0``. Draws come from ``generator`` (``backend.random(seed)``),
-    whose backend the layer lives on.
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``, as ``torch.nn.Linear``. Shapes: ``x (..., in_features)`` -> ``(...,
+    out_features)``; ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``.
+
+    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(in_features)`` (Kaiming; gain 5/3
+    suits tanh) unless ``std`` is given, ``bias = 0``. (PyTorch's own default init is uniform; see the README's
+    differences.) Draws come from ``generator`` (``backend.random(seed)``), whose backend the layer lives on;
+    they are drawn in the course's ``(in, out)`` order and stored transposed, so a seed gives the same function
+    as the course's ``x @ W``.
     """
 
-    def __init__(self, fan_in: int, fan_out: int, bias: bool = True, *, generator: Generator,
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, generator: Generator,
                  gain: float = 1.0, std: float | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
-        self.weight = _init(generator, (fan_in, fan_out), gain / fan_in**0.5 if std is None else std, dtype)
-        self.bias = Parameter.of(generator.backend.zeros((fan_out,), dtype), generator.backend) if bias else None
+        scale = gain / in_features**0.5 if std is None else std
+        drawn = generator.normal(0.0, scale, (in_features, out_features), dtype)
+        self.weight = Parameter.of(_transposed(drawn, generator), generator.backend)
+        self.bias = Parameter.of(generator.backend.zeros((out_features,), dtype), generator.backend) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)
@@ -244,3 +261,123 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+class ModuleList(Module):
+    """Modules held in a list, registered as children named ``0``, ``1``, ... (``h.0.attn.c_attn.weight``),
+    as ``torch.nn.ModuleList``. Indexing, ``len``, iteration and ``append``; it has no ``forward``."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        self._list: list[Module] = []
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns self. Raises TypeError for a non-Module."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        self._list.append(module)
+        return self
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        for i, m in enumerate(self._list):
+            yield str(i), m
+
+    def __getitem__(self, i: int) -> Module:
+        return self._list[i]
+
+    def __len__(self) -> int:
+        return len(self._list)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._list)
+
+
+class ModuleDict(Module):
+    """Modules held by name, registered as children of those names (``mlp.c_fc.weight``), in insertion
+    order, as ``torch.nn.ModuleDict``; ``d["name"]`` and ``d.name`` both reach them."""
+
+    def __init__(self, modules: dict[str, Module] | None = None) -> None:
+        self._dict: dict[str, Module] = {}
+        for name, m in (modules or {}).items():
+            self[name] = m
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict holds Modules, got {type(module).__name__} for {name!r}")
+        self._dict[name] = module
+
+    def __getitem__(self, name: str) -> Module:
+        return self._dict[name]
+
+    def __getattr__(self, name: str) -> Module:
+        try:
+            return self.__dict__["_dict"][name]
+        except KeyError:
+            raise AttributeError(f"ModuleDict has no module {name!r}") from None
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def keys(self) -> Iterable[str]:
+        """The names, in insertion order."""
+        return self._dict.keys()
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        yield from self._dict.items()
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last axes (``normalized_shape``), as ``torch.nn.LayerNorm``:
+    ``functional.layer_norm`` with ``weight`` (ones) and ``bias`` (zeros) of ``normalized_shape`` when
+    ``elementwise_affine``. Shapes: ``(..., *normalized_shape)`` -> the same."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, *, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        be = _resolve_backend(backend)
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = Parameter.of(be.full(self.normalized_shape, 1.0, dtype), be) if elementwise_affine else None
+        self.bias = Parameter.of(be.zeros(self.normalized_shape, dtype), be) if elementwise_affine and bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class GELU(Module):
+    """``functional.gelu`` (tanh approximation: makemore's ``NewGELU``; torch's ``GELU(approximate="tanh")``)."""
+
+    def __init__(self, approximate: str = "tanh") -> None:
+        if approximate != "tanh":
+            raise ValueError(f"GELU: approximate={approximate!r} is not available (the exact form needs erf, "
+                             "which the array API standard lacks); use approximate='tanh'")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.gelu(x, self.approximate)
+
+
+class Sigmoid(Module):
+    """Elementwise ``1 / (1 + exp(-x))``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class FlattenConsecutive(Module):
+    """``(B, T, C)`` -> ``(B, T // n, C * n)``: each ``n`` consecutive positions fused into one vector (the
+    WaveNet-style tree of makemore part 5); a time axis of length 1 is dropped, giving ``(B, C * n)``.
+
+    Raises:
+        ValueError: an input that is not 3-D, or whose ``T`` is not a multiple of ``n``.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 3 or x.shape[1] % self.n:
+            raise ValueError(f"FlattenConsecutive({self.n}) needs (B, T, C) with T a multiple of {self.n}, got "
+                             f"{x.shape}")
+        B, T, C = x.shape
+        return ops.reshape(x, (B, C * self.n) if T == self.n else (B, T // self.n, C * self.n))

@@ -1,7 +1,7 @@
 """The training loop as a library function: what ``gradkit train`` does, for notebooks and scripts too.
 
 >>> from gradkit.train import TrainConfig, prepare, new_run, fit
->>> config = TrainConfig(type="mlp", max_steps=1000).resolved()
+>>> config = TrainConfig.of(max_steps=1000).resolved()  # the default type, its recipe but 1000 steps
 >>> splits = prepare(load_words(), config, get_backend("numpy"))
 >>> run = fit(new_run(config, splits.vocab, get_backend("numpy")), splits)
 """
@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,98 +18,111 @@ import numpy as np
 from backends import Backend
 
 from . import optim
-from .data import Vocab, build_dataset, split_words
-from .models import MODEL_TYPES, LanguageModel, build_model
+from .data import Vocab, split_words
+from .models import DEFAULT_TYPE, LanguageModel, ModelConfig, Trained, config_of
+from .models.config import ConfigError, check_fields, flag, meta, option, options
 from .tensor import Tensor
-
-# Each type's recipe from the course: (max_steps, batch_size (0 = the whole training split), learning_rate).
-RECIPES = {
-    "counts": (0, 0, 0.0),       # closed form: no steps (makemore part 1)
-    "bigram": (200, 0, 50.0),    # full-batch gradient descent (makemore part 1)
-    "mlp": (200_000, 32, 0.1),   # minibatch SGD, lr 0.1 then 0.01 after half (makemore part 2)
-}
-
-
-class ConfigError(ValueError):
-    """A training setting that cannot work (the message names it and the fix)."""
 
 
 @dataclass
 class TrainConfig:
-    """The settings of one training run; ``None`` means the type's recipe (see ``RECIPES``).
+    """The settings of one training run: the model type, its config (``model``: the type's dataclass, whose
+    defaults are its published recipe) and the settings every type shares.
+
+    Build one from flat settings with ``TrainConfig.of(TYPE, n_hidden=100, seed=1)``; ``resolved()`` fills
+    in and checks everything. The command line's ``train`` flags are the ``option`` fields here and in every
+    type's config.
 
     Attributes:
-        type: ``"counts"``, ``"bigram"`` or ``"mlp"``.
-        block_size: context length in characters (the bigrams use 1).
-        n_embd, n_hidden: the MLP's embedding size and hidden width.
-        batch_size: rows per step; 0 means the whole training split (full-batch gradient descent).
-        max_steps: total optimizer steps of the run.
-        learning_rate: SGD's learning rate; it drops 10x at ``lr_decay_step``.
-        lr_decay_step: the step from which the lr is ``learning_rate / 10`` (default: ``max_steps // 2``
-            for the MLP, never for the bigram).
+        type: a name of ``gradkit.models.TYPES``.
+        model: the type's config (``None``: its defaults).
         seed: one seed for the split, the initial weights and the minibatches.
         dtype: ``"float32"`` or ``"float64"`` (the counting bigram always counts in float64).
-        smoothing: add-k smoothing of the counting bigram.
         log_every: steps between the loss values written to ``log.csv`` (each one a device -> host read).
     """
 
-    type: str = "mlp"
-    block_size: int | None = None
-    n_embd: int = 10
-    n_hidden: int = 200
-    batch_size: int | None = None
-    max_steps: int | None = None
-    learning_rate: float | None = None
-    lr_decay_step: int | None = None
-    seed: int = 42
-    dtype: str = "float32"
-    smoothing: float = 1.0
-    log_every: int = 100
+    type: str = DEFAULT_TYPE
+    model: ModelConfig | None = None
+    seed: int = option(42, "seed of the split, the initial weights and the minibatches", low=0)
+    dtype: str = option("float32", "float type of the weights (the counts always count in float64)",
+                        choices=("float32", "float64"))
+    log_every: int = option(100, "steps between the losses written to log.csv", low=1, resume=True)
 
-    def resolved(self) -> TrainConfig:
-        """A copy with every ``None`` filled from the type's recipe, checked.
+    @classmethod
+    def of(cls, type: str = DEFAULT_TYPE, **settings: Any) -> TrainConfig:  # noqa: A002
+        """A config of ``type`` from flat settings (``n_embd=4, seed=1``), the rest the type's recipe; call
+        ``resolved()`` on it.
 
         Raises:
-            ConfigError: an unknown type or dtype, or a size, count or rate out of range.
+            ConfigError: an unknown type, or a setting this type does not have (the message lists its own).
         """
-        if self.type not in RECIPES:
-            raise ConfigError(f"unknown model type {self.type!r}; choose one of: {', '.join(RECIPES)}")
-        steps, batch, lr = RECIPES[self.type]
-        c = dataclasses.replace(self)
-        c.block_size = (3 if c.type == "mlp" else 1) if c.block_size is None else c.block_size
-        c.max_steps = steps if c.max_steps is None else c.max_steps
-        c.batch_size = batch if c.batch_size is None else c.batch_size
-        c.learning_rate = lr if c.learning_rate is None else c.learning_rate
-        if c.lr_decay_step is None:
-            c.lr_decay_step = c.max_steps // 2 if c.type == "mlp" else c.max_steps
-        c._check()
+        model_cls = config_of(type)
+        own, theirs = options(cls), options(model_cls)
+        unknown = [flag(k) for k in settings if k not in own and k not in theirs]
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)} {'does' if len(unknown) == 1 else 'do'} not apply to --type "
+                              f"{type}; its settings are {', '.join(flag(k) for k in theirs) or 'none'}")
+        model = model_cls(**{k: v for k, v in settings.items() if k in theirs})
+        return cls(type=type, model=model, **{k: v for k, v in settings.items() if k in own})
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the type's recipe filled in wherever a setting is ``None``, checked.
+
+        Raises:
+            ConfigError: an unknown type or dtype, or a size, count or rate out of range (naming its flag).
+        """
+        model = config_of(self.type)() if self.model is None else self.model
+        if type(model) is not config_of(self.type):
+            raise ConfigError(f"a {type(model).__name__} is not the config of type {self.type!r}")
+        c = dataclasses.replace(self, model=model.resolved())
+        check_fields(c)
         return c
 
-    def _check(self) -> None:
-        checks = [("block_size", self.block_size, 1), ("n_embd", self.n_embd, 1), ("n_hidden", self.n_hidden, 1),
-                  ("batch_size", self.batch_size, 0), ("max_steps", self.max_steps, 0),
-                  ("lr_decay_step", self.lr_decay_step, 0), ("log_every", self.log_every, 1)]
-        for name, value, low in checks:
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
-        if self.type != "mlp" and self.block_size != 1:
-            raise ConfigError(f"--block-size applies to the mlp; a {self.type} model reads one character")
-        if self.dtype not in ("float32", "float64"):
-            raise ConfigError(f"--dtype must be float32 or float64, got {self.dtype!r}")
-        assert self.learning_rate is not None
-        if not math.isfinite(self.learning_rate) or self.learning_rate < 0:
-            raise ConfigError(f"--learning-rate must be a finite number >= 0, got {self.learning_rate}")
-        if not math.isfinite(self.smoothing) or self.smoothing < 0:
-            raise ConfigError(f"--smoothing must be a finite number >= 0, got {self.smoothing}")
+    @property
+    def spec(self) -> ModelConfig:
+        """The model's config (``resolved()`` has filled it in)."""
+        assert self.model is not None, "call resolved() first"
+        return self.model
 
-    def model_config(self, vocab_size: int) -> dict[str, Any]:
-        """The model constructor's keyword arguments for this config."""
-        if self.type == "counts":
-            return {"vocab_size": vocab_size, "smoothing": self.smoothing}
-        if self.type == "bigram":
-            return {"vocab_size": vocab_size}
-        return {"vocab_size": vocab_size, "block_size": self.block_size, "n_embd": self.n_embd,
-                "n_hidden": self.n_hidden}
+    @property
+    def max_steps(self) -> int:
+        """Total optimizer steps of the run (0 for a closed-form model)."""
+        return self.spec.max_steps if isinstance(self.spec, Trained) else 0
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per step (0: the whole training split, and for a closed-form model)."""
+        return self.spec.batch_size if isinstance(self.spec, Trained) else 0
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting by its flat name (``seed``, ``n_embd``, ...)."""
+        own = {k: getattr(self, k) for k in options(type(self))}
+        return {**own, **{k: getattr(self.spec, k) for k in options(type(self.spec))}}
+
+    def fixed(self, name: str) -> bool:
+        """Whether setting ``name`` is fixed by a checkpoint (a resumed run cannot change it)."""
+        cls = type(self) if name in options(type(self)) else type(self.spec)
+        return not meta(cls, name).get("resume", False)
+
+    def fit_to(self, words: list[str]) -> TrainConfig:
+        """This config with what depends on the training words filled in (``ModelConfig.fit_to``)."""
+        return dataclasses.replace(self, model=self.spec.fit_to(words).resolved())
+
+    def replace(self, **settings: Any) -> TrainConfig:
+        """A copy with some flat settings changed (unresolved: call ``resolved()``)."""
+        return TrainConfig.of(self.type, **{**self.settings(), **settings})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: ``{"type", "model": {...}, "seed", "dtype", "log_every"}`` (the checkpoint's config)."""
+        return {**dataclasses.asdict(self), "model": self.spec.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The config ``to_dict`` wrote, resolved. Raises ConfigError, KeyError or TypeError for another
+        dict."""
+        data = dict(data)
+        kind = data.pop("type")
+        return cls(type=kind, model=config_of(kind)(**data.pop("model")), **data).resolved()
 
 
 @dataclass
@@ -126,23 +138,24 @@ class Splits:
     tensors: dict[str, tuple[Tensor, Tensor]]
 
 
-def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Vocab | None = None) -> Splits:
-    """Split ``words`` with ``config.seed``, build context windows of ``config.block_size`` and move them to
-    ``backend`` once. ``vocab`` defaults to the words' own characters.
+def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Vocab | None = None, *,
+            for_training: bool = True) -> Splits:
+    """Split ``words`` with ``config.seed``, build the type's training rows (``config.spec.rows``: context
+    windows, or whole padded words) and move them to ``backend`` once. ``vocab`` defaults to the words' own characters.
 
     Raises:
         DataError: too few words to split, or a character outside ``vocab``.
-        ConfigError: a ``batch_size`` larger than the training split.
+        ConfigError: (``for_training``) a ``batch_size`` larger than the training split.
     """
     vocab = Vocab(words) if vocab is None else vocab
     names = ("train", "dev", "test")
     parts = dict(zip(names, split_words(words, seed=config.seed)))
     tensors = {}
     for name, part in parts.items():
-        X, Y = build_dataset(part, vocab, config.block_size or 1)
+        X, Y = config.spec.rows(part, vocab)
         tensors[name] = (Tensor(X, backend=backend), Tensor(Y, backend=backend))
     n_train = tensors["train"][0].shape[0]
-    if config.batch_size and config.batch_size > n_train:
+    if for_training and config.batch_size > n_train:
         raise ConfigError(f"--batch-size {config.batch_size} is larger than the training split ({n_train} "
                           "examples); choose a smaller batch, or 0 for the whole split")
     return Splits(vocab, parts, tensors)
@@ -150,13 +163,12 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
 
 @dataclass
 class Run:
-    """A training run's state: enough to continue it exactly (``step``, the minibatch generator, the
-    optimizer and its schedule) and its loss history ``(step, loss, lr)``."""
+    """A training run's state: enough to continue it exactly (``step``, the minibatch generator and the
+    optimizer; the learning rate is a function of the step) and its loss history ``(step, loss, lr)``."""
 
     config: TrainConfig
     model: LanguageModel
-    optimizer: optim.SGD | None
-    schedule: optim.StepLR | None
+    optimizer: optim.Optimizer | None
     rng: np.random.Generator
     step: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
@@ -164,18 +176,22 @@ class Run:
 
 def new_run(config: TrainConfig, vocab: Vocab, backend: Backend) -> Run:
     """A fresh model for ``vocab`` on ``backend`` (initial weights from ``config.seed``, the same on every
-    backend), with SGD and its step schedule."""
+    backend), with the type's optimizer (None for a closed-form model)."""
     generator = backend.random(config.seed)
-    model = build_model(config.type, config.model_config(vocab.vocab_size), generator=generator, dtype=config.dtype)
+    model = config.spec.build(vocab.vocab_size, generator, config.dtype)
     rng = np.random.default_rng([config.seed, 1])  # the minibatch stream, independent of the init stream
-    if config.type == "counts":
-        return Run(config, model, None, None, rng)
-    assert config.learning_rate is not None and config.lr_decay_step is not None
-    optimizer = optim.SGD(model.named_parameters(), lr=config.learning_rate)
-    boundary = max(config.lr_decay_step, 1)
-    schedule = optim.StepLR(optimizer, boundaries=[boundary], values=[config.learning_rate,
-                                                                     config.learning_rate / 10])
-    return Run(config, model, optimizer, schedule, rng)
+    return Run(config, model, config.spec.optimizer(model), rng)
+
+
+def train_step(model: LanguageModel, optimizer: optim.Optimizer, X: Tensor, Y: Tensor, lr: float) -> Tensor:
+    """One optimizer step on the minibatch ``(X, Y)`` at learning rate ``lr``: forward (``model.loss``),
+    zero_grad, backward, update. Returns the loss (a 0-d Tensor, still on the device)."""
+    loss = model.loss(X, Y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.lr = lr
+    optimizer.step()
+    return loss
 
 
 def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
@@ -184,35 +200,31 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     """Train ``run`` from ``run.step`` up to ``max_steps`` (default ``run.config.max_steps``) in place.
 
     Each step draws a minibatch (``batch_size`` rows, uniform with replacement, from ``run.rng`` on the
-    host), computes the mean cross-entropy, backpropagates and takes an SGD step. Every ``log_every`` steps
-    (and at the last) one loss value comes to the host: it is appended to ``run.history`` and passed to
+    host) and takes one ``train_step`` at the type's ``lr_at(step)``. Every ``log_every`` steps (and at the
+    last) one loss value comes to the host: it is appended to ``run.history`` and passed to
     ``on_log(step, loss, lr)``. ``stop()``, when given, is asked before each step; True ends the run there,
-    on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). The counting
-    bigram is fitted in closed form instead. Returns ``run``.
+    on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). A closed-form
+    model (no optimizer) is fitted once instead. Returns ``run``.
     """
     config, model = run.config, run.model
     X, Y = splits.tensors["train"]
-    if config.type == "counts":
+    if run.optimizer is None:
         if run.step == 0:
-            model.fit(X, Y)  # type: ignore[attr-defined]
+            model.fit(X, Y)
             run.step = 1
         return run
-    assert run.optimizer is not None and run.schedule is not None
     end = config.max_steps if max_steps is None else max_steps
-    assert end is not None
     n, batch, backend, xp = X.shape[0], config.batch_size, X.backend, X.backend.xp
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb, Yb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend), Tensor._wrap(xp.take(Y._data, ix), backend)
+            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend)
+            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend)
         else:
             Xb, Yb = X, Y
-        lr = run.optimizer.lr
-        loss = model.loss(Xb, Yb)
-        run.optimizer.zero_grad()
-        loss.backward()
-        run.optimizer.step()
-        run.schedule.step()
+        lr = config.spec.lr_at(run.step)
+        loss = train_step(model, run.optimizer, Xb, Yb, lr)
+        model.after_step(Xb, Yb, lr)
         if run.step % config.log_every == 0 or run.step == end - 1:
             value = loss.item()
             run.history.append((run.step, value, lr))
@@ -224,11 +236,12 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
 
 def losses(model: LanguageModel, splits: Splits) -> dict[str, float]:
     """Mean negative log-likelihood (nats per character) on each split, in eval mode, in chunks of at most
-    about 2**24 hidden activations (64 MiB in float32), however wide the model."""
-    width = max(int(model.config.get("n_hidden", 0)), model.vocab_size)
-    chunk = max(256, min(65536, 2**24 // width))
+    about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
+    width = max([model.vocab_size, *(max(p.shape) for p in model.parameters())])
+    targets = splits.tensors["train"][1]
+    per_row = width * (targets.shape[1] if targets.ndim == 2 else 1)  # whole words: a row is T positions
+    chunk = max(1, min(65536, 2**24 // per_row))
     return {name: model.evaluate(X, Y, chunk) for name, (X, Y) in splits.tensors.items()}
 
 
-__all__ = ["RECIPES", "ConfigError", "MODEL_TYPES", "Run", "Splits", "TrainConfig", "fit", "losses", "new_run",
-           "prepare"]
+__all__ = ["ConfigError", "Run", "Splits", "TrainConfig", "fit", "losses", "new_run", "prepare", "train_step"]

@@ -3,7 +3,6 @@ atomically (temporary file, then rename), and the checkpoint read back onto any 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from backends import Backend
 from . import __version__, checkpoint, plots
 from .checkpoint import CheckpointError
 from .data import Vocab
-from .models import MODEL_TYPES, CountingBigram
 from .train import ConfigError, Run, TrainConfig, new_run
 
 MODEL_FILE = "model.npz"
@@ -22,20 +20,20 @@ MODEL_FILE = "model.npz"
 
 def save_run(workdir: Path, run: Run, vocab: Vocab, backend: Backend, source: str | None) -> Path:
     """Write ``run`` to ``workdir/model.npz``: parameters and optimizer state as host arrays, and as metadata
-    the type, config, vocabulary, dtype, backend trained on, seed, step, minibatch random state, schedule,
-    loss history, input file (None for the embedded names) and gradkit version. Returns the path."""
+    the type, config (``TrainConfig.to_dict``), vocabulary, dtype, backend trained on, seed, step, minibatch
+    random state, loss history, input file (None for the embedded names) and gradkit version. The learning
+    rate is a function of the step, so no schedule state is needed. Returns the path."""
     arrays = {f"model/{k}": v for k, v in run.model.state_dict().items()}
     meta: dict[str, Any] = {
-        "type": run.config.type, "config": dataclasses.asdict(run.config), "vocab": vocab.to_dict(),
+        "type": run.config.type, "config": run.config.to_dict(), "vocab": vocab.to_dict(),
         "dtype": run.config.dtype, "backend": backend.name, "seed": run.config.seed, "step": run.step,
         "rng_state": run.rng.bit_generator.state, "history": run.history, "input": source,
         "gradkit_version": __version__,
     }
-    if run.optimizer is not None and run.schedule is not None:
+    if run.optimizer is not None:
         state = run.optimizer.state_dict()
         arrays.update({f"optim/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
         meta["optimizer"] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
-        meta["schedule"] = run.schedule.state_dict()
     path = workdir / MODEL_FILE
     checkpoint.save(path, arrays, meta)
     return path
@@ -53,16 +51,13 @@ def load_run(workdir: Path, backend: Backend) -> tuple[Run, Vocab, dict[str, Any
                               f"gradkit train -o {workdir}", path)
     arrays, meta = checkpoint.load(path)
     try:
-        if meta.get("type") not in MODEL_TYPES:
-            raise ValueError(f"unknown model type {meta.get('type')!r}")
-        config = TrainConfig(**meta["config"])
+        config = TrainConfig.from_dict(meta["config"])
         vocab = Vocab.from_dict(meta["vocab"])
         run = new_run(config, vocab, backend)
         run.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
-        if run.optimizer is not None and run.schedule is not None:
+        if run.optimizer is not None:
             optim_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
             run.optimizer.load_state_dict({**meta["optimizer"], **optim_arrays})
-            run.schedule.load_state_dict(meta["schedule"])
         run.rng.bit_generator.state = meta["rng_state"]
         run.step = int(meta["step"])
         run.history = [(int(s), float(v), float(lr)) for s, v, lr in meta.get("history", [])]
@@ -88,9 +83,8 @@ def write_samples(workdir: Path, samples: list[str]) -> Path:
 
 
 def write_plots(workdir: Path, run: Run, vocab: Vocab) -> list[Path]:
-    """``loss.png`` (the loss curve) and, for the counting bigram, ``bigram.png`` (the 27x27 count heatmap
-    of makemore part 1). Needs matplotlib (the ``plot`` extra); without it, returns [] and writes nothing."""
-    written = [plots.loss_curve(run.history, workdir / "loss.png", f"gradkit {run.config.type}")]
-    if isinstance(run.model, CountingBigram):
-        written.append(plots.bigram_heatmap(run.model.counts.numpy(), vocab.itos, workdir / "bigram.png"))
-    return [p for p in written if p is not None]
+    """``loss.png`` (the loss curve) and the model's own pictures (``model.pictures``: the counting bigram's
+    27x27 count heatmap of makemore part 1). Needs matplotlib (the ``plot`` extra); without it, returns [] and
+    writes nothing."""
+    curve = plots.loss_curve(run.history, workdir / "loss.png", f"gradkit {run.config.type}")
+    return [p for p in [curve, *run.model.pictures(workdir, vocab)] if p is not None]

@@ -228,9 +228,9 @@ def test_bad_input_exit_2_one_line_nothing_touched(case, tmp_path, capsys, mlp_d
 
 def test_unknown_type_is_argparse_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    status, out, err = gk(capsys, "train", "--type", "rnn", "-o", "new")
+    status, out, err = gk(capsys, "train", "--type", "lstm", "-o", "new")
     assert status == 2 and out == ""
-    assert err.splitlines()[-1].startswith("gradkit train: error: argument --type: invalid choice: 'rnn'")
+    assert err.splitlines()[-1].startswith("gradkit train: error: argument --type: invalid choice: 'lstm'")
     assert list(tmp_path.iterdir()) == []
 
 

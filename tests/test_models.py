@@ -15,12 +15,12 @@ from gradkit.models import (
     MLPClassifier,
     MLPLanguageModel,
     NeuralBigram,
-    build_model,
     max_margin_loss,
     sample,
     uniform_loss,
 )
 from gradkit.testing import tolerance
+from gradkit.train import TrainConfig
 from gradkit.value import Value
 
 NAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "names.txt"
@@ -138,8 +138,8 @@ def _value_cross_entropy(logits: np.ndarray, Y: np.ndarray) -> Value:
 
 def _mlp_value_loss(p, X, Y):
     emb = p["C.weight"][X].reshape(X.shape[0], -1)
-    h = _tanh(emb @ p["hidden.weight"] + p["hidden.bias"])
-    return _value_cross_entropy(h @ p["out.weight"] + p["out.bias"], Y)
+    h = _tanh(emb @ p["hidden.weight"].T + p["hidden.bias"])
+    return _value_cross_entropy(h @ p["out.weight"].T + p["out.bias"], Y)
 
 
 def _bigram_value_loss(p, X, Y):
@@ -213,9 +213,9 @@ def test_classifier_step_matches_value_oracle(backend):
 
 
 def _scores(p, Xh):
-    h = _relu(Xh @ p["layers.0.weight"] + p["layers.0.bias"])
-    h = _relu(h @ p["layers.1.weight"] + p["layers.1.bias"])
-    return (h @ p["layers.2.weight"] + p["layers.2.bias"])[:, 0]
+    h = _relu(Xh @ p["layers.0.weight"].T + p["layers.0.bias"])
+    h = _relu(h @ p["layers.1.weight"].T + p["layers.1.bias"])
+    return (h @ p["layers.2.weight"].T + p["layers.2.bias"])[:, 0]
 
 
 # Model construction and evaluation.
@@ -264,14 +264,12 @@ def test_bigram_one_hot_path_equals_row_lookup(backend):
     np.testing.assert_allclose(b.W.grad.numpy(), a.W.grad.numpy(), **F64)
 
 
-def test_build_model_and_bad_configs():
+def test_configs_build_their_models_and_bad_sizes_raise():
     g = get_backend("numpy").random(0)
-    assert isinstance(build_model("mlp", {"vocab_size": 5, "block_size": 2}, generator=g, dtype="float32"),
-                      MLPLanguageModel)
-    counts = build_model("counts", {"vocab_size": 5, "smoothing": 0.0}, generator=g, dtype="float32")
-    assert counts.counts.dtype == np.float64  # counts always in float64
-    with pytest.raises(ValueError, match="unknown model type 'rnn'; choose one of: counts, bigram, mlp"):
-        build_model("rnn", {}, generator=g, dtype="float32")
+    mlp = TrainConfig.of("mlp", block_size=2).resolved().spec.build(5, g, "float32")
+    assert isinstance(mlp, MLPLanguageModel) and (mlp.block_size, mlp.vocab_size) == (2, 5)
+    counts = TrainConfig.of("counts", smoothing=0.0).resolved().spec.build(5, g, "float32")
+    assert counts.counts.dtype == np.float64 and counts.smoothing == 0.0  # counts always in float64
     with pytest.raises(ValueError, match="n_hidden must be a positive integer, got 0"):
         MLPLanguageModel(5, n_hidden=0, generator=g)
     with pytest.raises(ValueError, match="block_size must be a positive integer, got True"):
@@ -280,9 +278,6 @@ def test_build_model_and_bad_configs():
         NeuralBigram(0, generator=g)
     with pytest.raises(ValueError, match="smoothing must be >= 0"):
         CountingBigram(5, -1.0)
-    m = MLPLanguageModel(5, 4, generator=g)
-    assert (m.kind, m.block_size, m.vocab_size) == ("mlp", 4, 5)
-    assert m.config == {"vocab_size": 5, "block_size": 4, "n_embd": 10, "n_hidden": 200}
 
 
 # Sampling.

@@ -10,7 +10,7 @@ import pytest
 from gradkit import get_backend
 from gradkit.checkpoint import CheckpointError
 from gradkit.data import DataError, load_words
-from gradkit.train import RECIPES, ConfigError, TrainConfig, fit, losses, new_run, prepare
+from gradkit.train import ConfigError, TrainConfig, fit, losses, new_run, prepare
 from gradkit.workdir import MODEL_FILE, load_run, save_run, write_log, write_samples
 
 # float64 on two backends that both run numpy's kernels underneath: the same operations in the same order,
@@ -24,8 +24,8 @@ def words():
 
 
 def _mlp(**kw):
-    base = {"type": "mlp", "n_embd": 4, "n_hidden": 16, "dtype": "float64", "log_every": 1}
-    return TrainConfig(**{**base, **kw}).resolved()
+    base = {"n_embd": 4, "n_hidden": 16, "dtype": "float64", "log_every": 1}
+    return TrainConfig.of("mlp", **{**base, **kw}).resolved()
 
 
 def _curve(config, words, backend_name):
@@ -78,7 +78,7 @@ def test_fit_reports_each_logged_step(words):
 
 
 def test_counts_fit_and_losses(words):
-    config = TrainConfig(type="counts").resolved()
+    config = TrainConfig.of("counts").resolved()
     be = get_backend("numpy")
     splits = prepare(words, config, be)
     run = fit(new_run(config, splits.vocab, be), splits)
@@ -93,8 +93,9 @@ def test_counts_fit_and_losses(words):
 
 
 def test_full_batch_bigram_recipe(words):
-    config = TrainConfig(type="bigram", max_steps=3, log_every=1).resolved()
-    assert (config.batch_size, config.learning_rate, config.lr_decay_step, config.block_size) == (0, 50.0, 3, 1)
+    config = TrainConfig.of("bigram", max_steps=3, log_every=1).resolved()
+    assert (config.batch_size, config.spec.learning_rate, config.spec.context_size()) == (0, 50.0, 1)
+    assert [config.spec.lr_at(s) for s in (0, 2, 10**6)] == [50.0] * 3  # never decays
     be = get_backend("numpy")
     splits = prepare(words[:3000], config, be)
     run = fit(new_run(config, splits.vocab, be), splits)
@@ -108,34 +109,44 @@ def test_full_batch_bigram_recipe(words):
 # TrainConfig.
 def test_recipes_resolve():
     mlp = TrainConfig().resolved()
-    assert (mlp.type, mlp.block_size, mlp.max_steps, mlp.batch_size, mlp.learning_rate, mlp.lr_decay_step) == \
+    spec = mlp.spec
+    assert (mlp.type, spec.block_size, mlp.max_steps, mlp.batch_size, spec.learning_rate, spec.lr_decay_step) == \
         ("mlp", 3, 200_000, 32, 0.1, 100_000)
-    assert RECIPES["bigram"] == (200, 0, 50.0)
-    assert TrainConfig(type="mlp", max_steps=10).resolved().lr_decay_step == 5
-    counts = TrainConfig(type="counts").resolved()
-    assert (counts.max_steps, counts.block_size) == (0, 1)
-    original = TrainConfig(type="bigram")
+    assert [spec.lr_at(s) for s in (0, 99_999, 100_000, 199_999)] == [0.1, 0.1, 0.01, 0.01]
+    bigram = TrainConfig.of("bigram").resolved()
+    assert (bigram.max_steps, bigram.batch_size, bigram.spec.learning_rate) == (200, 0, 50.0)
+    assert TrainConfig.of("mlp", max_steps=10).resolved().spec.lr_decay_step == 5
+    counts = TrainConfig.of("counts").resolved()
+    assert (counts.max_steps, counts.batch_size, counts.spec.context_size()) == (0, 0, 1)
+    original = TrainConfig.of("mlp")
     original.resolved()
-    assert original.max_steps is None  # resolved() returns a copy
+    assert original.spec.lr_decay_step is None  # resolved() returns a copy
+    # The checkpoint's form round-trips, and flat settings change one field.
+    assert TrainConfig.from_dict(mlp.to_dict()) == mlp
+    assert mlp.replace(n_hidden=7, seed=3).resolved().settings() == {**mlp.settings(), "n_hidden": 7, "seed": 3}
+    assert mlp.fixed("n_hidden") and mlp.fixed("seed") and not mlp.fixed("max_steps") and not mlp.fixed("log_every")
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"type": "rnn"}, "unknown model type 'rnn'"),
-    ({"block_size": 0}, "--block-size must be an integer >= 1, got 0"),
-    ({"n_hidden": 0}, "--n-hidden must be an integer >= 1"),
-    ({"n_embd": 2.5}, "--n-embd must be an integer"),
-    ({"batch_size": -1}, "--batch-size must be an integer >= 0"),
-    ({"max_steps": -3}, "--max-steps must be an integer >= 0"),
-    ({"log_every": 0}, "--log-every must be an integer >= 1"),
-    ({"dtype": "float16"}, "--dtype must be float32 or float64"),
-    ({"learning_rate": float("inf")}, "--learning-rate must be a finite number"),
-    ({"learning_rate": -0.1}, "--learning-rate must be a finite number >= 0"),
-    ({"type": "counts", "smoothing": -1.0}, "--smoothing must be a finite number >= 0"),
-    ({"type": "bigram", "block_size": 3}, "--block-size applies to the mlp"),
+@pytest.mark.parametrize(("kind", "kwargs", "message"), [
+    ("lstm", {}, "unknown model type 'lstm'; choose one of: counts, bigram, mlp"),
+    ("mlp", {"block_size": 0}, "--block-size must be an integer >= 1, got 0"),
+    ("mlp", {"n_hidden": 0}, "--n-hidden must be an integer >= 1"),
+    ("mlp", {"n_embd": 2.5}, "--n-embd must be an integer"),
+    ("mlp", {"batch_size": -1}, "--batch-size must be an integer >= 0"),
+    ("mlp", {"max_steps": -3}, "--max-steps must be an integer >= 0"),
+    ("mlp", {"log_every": 0}, "--log-every must be an integer >= 1"),
+    ("mlp", {"seed": -1}, "--seed must be an integer >= 0, got -1"),
+    ("mlp", {"dtype": "float16"}, "--dtype must be float32 or float64"),
+    ("mlp", {"learning_rate": float("inf")}, "--learning-rate must be a finite number"),
+    ("mlp", {"learning_rate": -0.1}, "--learning-rate must be a finite number >= 0"),
+    ("counts", {"smoothing": -1.0}, "--smoothing must be a finite number >= 0"),
+    ("bigram", {"block_size": 3}, "--block-size does not apply to --type bigram; its settings are --max-steps"),
+    ("counts", {"max_steps": 3, "n_embd": 2}, "--max-steps, --n-embd do not apply to --type counts; its settings "
+                                              "are --smoothing"),
 ])
-def test_bad_configs(kwargs, message):
+def test_bad_configs(kind, kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        TrainConfig(**kwargs).resolved()
+        TrainConfig.of(kind, **kwargs).resolved()
 
 
 def test_prepare_splits_and_errors(words):
@@ -149,7 +160,7 @@ def test_prepare_splits_and_errors(words):
     assert sorted(sum(splits.words.values(), [])) == sorted(words)
     tiny = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op", "qr", "st"]
     with pytest.raises(ConfigError, match=r"--batch-size 1000 is larger than the training split \(24 examples\)"):
-        prepare(tiny, dataclasses.replace(config, batch_size=1000), get_backend("numpy"))
+        prepare(tiny, config.replace(batch_size=1000).resolved(), get_backend("numpy"))
     with pytest.raises(DataError, match="at least 6 words"):
         prepare(tiny[:3], config, get_backend("numpy"))
 
@@ -176,7 +187,7 @@ def test_save_and_load_run_round_trip_on_every_backend(words, tmp_path, backend)
     assert vocab.symbols == splits.vocab.symbols and loaded.model.backend == backend
     assert (meta["type"], meta["backend"], meta["step"], meta["input"]) == ("mlp", "numpy", 5, None)
     assert loaded.config == config and loaded.step == 5 and loaded.history == run.history
-    assert loaded.optimizer.lr == run.optimizer.lr and loaded.schedule.last_step == 5
+    assert loaded.optimizer.lr == run.optimizer.lr
     for k, v in run.model.state_dict().items():
         np.testing.assert_array_equal(loaded.model.state_dict()[k], v)
     # Continuing the loaded run gives what continuing the original gives (same minibatches, same lr).
@@ -195,8 +206,8 @@ def test_load_run_errors(tmp_path):
         load_run(tmp_path, get_backend("numpy"))
     from gradkit import checkpoint
 
-    checkpoint.save(tmp_path / MODEL_FILE, {"model/W": np.zeros((3, 3))}, {"type": "rnn"})
-    with pytest.raises(CheckpointError, match="does not hold a model gradkit can rebuild.*unknown model type 'rnn'"):
+    checkpoint.save(tmp_path / MODEL_FILE, {"model/W": np.zeros((3, 3))}, {"config": {"type": "lstm"}})
+    with pytest.raises(CheckpointError, match="does not hold a model gradkit can rebuild.*unknown model type 'lstm'"):
         load_run(tmp_path, get_backend("numpy"))
 
 

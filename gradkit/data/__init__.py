@@ -6,12 +6,14 @@ Bengio et al. 2003. Everything here returns host (numpy) arrays; the backend mov
 
 from gradkit.data.errors import DataError, UnknownCharError
 from gradkit.data.moons import make_moons
+from gradkit.data.padded import IGNORE, padded_words
 from gradkit.data.splits import split_words
 from gradkit.data.vocab import Vocab
 from gradkit.data.windows import bigram_pairs, build_dataset
 from gradkit.data.words import load_words
 
 __all__ = [
+    "IGNORE",
     "DataError",
     "UnknownCharError",
     "Vocab",
@@ -19,5 +21,6 @@ __all__ = [
     "build_dataset",
     "load_words",
     "make_moons",
+    "padded_words",
     "split_words",
 ]

@@ -1,35 +1,55 @@
-"""The course's models: counting bigram, neural bigram, MLP language model, and micrograd's classifier."""
+"""The course's models, one module per type, and the registry that names them for ``gradkit train --type``.
+
+Each type's module holds its config (a dataclass of ``option`` fields whose defaults are the published
+recipe), how the model is built, its optimizer and learning-rate schedule, its data layout and its sampling;
+nothing outside this package names a type. Adding one is a new module and one line below.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from backends import Generator
-
-from .base import LanguageModel, uniform_loss
-from .bigram import NeuralBigram
+from .base import LanguageModel, ModelConfig, StepDecay, Trained, uniform_loss
+from .bigram import BigramConfig, NeuralBigram
+from .bnmlp import BatchNormMLP, BNMLPConfig
+from .bow import BoW, BoWConfig
 from .classifier import MLPClassifier, max_margin_loss
-from .counts import CountingBigram
-from .mlp import MLPLanguageModel
+from .config import ConfigError
+from .counts import CountingBigram, CountsConfig
+from .gru import GRUCell, GRUConfig
+from .mlp import MLPConfig, MLPLanguageModel
+from .rnn import RNN, RNNCell, RNNConfig
 from .sampling import sample
+from .transformer import Transformer, TransformerConfig
+from .wavenet import WaveNet, WaveNetConfig
 
-MODEL_TYPES: dict[str, Any] = {"counts": CountingBigram, "bigram": NeuralBigram,
-                                               "mlp": MLPLanguageModel}
+# --type NAME -> its config class (the help lists them in this order).
+TYPES: dict[str, type[ModelConfig]] = {
+    "counts": CountsConfig,
+    "bigram": BigramConfig,
+    "mlp": MLPConfig,
+    "bnmlp": BNMLPConfig,
+    "wavenet": WaveNetConfig,
+    "bow": BoWConfig,
+    "rnn": RNNConfig,
+    "gru": GRUConfig,
+    "transformer": TransformerConfig,
+}
+DEFAULT_TYPE = "mlp"
 
 
-def build_model(kind: str, config: dict[str, Any], *, generator: Generator, dtype: Any) -> LanguageModel:
-    """A new model of ``kind`` (``counts``, ``bigram``, ``mlp``) from its ``config`` (the constructor's
-    keyword arguments, ``vocab_size`` included), on ``generator``'s backend.
+def config_of(kind: str) -> type[ModelConfig]:
+    """The config class of type ``kind``.
 
     Raises:
-        ValueError: an unknown kind (the message lists the known ones) or a bad config value.
+        ConfigError: an unknown type (the message lists the known ones).
     """
-    if kind not in MODEL_TYPES:
-        raise ValueError(f"unknown model type {kind!r}; choose one of: {', '.join(MODEL_TYPES)}")
-    if kind == "counts":
-        return CountingBigram(**config, backend=generator.backend, dtype="float64")
-    return MODEL_TYPES[kind](**config, generator=generator, dtype=dtype)
+    if kind not in TYPES:
+        raise ConfigError(f"unknown model type {kind!r}; choose one of: {', '.join(TYPES)}")
+    return TYPES[kind]
 
 
-__all__ = ["MODEL_TYPES", "CountingBigram", "LanguageModel", "MLPClassifier", "MLPLanguageModel", "NeuralBigram",
-           "build_model", "max_margin_loss", "sample", "uniform_loss"]
+__all__ = [
+    "DEFAULT_TYPE", "RNN", "TYPES", "BNMLPConfig", "BatchNormMLP", "BigramConfig", "BoW", "BoWConfig",
+    "GRUCell", "GRUConfig", "RNNCell", "RNNConfig", "Transformer", "TransformerConfig", "ConfigError", "CountingBigram",
+    "CountsConfig", "LanguageModel", "MLPClassifier", "MLPConfig", "MLPLanguageModel", "ModelConfig", "NeuralBigram",
+    "StepDecay", "Trained", "WaveNet", "WaveNetConfig", "config_of", "max_margin_loss", "sample", "uniform_loss",
+]

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from backends import Backend
+from backends import Backend, Generator
 
 from .. import functional, ops
 from ..tensor import Tensor, _resolve_backend
-from .base import LanguageModel, check_positive
+from .base import LanguageModel, ModelConfig, check_positive
+from .config import option
+
+if TYPE_CHECKING:
+    from ..data import Vocab
+
+
+@dataclasses.dataclass
+class CountsConfig(ModelConfig):
+    """counting bigram, normalised counts in closed form (makemore part 1)"""
+
+    smoothing: float = option(1.0, "add-k smoothing of the counts", low=0)
+
+    def build(self, vocab_size: int, generator: Generator, dtype: str) -> LanguageModel:
+        return CountingBigram(vocab_size, self.smoothing, backend=generator.backend)
 
 
 class CountingBigram(LanguageModel):
@@ -21,15 +37,13 @@ class CountingBigram(LanguageModel):
     building makemore" (Karpathy), part 1.
     """
 
-    kind = "counts"
-
     def __init__(self, vocab_size: int, smoothing: float = 1.0, *, backend: Backend | str | None = None,
                  dtype: Any = "float64", block_size: int = 1) -> None:
         check_positive(vocab_size=vocab_size, block_size=block_size)
         if smoothing < 0:
             raise ValueError(f"smoothing must be >= 0, got {smoothing}")
         be = _resolve_backend(backend)
-        self.config = {"vocab_size": vocab_size, "smoothing": float(smoothing), "block_size": block_size}
+        self.vocab_size, self.block_size, self.smoothing = vocab_size, block_size, float(smoothing)
         self.counts = Tensor._wrap(be.zeros((vocab_size, vocab_size), dtype), be)
 
     def fit(self, X: Tensor, Y: Tensor) -> CountingBigram:
@@ -38,7 +52,7 @@ class CountingBigram(LanguageModel):
         # Row X[i, -1] of the table gets onehot(Y[i]) added: O(N * V) work and memory on every backend. (Adding
         # ones into V * V flat bins costs the strict backend, whose scatter_add is a one-hot matmul, an
         # (N, V * V) matrix: 1.3 GB for the 228,146 bigrams of names.txt.)
-        nexts = functional.one_hot(Y, v, self.counts.dtype)._data
+        nexts = functional.one_hot(Y, v).astype(self.counts.dtype)._data
         self.counts._data = be.scatter_add(self.counts._data, X._data[:, -1], nexts)
         self.counts._version += 1
         return self
@@ -46,11 +60,17 @@ class CountingBigram(LanguageModel):
     def log_probs(self) -> Tensor:
         """``log P`` as a ``(V, V)`` tensor (rows: previous character). Rows never seen give -inf without
         smoothing."""
-        k = self.config["smoothing"]
-        smoothed = self.counts + k
+        smoothed = self.counts + self.smoothing
         with warnings.catch_warnings():  # log(0) = -inf is the unsmoothed model's answer, not a fault
             warnings.simplefilter("ignore", RuntimeWarning)
             return ops.log(smoothed / ops.sum(smoothed, axis=1, keepdims=True))
 
     def forward(self, X: Tensor) -> Tensor:
         return ops.getitem(self.log_probs(), X[:, -1])
+
+    def pictures(self, workdir: Path, vocab: Vocab) -> list[Path]:
+        """``bigram.png``: the count table as makemore part 1 draws it."""
+        from .. import plots
+
+        path = plots.bigram_heatmap(self.counts.numpy(), vocab.itos, workdir / "bigram.png")
+        return [] if path is None else [path]

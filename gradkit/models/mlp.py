@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from backends import Generator
 
 from .. import nn
 from ..tensor import Tensor
-from .base import LanguageModel, check_positive
+from .base import LanguageModel, StepDecay, check_positive
+from .config import option
+
+
+@dataclasses.dataclass
+class MLPConfig(StepDecay):
+    """MLP of Bengio et al. 2003: embeddings, one tanh layer (makemore part 2)"""
+
+    block_size: int = option(3, "context length: how many previous characters the model reads", low=1)
+    n_embd: int = option(10, "embedding size per character", low=1)
+    n_hidden: int = option(200, "hidden units per layer", low=1)
+
+    def build(self, vocab_size: int, generator: Generator, dtype: str) -> LanguageModel:
+        return MLPLanguageModel(vocab_size, self.block_size, self.n_embd, self.n_hidden, generator=generator,
+                                dtype=dtype)
 
 
 class MLPLanguageModel(LanguageModel):
@@ -21,12 +36,10 @@ class MLPLanguageModel(LanguageModel):
     Source: Bengio, Ducharme, Vincent, Jauvin, "A Neural Probabilistic Language Model", JMLR 2003.
     """
 
-    kind = "mlp"
-
     def __init__(self, vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 200, *,
                  generator: Generator, dtype: Any = "float32") -> None:
         check_positive(vocab_size=vocab_size, block_size=block_size, n_embd=n_embd, n_hidden=n_hidden)
-        self.config = {"vocab_size": vocab_size, "block_size": block_size, "n_embd": n_embd, "n_hidden": n_hidden}
+        self.vocab_size, self.block_size = vocab_size, block_size
         self.C = nn.Embedding(vocab_size, n_embd, generator=generator, dtype=dtype)
         self.flatten = nn.Flatten()
         self.hidden = nn.Linear(block_size * n_embd, n_hidden, generator=generator, gain=5 / 3, dtype=dtype)

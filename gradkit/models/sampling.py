@@ -6,7 +6,6 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..data import Vocab
-from ..tensor import Tensor
 from .base import LanguageModel
 
 
@@ -15,11 +14,11 @@ def sample(model: LanguageModel, vocab: Vocab, n: int = 20, *, seed: int = 0, te
            top_k: int | None = None, max_len: int = 64) -> list[str]:
     """``n`` words drawn from ``model``, each until it emits '.' (index 0) or reaches ``max_len`` characters.
 
-    The model runs on its backend on all ``n`` contexts ``(n, block_size)`` at once; the probabilities
-    ``(n, vocab_size)`` come to the host once per character, where a seeded ``numpy.random.Generator``
-    draws (so one seed gives the same words on every backend). ``temperature`` divides the logits (below 1:
-    more likely words); ``top_k`` keeps only the k most likely characters. Source: makemore's
-    ``generate``.
+    The model runs on its backend on all ``n`` words at once (``model.next_logits`` of what each has so
+    far); the probabilities ``(n, vocab_size)`` come to the host once per character, where a seeded
+    ``numpy.random.Generator`` draws (so one seed gives the same words on every backend). ``temperature``
+    divides the logits (below 1: more likely words); ``top_k`` keeps only the k most likely characters.
+    Source: makemore's ``generate``.
 
     Raises:
         ValueError: ``n`` or ``max_len`` < 1, ``temperature`` <= 0, ``top_k`` not in [1, vocab_size].
@@ -31,14 +30,12 @@ def sample(model: LanguageModel, vocab: Vocab, n: int = 20, *, seed: int = 0, te
     if top_k is not None and not 1 <= top_k <= model.vocab_size:
         raise ValueError(f"top_k must be between 1 and {model.vocab_size}, got {top_k}")
     rng = np.random.default_rng(seed)
-    backend = model.backend
     was_training = model.training
     model.eval()
-    context = np.zeros((n, model.block_size), dtype=np.int64)
     out = np.zeros((n, max_len), dtype=np.int64)
     done = np.zeros(n, dtype=bool)
     for t in range(max_len):
-        logits = model(Tensor._wrap(backend.asarray(context), backend)).numpy().astype(np.float64) / temperature
+        logits = model.next_logits(out[:, :t]).numpy().astype(np.float64) / temperature
         if top_k is not None:
             kth = np.sort(logits, axis=1)[:, -top_k][:, None]
             logits = np.where(logits < kth, -np.inf, logits)
@@ -50,7 +47,6 @@ def sample(model: LanguageModel, vocab: Vocab, n: int = 20, *, seed: int = 0, te
         done |= ix == 0
         if done.all():
             break
-        context = np.concatenate([context[:, 1:], ix[:, None]], axis=1)
     model.train(was_training)
     return [vocab.decode(row.tolist()) for row in _until_end(out)]
 
