@@ -80,9 +80,10 @@ def loss_figure(history: Sequence[tuple[int, float, float]], title: str,
 
 def loss_curve(history: Sequence[tuple[int, float, float]], path: Path, title: str,
                dev: Sequence[tuple[int, float]] = ()) -> Path | None:
-    """Write ``loss_figure(history, title, dev)`` to ``path`` (PNG). None without matplotlib or data."""
+    """Write ``loss_figure(history, title, dev)`` to ``path`` (PNG). None without matplotlib or training
+    losses (a closed-form model)."""
     plt = _pyplot()
-    if plt is None or not (history or dev):
+    if plt is None or not history:
         return None
     return _save(plt, loss_figure(history, title, dev), path)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend
+from backends import Backend, Generator
 
 from . import optim
 from .data import Vocab, split_words
@@ -47,6 +47,8 @@ class TrainConfig:
     dtype: str = option("float32", "float type of the weights (the counts always count in float64)",
                         choices=("float32", "float64"))
     log_every: int = option(100, "steps between the losses written to log.csv", low=1, resume=True)
+    eval_every: int | None = option(None, "steps between dev-loss evaluations and checkpoints (default: at most "
+                                    "5% of the run's work, about 50 a run)", low=1, resume=True)
 
     @classmethod
     def of(cls, type: str = DEFAULT_TYPE, **settings: Any) -> TrainConfig:  # noqa: A002
@@ -164,7 +166,8 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
 @dataclass
 class Run:
     """A training run's state: enough to continue it exactly (``step``, the minibatch generator and the
-    optimizer; the learning rate is a function of the step) and its loss history ``(step, loss, lr)``."""
+    optimizer; the learning rate is a function of the step), its loss history ``(step, loss, lr)`` and its
+    dev losses ``(steps done, loss)``."""
 
     config: TrainConfig
     model: LanguageModel
@@ -172,12 +175,14 @@ class Run:
     rng: np.random.Generator
     step: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
+    dev: list[tuple[int, float]] = field(default_factory=list)
 
 
-def new_run(config: TrainConfig, vocab: Vocab, backend: Backend) -> Run:
+def new_run(config: TrainConfig, vocab: Vocab, backend: Backend, generator: Generator | None = None) -> Run:
     """A fresh model for ``vocab`` on ``backend`` (initial weights from ``config.seed``, the same on every
-    backend), with the type's optimizer (None for a closed-form model)."""
-    generator = backend.random(config.seed)
+    backend; ``generator`` replaces ``backend.random(config.seed)``), with the type's optimizer (None for a
+    closed-form model)."""
+    generator = backend.random(config.seed) if generator is None else generator
     model = config.spec.build(vocab.vocab_size, generator, config.dtype)
     rng = np.random.default_rng([config.seed, 1])  # the minibatch stream, independent of the init stream
     return Run(config, model, config.spec.optimizer(model), rng)
@@ -234,14 +239,15 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     return run
 
 
-def losses(model: LanguageModel, splits: Splits) -> dict[str, float]:
-    """Mean negative log-likelihood (nats per character) on each split, in eval mode, in chunks of at most
-    about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
+def losses(model: LanguageModel, splits: Splits,
+           names: tuple[str, ...] = ("train", "dev", "test")) -> dict[str, float]:
+    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode, in chunks of
+    at most about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
     width = max([model.vocab_size, *(max(p.shape) for p in model.parameters())])
     targets = splits.tensors["train"][1]
     per_row = width * (targets.shape[1] if targets.ndim == 2 else 1)  # whole words: a row is T positions
     chunk = max(1, min(65536, 2**24 // per_row))
-    return {name: model.evaluate(X, Y, chunk) for name, (X, Y) in splits.tensors.items()}
+    return {name: model.evaluate(*splits.tensors[name], chunk) for name in names}
 
 
 __all__ = ["ConfigError", "Run", "Splits", "TrainConfig", "fit", "losses", "new_run", "prepare", "train_step"]
