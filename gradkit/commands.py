@@ -127,7 +127,7 @@ def train(args: argparse.Namespace) -> int:
     backend = backends.get_backend(args.backend)
     workdir = Path(args.work_dir)
     with contextlib.ExitStack() as stack:
-        signals = stack.enter_context(StopSignals())
+        signals = stack.enter_context(StopSignals(exiting=True))
         locked = workdir.is_dir() and _lock(stack, workdir, args.quiet)
         result = _train_locked(args, backend, workdir, stack, signals, locked)
     return result

@@ -14,9 +14,12 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .stopping import StopSignals
 from .train import Run, Splits, fit, losses
@@ -113,9 +116,14 @@ class Session:
         def stop() -> bool:
             return self.signals.requested or time.monotonic() - self.last_save > CHECKPOINT_SECONDS
 
+        def steps(**kw: Any) -> None:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):  # overflow: check_finite names it
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fit(run, self.splits, **kw)
+
         self.checkpoint()  # before the first step: an unwritable or full -o fails now
         if run.optimizer is None:  # closed form: one fit, then its dev loss
-            fit(run, self.splits)
+            steps()
             self.checkpoint(best=self.evaluate())
             return self.signals.signum
         if run.step == 0 and not run.dev:
@@ -123,7 +131,7 @@ class Session:
         end = run.config.max_steps
         while run.step < end and not self.signals.requested:
             boundary = min(end, (run.step // every + 1) * every)
-            fit(run, self.splits, max_steps=boundary, on_log=logged, stop=stop)
+            steps(max_steps=boundary, on_log=logged, stop=stop)
             best = self.evaluate() if run.step == boundary else False
             self.checkpoint(best=best)
         return self.signals.signum

@@ -29,14 +29,17 @@ class Interrupted(KeyboardInterrupt):
 
 class StopSignals:
     """While entered (``with StopSignals() as stop:``), SIGINT, SIGTERM and SIGHUP set ``stop.signum``
-    instead of killing the process; leaving restores the previous handlers. Outside the main thread it
-    installs nothing (Python delivers signals to the main thread only).
+    instead of killing the process; leaving restores the previous handlers, or, with ``exiting=True`` once a
+    signal came, ignores further ones (the process is saving and leaving: a late second signal must not
+    turn a clean stop into a crash). Outside the main thread it installs nothing (Python delivers signals to
+    the main thread only).
 
     Attributes:
         signum: the first signal received, or None.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, exiting: bool = False) -> None:
+        self.exiting = exiting
         self.signum: int | None = None
         self._pending: int | None = None
         self._depth = 0
@@ -54,7 +57,7 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         for s, handler in self._previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if self.exiting and self.signum is not None else handler)
         self._previous = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:

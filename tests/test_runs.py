@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gradkit import checkpoint
@@ -44,7 +47,7 @@ def test_second_holder_fails_at_once_naming_the_first(tmp_path: Path) -> None:
         assert not (tmp_path / LOCK_FILE).exists()  # removed on release
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
 
 
 @posix
@@ -81,3 +84,135 @@ def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
         p.write_bytes(b"x")
     assert checkpoint.remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(tmp_path.iterdir()) == sorted([own, *keep])
+
+
+# --- the train command under faults (subprocesses, as a user's shell or scheduler would run it) ------------
+
+SMALL = ["--backend", "numpy", "--type", "mlp", "--n-hidden", "16", "--n-embd", "4", "--max-steps", "200",
+         "--eval-every", "50", "--log-every", "10", "--quiet", "-n", "1"]
+
+
+def words_file(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    path.write_text("\n".join("".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 7))) for _ in range(400)))
+    return path
+
+
+def gradkit(*args: object, delay: float = 0.0, **kw: object) -> subprocess.Popen:
+    env = {**os.environ, "GRADKIT_TEST_SAVE_DELAY": str(delay)}
+    return subprocess.Popen([sys.executable, "-m", "gradkit.cli", *map(str, args)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def state(directory: Path) -> dict[str, bytes]:
+    with np.load(directory / "model.npz") as z:
+        return {k: z[k].tobytes() for k in z.files if k.startswith(("model/", "optim/"))}
+
+
+@posix
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_killed_at_random_moments_resumes_bit_identical(tmp_path: Path, signum: int) -> None:
+    words = words_file(tmp_path / "words.txt")
+    assert finish(gradkit("train", *SMALL, "-i", words, "-o", tmp_path / "straight"))[0] == 0
+    out, rng = tmp_path / "stopped", np.random.default_rng(signum)
+    stops = 0
+    for _ in range(20):  # each save sleeps 0.15 s: most signals land inside a checkpoint write
+        resume = ["--resume"] if (out / "model.npz").exists() else []
+        proc = gradkit("train", *SMALL, *resume, "-i", words, "-o", out, delay=0.15)
+        time.sleep(rng.uniform(0.6, 2.0))
+        proc.send_signal(signum)
+        if rng.random() < 0.5:  # a second signal, usually during the save the first one started
+            time.sleep(0.05)
+            proc.send_signal(signum)
+        status, err = finish(proc)
+        if status == 0:
+            break
+        if status == 128 + signum:
+            stops += 1
+            assert "interrupted" in err and "Traceback" not in err, err
+        else:  # the signal came while Python was starting, before gradkit set its handlers: nothing was written
+            assert status in (-signum, 1) and "training mlp" not in err, (status, err)
+    else:
+        pytest.fail("the run never completed")
+    assert stops >= 1
+    assert state(out) == state(tmp_path / "straight")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "straight").iterdir())
+
+
+@posix
+def test_a_diverging_run_stops_nonzero_and_keeps_the_good_checkpoint(tmp_path: Path) -> None:
+    words = words_file(tmp_path / "words.txt")
+    out = tmp_path / "run"
+    flags = ["--backend", "numpy", "--type", "bigram", "--eval-every", "5", "--log-every", "1", "--quiet", "-n", "1",
+             "-i", words, "-o", out]
+    assert finish(gradkit("train", *flags, "--max-steps", "10"))[0] == 0
+    good = state(out)
+    status, err = finish(gradkit("train", *flags, "--max-steps", "100", "--resume", "--learning-rate", "1e40"))
+    assert status == 3, err
+    assert "Warning" not in err  # numpy's overflow warnings are the divergence the last line names
+    lines = err.strip().splitlines()
+    assert re.fullmatch(r"gradkit train: error: the run diverged at step \d+: .*(nan|inf|NaN).*; lower "
+                        r"--learning-rate \(it was 1e\+40 at that step\) and train again \(the last good checkpoint "
+                        r"in .* is kept\)", lines[-1]), err
+    saved = state(out)
+    assert saved == good or all(np.isfinite(np.frombuffer(v, np.float32)).all() for v in saved.values())
+    with np.load(out / "model.npz") as z:
+        assert all(np.isfinite(z[k]).all() for k in z.files if k.startswith("model/"))
+
+
+@posix
+def test_a_second_run_on_the_directory_fails_at_once_naming_the_first(tmp_path: Path) -> None:
+    words = words_file(tmp_path / "words.txt")
+    out = tmp_path / "run"
+    first = gradkit("train", *SMALL, "-i", words, "-o", out, delay=30)  # sits in its first save
+    try:
+        for _ in range(600):
+            if (out / LOCK_FILE).exists() and (out / LOCK_FILE).read_text():
+                break
+            time.sleep(0.05)
+        second = subprocess.run([sys.executable, "-m", "gradkit.cli", "train", *SMALL, "--overwrite", "-i", words,
+                                 "-o", out], capture_output=True, text=True, timeout=60, env=os.environ.copy())
+        assert second.returncode == 2
+        assert re.fullmatch(rf"gradkit train: error: {re.escape(str(out))} is in use by another gradkit run \(pid "
+                            rf"{first.pid} on host .+, started .+\); wait for it to end, or choose another -o DIR\n",
+                            second.stderr), second.stderr
+    finally:
+        first.kill()
+        first.communicate()
+
+
+def test_a_new_run_refuses_a_trained_model_unless_asked(tmp_path: Path) -> None:
+    words = words_file(tmp_path / "words.txt")
+    out = tmp_path / "run"
+    flags = [*SMALL[:8], "--max-steps", "3", *SMALL[10:], "-i", words, "-o", out]
+    assert finish(gradkit("train", *flags))[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    status, err = finish(gradkit("train", *flags))
+    assert status == 2 and err.startswith(f"gradkit train: error: {out} holds a trained model")
+    assert "--resume" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    status, _ = finish(gradkit("train", *flags, "--overwrite", "--seed", "7"))
+    assert status == 0 and state(out) != {k: v for k, v in before.items()}
+
+
+def test_a_full_disk_fails_before_the_first_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import gradkit.runner as runner
+    from gradkit.cli import main
+
+    steps: list[int] = []
+    monkeypatch.setattr(runner, "fit", lambda run, *a, **k: steps.append(run.step))
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    status = main(["train", *SMALL, "-o", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2 and "the disk holding" in err and "is full" in err
+    assert steps == []  # no training happened
+    assert not (tmp_path / "run").exists()  # nothing written: the directory this run made is gone again
