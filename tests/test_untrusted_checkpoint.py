@@ -146,9 +146,97 @@ def test_pickle_payload_is_never_unpickled(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = npz(tmp_path / "model.npz", {"w": npy(np.array([Payload(str(marker))], dtype=object))})
     with np.load(path, allow_pickle=True) as z:  # the payload is real: unpickling it writes the marker
-        z["w"]
+        z["w"][0].close()
     assert marker.exists()
     marker.unlink()
     result = load_in_subprocess(path)
     assert "dtype object" in result["error"] and "pickle" in result["error"]
     assert not marker.exists()
+
+
+# --- a crafted model.npz through the command line: fields checked, no stored path opened ----------------------
+
+WORDS = "\n".join(["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op", "qr", "st"] * 5) + "\n"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("crafted")
+    (root / "words.txt").write_text(WORDS)
+    done = subprocess.run([sys.executable, "-m", "gradkit.cli", "train", "--backend", "numpy", "--max-steps", "2",
+                           "--n-hidden", "8", "--batch-size", "4", "--quiet", "-n", "1", "-i", str(root / "words.txt"),
+                           "-o", str(root / "run")], capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    return root / "run"
+
+
+def crafted(trained: Path, target: Path, change) -> Path:
+    """A copy of the trained run whose model.npz (and best.npz) metadata ``change(meta, arrays)`` edited."""
+    target.mkdir()
+    arrays, meta = ck.load(trained / "model.npz")
+    change(meta, arrays)
+    for name in ("model.npz", "best.npz"):
+        ck.save(target / name, arrays, meta)
+    return target
+
+
+def run_cli(*args: object, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradkit.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX")
+def test_a_path_named_in_a_checkpoint_is_never_opened(trained: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:the secret line\n")
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading would hang: the timeout would fail the test
+    for i, named in enumerate((secret, tmp_path / "fifo", Path("/dev/zero"))):
+        run = crafted(trained, tmp_path / f"run{i}", lambda m, a: m.update(input=str(named)))
+        for command in (["eval"], ["sample"], ["train", "--resume", "--max-steps", "3"]):
+            done = run_cli(*command, "--backend", "numpy", "-o", run, timeout=30)
+            assert "the secret line" not in done.stdout + done.stderr
+            if command != ["sample"]:
+                assert done.returncode == 2 and "pass it again with -i FILE" in done.stderr, done.stderr
+                assert len(done.stderr.splitlines()) == 1
+            else:
+                assert done.returncode == 0 and "pass the training words with -i FILE" in done.stderr
+
+
+def test_resume_checks_the_words_file_against_the_recorded_hash(trained: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text(WORDS.replace("ab", "ba"))
+    run = crafted(trained, tmp_path / "run", lambda m, a: None)
+    done = run_cli("train", "--resume", "--max-steps", "3", "--backend", "numpy", "-i", other, "-o", run)
+    assert done.returncode == 2 and "is not the words file" in done.stderr and "SHA-256" in done.stderr
+
+
+def _rng(m: dict, a: dict) -> None:
+    m["rng_state"] = {"bit_generator": "MT19937", "state": {}}
+
+
+BAD_FIELDS = {
+    "step": (lambda m, a: m.update(step=-1), "'step' field: expected an integer >= 0, got -1"),
+    "step type": (lambda m, a: m.update(step="10"), "'step' field: expected an integer >= 0"),
+    "dtype": (lambda m, a: m.update(dtype="float16"), "'dtype' field"),
+    "history": (lambda m, a: m.update(history=[[0, float("nan"), 0.1]]), "'history' field"),
+    "dev": (lambda m, a: m.update(dev=[["x", 1.0]]), "'dev' field"),
+    "rng state": (_rng, "'rng_state' field: expected numpy's PCG64 state"),
+    "input": (lambda m, a: m.update(input=["/etc/passwd"]), "'input' field"),
+    "input hash": (lambda m, a: m.update(input_sha256="00"), "'input_sha256' field"),
+    "config type": (lambda m, a: m["config"]["model"].update(n_hidden="8"), "--n-hidden must be an integer"),
+    "huge model": (lambda m, a: m["config"]["model"].update(n_hidden=10**6, n_embd=10**5),
+                   "larger than any stored array can back"),
+    "model beyond its arrays": (lambda m, a: m["config"]["model"].update(n_hidden=4000, n_embd=4000),
+                                "a model larger than the arrays the file holds"),
+    "vocabulary": (lambda m, a: m["vocab"].update(itos=[".", *(chr(0x4E00 + i) for i in range(5000))]),
+                   "'vocab' field: 5001 symbols"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FIELDS))
+def test_each_bad_field_is_one_line_and_exit_2(trained: Path, tmp_path: Path, case: str) -> None:
+    change, message = BAD_FIELDS[case]
+    run = crafted(trained, tmp_path / "run", change)
+    done = run_cli("eval", "--backend", "numpy", "-i", trained.parent / "words.txt", "-o", run)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert message in done.stderr and str(run / "best.npz") in done.stderr, done.stderr
