@@ -191,7 +191,7 @@ def test_a_path_named_in_a_checkpoint_is_never_opened(trained: Path, tmp_path: P
     secret.write_text("root:x:0:0:the secret line\n")
     os.mkfifo(tmp_path / "fifo")  # opening it for reading would hang: the timeout would fail the test
     for i, named in enumerate((secret, tmp_path / "fifo", Path("/dev/zero"))):
-        run = crafted(trained, tmp_path / f"run{i}", lambda m, a: m.update(input=str(named)))
+        run = crafted(trained, tmp_path / f"run{i}", lambda m, a, named=named: m.update(input=str(named)))
         for command in (["eval"], ["sample"], ["train", "--resume", "--max-steps", "3"]):
             done = run_cli(*command, "--backend", "numpy", "-o", run, timeout=30)
             assert "the secret line" not in done.stdout + done.stderr
