@@ -129,6 +129,7 @@ class _Budget(Generator):
 
 
 def budget(path: Path, backend: Backend, seed: int, arrays: dict[str, np.ndarray]) -> Generator:
-    """``backend.random(seed)`` that draws at most as many numbers as the checkpoint's model arrays hold."""
-    limit = sum(a.size for name, a in arrays.items() if name.startswith("model/"))
+    """``backend.random(seed)`` that draws at most about as many numbers as the checkpoint's model arrays hold
+    (four times as many, plus 2**20: some models draw numbers they do not keep)."""
+    limit = 4 * sum(a.size for name, a in arrays.items() if name.startswith("model/")) + 2**20
     return _Budget(backend, seed, limit, path)

@@ -18,7 +18,7 @@ import numpy as np
 from backends import Backend, Generator
 
 from . import optim
-from .data import Vocab, split_words
+from .data import Vocab, index_dtype, split_words
 from .models import DEFAULT_TYPE, LanguageModel, ModelConfig, Trained, config_of
 from .models.config import ConfigError, check_fields, flag, meta, option, options
 from .tensor import Tensor
@@ -131,7 +131,8 @@ class TrainConfig:
 class Splits:
     """The words split 80/10/10 and their context windows on the backend.
 
-    ``tensors[name] = (X (N, block_size) int64, Y (N,) int64)`` for ``name`` in train, dev, test; ``words``
+    ``tensors[name] = (X (N, block_size), Y (N,))`` for ``name`` in train, dev, test, of the compact
+    ``data.index_dtype`` (int8 for up to 128 symbols; ``fit`` and ``evaluate`` widen each batch); ``words``
     keeps the word lists (samples are marked when they are in ``words["train"]``).
     """
 
@@ -154,7 +155,7 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
     parts = dict(zip(names, split_words(words, seed=config.seed)))
     tensors = {}
     for name, part in parts.items():
-        X, Y = config.spec.rows(part, vocab)
+        X, Y = config.spec.rows(part, vocab, index_dtype(vocab.vocab_size))
         tensors[name] = (Tensor(X, backend=backend), Tensor(Y, backend=backend))
     n_train = tensors["train"][0].shape[0]
     if for_training and config.batch_size > n_train:
@@ -223,10 +224,10 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend)
-            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend)
+            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend).long()  # compact rows, widened per batch
+            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend).long()
         else:
-            Xb, Yb = X, Y
+            Xb, Yb = X.long(), Y.long()
         lr = config.spec.lr_at(run.step)
         loss = train_step(model, run.optimizer, Xb, Yb, lr)
         model.after_step(Xb, Yb, lr)
