@@ -19,8 +19,9 @@ import backends
 from . import checkpoint, runmeta
 from .checkpoint import CheckpointError, OutputError
 from .data import load_words
-from .models import DEFAULT_TYPE, TYPES, sample
+from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
 from .models.config import flag, options
+from .models.sampling import BATCH
 from .runlock import LOCK_FILE, run_lock
 from .runner import Session, default_eval_every, progress
 from .stopping import StopSignals
@@ -245,13 +246,16 @@ def sample_words(args: argparse.Namespace) -> int:
     if args.top_k is not None and not 1 <= args.top_k <= vocab.vocab_size:
         raise ConfigError(f"--top-k must be between 1 and {vocab.vocab_size} (the vocabulary), got {args.top_k}")
     seed = run.config.seed if args.seed is None else args.seed
-    words = sample(run.model, vocab, args.num_samples, seed=seed, temperature=args.temperature, top_k=args.top_k)
+    train_words: set[str] | None = None
     if args.input_file is None and meta.get("input") is not None:
         print("note: pass the training words with -i FILE to mark samples '(in train)'", file=sys.stderr)
-        print("\n".join(words))
     else:
-        source = _source(args, meta, path)
-        _print_marked(words, set(_scoring_splits(source, run, backend, vocab).words["train"]))
+        train_words = set(_scoring_splits(_source(args, meta, path), run, backend, vocab).words["train"])
+    words = iter_samples(run.model, vocab, args.num_samples, seed=seed, temperature=args.temperature,
+                         top_k=args.top_k)
+    for i, word in enumerate(words, start=1):  # streamed: the first words appear at once, memory flat in -n
+        print(f"{word} (in train)" if train_words is not None and word in train_words else word,
+              flush=i % BATCH == 0)
     _using(run, path)
     return 0
 

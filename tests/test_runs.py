@@ -216,3 +216,64 @@ def test_a_full_disk_fails_before_the_first_step(tmp_path: Path, monkeypatch: py
     assert status == 2 and "the disk holding" in err and "is full" in err
     assert steps == []  # no training happened
     assert not (tmp_path / "run").exists()  # nothing written: the directory this run made is gone again
+
+
+# --- memory: bounded by the model and the batch, not by the input or -n -------------------------------------
+
+MEMORY = """
+import resource, sys
+from gradkit import get_backend
+from gradkit.data import load_words
+from gradkit.train import TrainConfig, fit, new_run, prepare
+kind = sys.argv[2]
+words = load_words(sys.argv[1])
+config = TrainConfig.of(kind, **({} if kind == "counts" else {"max_steps": 3})).resolved().fit_to(words)
+splits = prepare(words, config, get_backend("numpy"))
+fit(new_run(config, splits.vocab, get_backend("numpy")), splits)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+MEMORY_BOUND_KB = 1_200_000  # 50 MB of names: measured 674 MB (counts) and 848 MB (mlp); before: 10.7 GB (counts)
+
+
+def names_file(path: Path, size: int) -> Path:
+    """About ``size`` bytes of made-up names (a-z, 3 to 12 letters), one a line."""
+    rng = np.random.default_rng(0)
+    n = size // 8
+    lengths = rng.integers(3, 13, n)
+    letters = rng.integers(97, 123, int(lengths.sum()), dtype=np.uint8)
+    ends = np.cumsum(lengths + 1) - 1
+    text = np.zeros(int(lengths.sum()) + n, np.uint8)
+    mask = np.ones(text.size, bool)
+    mask[ends] = False
+    text[mask], text[~mask] = letters, 10
+    path.write_bytes(text.tobytes())
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KB (Linux)")
+@pytest.mark.parametrize("kind", ["counts", "mlp"])
+def test_a_50_mb_names_file_trains_in_bounded_memory(tmp_path: Path, kind: str) -> None:
+    big = names_file(tmp_path / "names.txt", 50_000_000)
+    done = subprocess.run([sys.executable, "-c", MEMORY, str(big), kind], capture_output=True, text=True,
+                          timeout=600, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < MEMORY_BOUND_KB
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KB (Linux)")
+def test_sample_streams_with_memory_flat_in_n(tmp_path: Path) -> None:
+    words = words_file(tmp_path / "words.txt")
+    run = tmp_path / "run"
+    assert finish(gradkit("train", "--type", "counts", "--backend", "numpy", "--quiet", "-n", "1", "-i", words,
+                          "-o", run))[0] == 0
+    peaks = []
+    for n in (2_000, 200_000):
+        script = ("import resource, sys; from gradkit.cli import main; main(sys.argv[1:]); "
+                  "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+        done = subprocess.run([sys.executable, "-c", script, "sample", "--backend", "numpy", "-n", str(n), "-i",
+                               str(words), "-o", str(run)], capture_output=True, text=True, timeout=300,
+                              env=os.environ.copy())
+        assert done.returncode == 0 and len(done.stdout.splitlines()) == n, done.stderr
+        peaks.append(int(done.stderr.splitlines()[-1]))
+    assert peaks[1] - peaks[0] < 20_000  # KB: 100x the words, the same memory (the output is streamed)

@@ -9,13 +9,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gradkit.data.errors import DataError, UnknownCharError
-from gradkit.data.vocab import BOUNDARY, Vocab, _check_word
+from gradkit.data.vocab import BOUNDARY, Vocab, check_words
 
 
 def _encode_all(words: list[str], vocab: Vocab, first: int = 0) -> np.ndarray:
     """Indices of ``word + '.'`` for every word, concatenated: host int64 array of ``sum(len(w) + 1)``."""
-    for number, word in enumerate(words, start=first + 1):
-        _check_word(word, number)
+    check_words(words, first)
     text = BOUNDARY.join(words) + BOUNDARY if words else ""
     codepoints = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     keys = np.array([ord(s) for s in vocab.symbols], dtype=np.uint32)
