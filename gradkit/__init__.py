@@ -42,9 +42,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError", "DType", "DeviceMismatchError", "Generator", "GradkitCompileWarning", "Size",
-    "Tensor",
-    "UnknownBackendError", "Value", "abs", "all", "allclose", "amax", "amin", "any", "arange", "argmax", "argmin",
-    "bool", "cat", "clamp", "clamp_max", "clamp_min", "compile", "concat", "cross_entropy", "default_generator", "double", "empty", "exp", "flatten",
+    "Tensor", "UnknownBackendError", "Value", "abs", "all", "allclose", "amax", "amin", "any", "arange", "argmax",
+    "argmin", "bool", "cat", "clamp", "clamp_max", "clamp_min", "compile", "concat", "cross_entropy",
+    "default_generator", "double", "empty", "exp", "flatten",
     "float32", "float64", "full", "full_like", "functional", "get_backend", "histogram", "index_put", "int32",
     "int64", "is_grad_enabled", "linear", "linspace", "log", "log10", "log_softmax", "long", "manual_seed",
     "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "multinomial", "nn", "no_grad", "one_hot",

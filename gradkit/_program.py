@@ -314,7 +314,7 @@ class Program:
                 return "pass"
             return f"if {'not ' if e[3] else ''}{self._arg(e[2])}: return MISS"
         if kind == "check":
-            if self.keep_all and not host:  # no host read inside a CUDA graph: the runner checks the flag after the launch
+            if self.keep_all and not host:  # no host read inside a CUDA graph: the runner reads the flag after it
                 self.checks.append((self._arg(e[2]), e[3]))
                 return "pass"
             return f"if {self._arg(e[2])}: raise {self._const(e[3], force=True)}()"

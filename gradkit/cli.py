@@ -7,6 +7,7 @@ work. Bad input gets one line on stderr naming the problem and the fix, exit sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 import backends
@@ -16,6 +17,8 @@ from .checkpoint import CheckpointError, OutputError
 from .data import DataError
 from .models import DEFAULT_TYPE, TYPES
 from .models.config import flag, meta, options, value_type
+from .runner import Diverged
+from .stopping import Interrupted
 from .train import ConfigError, TrainConfig
 
 USER_ERRORS = (DataError, CheckpointError, OutputError, ConfigError, backends.UnknownBackendError,
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "that ships with gradkit)")
     _config_flags(train)
     train.add_argument("--resume", action="store_true", help="continue the run in DIR/model.npz")
+    train.add_argument("--overwrite", action="store_true", help="replace the trained model in DIR (without it, "
+                       "a new run refuses a DIR that holds one)")
     train.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     train.add_argument("--no-compile", dest="compile", action="store_false", help="run the training step eagerly "
                        "instead of tracing it once and replaying it (gradkit.compile; the same numbers either way)")
@@ -49,10 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     smp.add_argument("-n", "--num-samples", type=int, default=20)
     smp.add_argument("--temperature", type=float, default=1.0, help="> 0; below 1 gives likelier words")
     smp.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest characters only")
+    smp.add_argument("-i", "--input-file", default=None, help="the training words, to mark samples '(in train)' "
+                     "(default: the embedded names, when the model was trained on them)")
 
     ev = sub.add_parser("eval", help="train/dev/test loss of a trained model")
     _common(ev)
-    ev.add_argument("-i", "--input-file", default=None, help="default: the file the model was trained on")
+    ev.add_argument("-i", "--input-file", default=None, help="the words the model was trained on (needed "
+                    "unless they were the embedded names; the split is the training run's)")
 
     sub.add_parser("info", help="which backends this machine has, and why not")
 
@@ -96,13 +104,16 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--work-dir", default="out", help="directory of model.npz and outputs (default: out)")
+    if p.prog.split()[-1] in ("sample", "eval"):
+        p.add_argument("--checkpoint", choices=["best", "last"], default=None, help="best.npz (the lowest dev "
+                       "loss) or model.npz (the last step) (default: best when DIR has it)")
     p.add_argument("--backend", default=None, help="numpy, cupy, strict, cpu, cuda, gpu, auto "
                    "(default: $GRADKIT_BACKEND, then auto)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gradkit`` console script; returns the exit status (0, 2 for bad input, 130 when
-    interrupted)."""
+    """Entry point of the ``gradkit`` console script; returns the exit status: 0, 2 for bad input, 3 when the
+    run diverged, 128 + the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it."""
     args = build_parser().parse_args(argv)
     try:
         return commands.COMMANDS[args.command](args)
@@ -112,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print(f"gradkit {args.command}: error: out of memory; choose smaller sizes or counts", file=sys.stderr)
         return 2
+    except Diverged as exc:
+        print(f"gradkit {args.command}: error: {exc}", file=sys.stderr)
+        return 3
+    except Interrupted as exc:  # a second stop signal: at once (never inside a checkpoint write)
+        with contextlib.suppress(OSError):
+            print(f"gradkit: interrupted by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("gradkit: interrupted", file=sys.stderr)
         return 130

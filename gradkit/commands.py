@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import math
 import os
 import signal
@@ -14,12 +16,17 @@ from typing import Any
 
 import backends
 
+from . import checkpoint, runmeta
 from .checkpoint import CheckpointError, OutputError
 from .data import load_words
-from .models import DEFAULT_TYPE, TYPES, sample
+from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
 from .models.config import flag, options
-from .train import ConfigError, Run, Splits, TrainConfig, fit, losses, new_run, prepare
-from .workdir import MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
+from .models.sampling import BATCH
+from .runlock import LOCK_FILE, run_lock
+from .runner import Session, default_eval_every, progress
+from .stopping import StopSignals
+from .train import ConfigError, Run, Splits, TrainConfig, losses, new_run, prepare
+from .workdir import BEST_FILE, MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
 
 
 def info(args: argparse.Namespace) -> int:
@@ -82,22 +89,64 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
     return base.replace(**given).resolved()
 
 
-def _source(args: argparse.Namespace, meta: dict[str, Any] | None) -> str | None:
-    """The words file: ``-i``, else the one the checkpoint was trained on (None: the embedded names)."""
-    if args.input_file is not None or meta is None:
-        return args.input_file
-    source = meta.get("input")
-    if source is not None and not Path(source).exists():
-        raise ConfigError(f"the model was trained on {source}, which no longer exists; pass the words file "
-                          "again with -i FILE")
-    return source
+def _source(args: argparse.Namespace, meta: dict[str, Any] | None, path: Path) -> str | None:
+    """The words file: ``-i``, else the embedded names when the checkpoint was trained on them. A file named in
+    a checkpoint is never opened (the checkpoint is untrusted input); the user passes it again with ``-i``,
+    and a recorded SHA-256 must match it."""
+    recorded = None if meta is None else meta.get("input")
+    if args.input_file is None:
+        if recorded is not None:
+            raise ConfigError(f"{path} was trained on the words file {runmeta.excerpt(recorded)!r}; pass it "
+                              "again with -i FILE (gradkit never opens a file named inside a checkpoint)")
+        return None
+    digest = None if meta is None else meta.get("input_sha256")
+    if digest is not None and _sha256(args.input_file) != digest:
+        raise ConfigError(f"-i {args.input_file} is not the words file {path} was trained on (its SHA-256 "
+                          "differs); pass that file, or train a new model in another -o DIR")
+    return args.input_file  # type: ignore[no-any-return]
+
+
+def _sha256(source: str | None) -> str | None:
+    """The SHA-256 of a words file (None for the embedded names, or a file that cannot be read)."""
+    if source is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(source, "rb") as f:
+            for block in iter(lambda: f.read(2**20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def train(args: argparse.Namespace) -> int:
-    """``gradkit train``: train (or resume) a model, then report losses and samples and write the outputs."""
+    """``gradkit train``: train (or resume) a model in its own locked work directory, evaluating and saving
+    as it goes, then report losses and samples and write the outputs. Returns 0, or 128 + the signal's
+    number when a stop signal ended it (after saving)."""
     _check_num_samples(args)  # sampling comes last: checked here, before any work or any file is written
     backend = backends.get_backend(args.backend)
     workdir = Path(args.work_dir)
+    with contextlib.ExitStack() as stack:
+        signals = stack.enter_context(StopSignals(exiting=True))
+        locked = workdir.is_dir() and _lock(stack, workdir, args.quiet)
+        result = _train_locked(args, backend, workdir, stack, signals, locked)
+    return result
+
+
+def _lock(stack: contextlib.ExitStack, workdir: Path, quiet: bool) -> bool:
+    note = stack.enter_context(run_lock(workdir))
+    if note and not quiet:
+        print(note, file=sys.stderr)
+    return True
+
+
+def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: Path, stack: contextlib.ExitStack,
+                  signals: StopSignals, locked: bool) -> int:
+    last = workdir / MODEL_FILE
+    if last.exists() and not args.resume and not args.overwrite:
+        raise ConfigError(f"{workdir} holds a trained model ({last}); continue it with --resume, replace it "
+                          "with --overwrite, or choose another -o DIR")
     run = vocab = meta = None
     if args.resume:
         run, vocab, meta = load_run(workdir, backend)
@@ -105,41 +154,63 @@ def train(args: argparse.Namespace) -> int:
     if run is not None and config.max_steps < run.step:
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
-    source = _source(args, meta)
+    source = _source(args, meta, last)
     words = load_words(source)
     if run is None:
         config = config.fit_to(words)  # e.g. a whole-word model's block size: the longest word + 1
     splits = prepare(words, config, backend, vocab)
+    del words
     if run is None:
         run = new_run(config, splits.vocab, backend)  # before the directory exists: a model too big fails here
     else:
         run.config = config  # the learning rate is a function of the step: a new schedule needs no state
     created = _writable(workdir)
+    if not locked:
+        _lock(stack, workdir, args.quiet)
+    checkpoint.remove_stale_temporaries(workdir)
+    if not args.resume:
+        (workdir / BEST_FILE).unlink(missing_ok=True)  # --overwrite: the old run's best is not this run's
     source_name = str(Path(source).resolve()) if source else None
-    steps = "closed form" if run.optimizer is None else f"steps {run.step} -> {config.max_steps}"
+    digest = _sha256(source)
+    every = config.eval_every or default_eval_every(run, splits)
+    steps = "closed form" if run.optimizer is None else f"steps {run.step} -> {config.max_steps}, dev loss every " \
+        f"{every}"
     print(f"training {config.type} on {sum(len(w) for w in splits.words.values())} words "
           f"({source or 'the embedded names list'}), backend {backend.name}: "
           f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
+    on_log, report, bar = progress(run, args.quiet)
+
+    def save(name: str) -> None:
+        save_run(workdir, run, splits.vocab, backend, source_name, name, digest)
+
+    session = Session(run, splits, workdir, save, signals, every, report, compiled=args.compile)
     try:
-        interrupted = _fit_with_progress(run, splits, quiet=args.quiet, compiled=getattr(args, "compile", True))
+        with bar:
+            stopped = session.train(on_log)
     except BaseException:
-        if created and not any(workdir.iterdir()):
+        if created and not any(p.name != LOCK_FILE for p in workdir.iterdir()):
+            stack.close()
             workdir.rmdir()  # a failed first run leaves no empty directory behind
         raise
-    save_run(workdir, run, splits.vocab, backend, source_name)
-    write_log(workdir, run.history)
-    if interrupted:
-        print(f"interrupted at step {run.step}: saved {workdir / MODEL_FILE}; continue with "
-              f"gradkit train --resume -o {workdir}", file=sys.stderr)
-        raise KeyboardInterrupt
+    write_log(workdir, run.history, run.dev)
+    if stopped is not None:
+        _say(f"interrupted at step {run.step} by {signal.Signals(stopped).name}: saved {last}; continue with "
+             f"gradkit train --resume -o {workdir}")
+        return 128 + stopped
     print(" ".join(f"{k} loss {v:.4f}" for k, v in losses(run.model, splits).items()))
-    words = sample(run.model, splits.vocab, args.num_samples, seed=config.seed)
-    _print_marked(words, set(splits.words["train"]))
-    write_samples(workdir, words)
+    samples = sample(run.model, splits.vocab, args.num_samples, seed=config.seed)
+    _print_marked(samples, set(splits.words["train"]))
+    write_samples(workdir, samples)
     plots = write_plots(workdir, run, splits.vocab)
-    names = [MODEL_FILE, "log.csv", "samples.txt", *(p.name for p in plots)]
+    names = [MODEL_FILE, BEST_FILE, "log.csv", "samples.txt", *(p.name for p in plots)]
     print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
     return 0
+
+
+def _say(line: str) -> None:
+    """A line on stderr that a closed terminal (SIGHUP) cannot turn into an error."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr)
 
 
 def _print_marked(words: list[str], train_words: set[str]) -> None:
@@ -147,45 +218,21 @@ def _print_marked(words: list[str], train_words: set[str]) -> None:
         print(f"{w} (in train)" if w in train_words else w)
 
 
-def _fit_with_progress(run: Run, splits: Splits, quiet: bool, compiled: bool = True) -> bool:
-    """``fit`` with a tqdm bar showing the running loss on a terminal; elsewhere (a log file, CI) a plain line
-    at logged steps, about ten in all. ``quiet`` silences both. Ctrl-C stops the run at the next step
-    boundary (so that it saves and resumes exactly; a second Ctrl-C stops at once). ``compiled``: the step
-    through ``gradkit.compile`` (``--no-compile`` turns it off). Returns True when interrupted."""
-    from tqdm import tqdm
+def _chosen(args: argparse.Namespace, backend: backends.Backend) -> tuple[Run, Any, dict[str, Any], Path]:
+    """The checkpoint ``sample`` and ``eval`` use: ``--checkpoint best`` (default when ``best.npz`` exists:
+    the lowest dev loss) or ``last`` (``model.npz``); ``_using`` says which."""
+    workdir = Path(args.work_dir)
+    choice = args.checkpoint or ("best" if (workdir / BEST_FILE).exists() else "last")
+    name = BEST_FILE if choice == "best" else MODEL_FILE
+    run, vocab, meta = load_run(workdir, backend, name)
+    return run, vocab, meta, workdir / name
 
-    interrupted = [False]
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        if interrupted[0]:
-            raise KeyboardInterrupt
-        interrupted[0] = True
-
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread: Ctrl-C keeps Python's default behaviour
-        previous = None
-
-    total = run.config.max_steps
-    bar_on = not quiet and sys.stderr.isatty() and total > run.step
-    every = max(1, math.ceil((total - run.step) / 10))
-    with tqdm(total=total, initial=run.step, disable=not bar_on, unit="step", dynamic_ncols=True) as bar:
-        last = [run.step, run.step]
-
-        def on_log(step: int, loss: float, lr: float) -> None:
-            bar.update(step + 1 - last[0])
-            last[0] = step + 1
-            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:g}")
-            if not quiet and not bar_on and (step + 1 - last[1] >= every or step + 1 == total):
-                last[1] = step + 1
-                print(f"step {step + 1}/{total} loss {loss:.4f} lr {lr:g}", file=sys.stderr)
-
-        try:
-            fit(run, splits, on_log=on_log, stop=lambda: interrupted[0], compiled=compiled)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-    return interrupted[0]
+def _using(run: Run, path: Path) -> None:
+    """The last line on stderr of ``sample`` and ``eval``: which checkpoint answered."""
+    dev = f", dev loss {run.dev[-1][1]:.4f}" if run.dev else ""
+    which = "best dev loss" if path.name == BEST_FILE else "last step"
+    print(f"used {path} ({which}: step {run.step}{dev}; --checkpoint best|last chooses)", file=sys.stderr)
 
 
 def sample_words(args: argparse.Namespace) -> int:
@@ -195,27 +242,31 @@ def sample_words(args: argparse.Namespace) -> int:
     if not args.temperature > 0 or math.isinf(args.temperature):
         raise ConfigError(f"--temperature must be a finite number > 0, got {args.temperature}")
     backend = backends.get_backend(args.backend)
-    run, vocab, meta = load_run(Path(args.work_dir), backend)
+    run, vocab, meta, path = _chosen(args, backend)
     if args.top_k is not None and not 1 <= args.top_k <= vocab.vocab_size:
         raise ConfigError(f"--top-k must be between 1 and {vocab.vocab_size} (the vocabulary), got {args.top_k}")
     seed = run.config.seed if args.seed is None else args.seed
-    words = sample(run.model, vocab, args.num_samples, seed=seed, temperature=args.temperature, top_k=args.top_k)
-    source = meta.get("input")
-    if source is None or Path(source).exists():
-        _print_marked(words, set(_scoring_splits(source, run, backend, vocab).words["train"]))
+    train_words: set[str] | None = None
+    if args.input_file is None and meta.get("input") is not None:
+        print("note: pass the training words with -i FILE to mark samples '(in train)'", file=sys.stderr)
     else:
-        print(f"note: the training words ({source}) are gone, so samples are not marked '(in train)'",
-              file=sys.stderr)
-        print("\n".join(words))
+        train_words = set(_scoring_splits(_source(args, meta, path), run, backend, vocab).words["train"])
+    words = iter_samples(run.model, vocab, args.num_samples, seed=seed, temperature=args.temperature,
+                         top_k=args.top_k)
+    for i, word in enumerate(words, start=1):  # streamed: the first words appear at once, memory flat in -n
+        print(f"{word} (in train)" if train_words is not None and word in train_words else word,
+              flush=i % BATCH == 0)
+    _using(run, path)
     return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """``gradkit eval``: the train/dev/test losses of a trained model."""
     backend = backends.get_backend(args.backend)
-    run, vocab, meta = load_run(Path(args.work_dir), backend)
-    splits = _scoring_splits(_source(args, meta), run, backend, vocab)
+    run, vocab, meta, path = _chosen(args, backend)
+    splits = _scoring_splits(_source(args, meta, path), run, backend, vocab)
     print(" ".join(f"{k} loss {v:.4f}" for k, v in losses(run.model, splits).items()))
+    _using(run, path)
     return 0
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend
+from backends import Backend, Generator
 
 from . import optim
 from .compile import compile as compile_step
-from .data import Vocab, split_words
+from .data import Vocab, index_dtype, split_words
 from .models import DEFAULT_TYPE, LanguageModel, ModelConfig, Trained, config_of
 from .models.config import ConfigError, check_fields, flag, meta, option, options
 from .tensor import Tensor
@@ -48,6 +48,8 @@ class TrainConfig:
     dtype: str = option("float32", "float type of the weights (the counts always count in float64)",
                         choices=("float32", "float64"))
     log_every: int = option(100, "steps between the losses written to log.csv", low=1, resume=True)
+    eval_every: int | None = option(None, "steps between dev-loss evaluations and checkpoints (default: at most "
+                                    "5% of the run's work, about 50 a run)", low=1, resume=True)
 
     @classmethod
     def of(cls, type: str = DEFAULT_TYPE, **settings: Any) -> TrainConfig:  # noqa: A002
@@ -130,7 +132,8 @@ class TrainConfig:
 class Splits:
     """The words split 80/10/10 and their context windows on the backend.
 
-    ``tensors[name] = (X (N, block_size) int64, Y (N,) int64)`` for ``name`` in train, dev, test; ``words``
+    ``tensors[name] = (X (N, block_size), Y (N,))`` for ``name`` in train, dev, test, of the compact
+    ``data.index_dtype`` (int8 for up to 128 symbols; ``fit`` and ``evaluate`` widen each batch); ``words``
     keeps the word lists (samples are marked when they are in ``words["train"]``).
     """
 
@@ -153,7 +156,7 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
     parts = dict(zip(names, split_words(words, seed=config.seed)))
     tensors = {}
     for name, part in parts.items():
-        X, Y = config.spec.rows(part, vocab)
+        X, Y = config.spec.rows(part, vocab, index_dtype(vocab.vocab_size))
         tensors[name] = (Tensor(X, backend=backend), Tensor(Y, backend=backend))
     n_train = tensors["train"][0].shape[0]
     if for_training and config.batch_size > n_train:
@@ -165,7 +168,8 @@ def prepare(words: list[str], config: TrainConfig, backend: Backend, vocab: Voca
 @dataclass
 class Run:
     """A training run's state: enough to continue it exactly (``step``, the minibatch generator and the
-    optimizer; the learning rate is a function of the step) and its loss history ``(step, loss, lr)``."""
+    optimizer; the learning rate is a function of the step), its loss history ``(step, loss, lr)`` and its
+    dev losses ``(steps done, loss)``."""
 
     config: TrainConfig
     model: LanguageModel
@@ -173,13 +177,15 @@ class Run:
     rng: np.random.Generator
     step: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
+    dev: list[tuple[int, float]] = field(default_factory=list)
     compiled_step: Any = field(default=None, repr=False, compare=False)  # train_step compiled, once per run
 
 
-def new_run(config: TrainConfig, vocab: Vocab, backend: Backend) -> Run:
+def new_run(config: TrainConfig, vocab: Vocab, backend: Backend, generator: Generator | None = None) -> Run:
     """A fresh model for ``vocab`` on ``backend`` (initial weights from ``config.seed``, the same on every
-    backend), with the type's optimizer (None for a closed-form model)."""
-    generator = backend.random(config.seed)
+    backend; ``generator`` replaces ``backend.random(config.seed)``), with the type's optimizer (None for a
+    closed-form model)."""
+    generator = backend.random(config.seed) if generator is None else generator
     model = config.spec.build(vocab.vocab_size, generator, config.dtype)
     rng = np.random.default_rng([config.seed, 1])  # the minibatch stream, independent of the init stream
     return Run(config, model, config.spec.optimizer(model), rng)
@@ -228,10 +234,10 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     while run.step < end and not (stop is not None and stop()):
         if batch:
             ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend)
-            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend)
+            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend).long()  # compact rows, widened per batch
+            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend).long()
         else:
-            Xb, Yb = X, Y
+            Xb, Yb = X.long(), Y.long()
         lr = config.spec.lr_at(run.step)
         loss = step(model, run.optimizer, Xb, Yb, lr)
         model.after_step(Xb, Yb, lr)
@@ -244,14 +250,15 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     return run
 
 
-def losses(model: LanguageModel, splits: Splits) -> dict[str, float]:
-    """Mean negative log-likelihood (nats per character) on each split, in eval mode, in chunks of at most
-    about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
+def losses(model: LanguageModel, splits: Splits,
+           names: tuple[str, ...] = ("train", "dev", "test")) -> dict[str, float]:
+    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode, in chunks of
+    at most about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
     width = max([model.vocab_size, *(max(p.shape) for p in model.parameters())])
     targets = splits.tensors["train"][1]
     per_row = width * (targets.shape[1] if targets.ndim == 2 else 1)  # whole words: a row is T positions
     chunk = max(1, min(65536, 2**24 // per_row))
-    return {name: model.evaluate(X, Y, chunk) for name, (X, Y) in splits.tensors.items()}
+    return {name: model.evaluate(*splits.tensors[name], chunk) for name in names}
 
 
 __all__ = ["ConfigError", "Run", "Splits", "TrainConfig", "fit", "losses", "new_run", "prepare", "train_step"]

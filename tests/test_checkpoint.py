@@ -274,7 +274,7 @@ CASES = {
     "object_array": (lambda p: np.savez(p, w=np.array([{}], dtype=object),
                                         __meta__=np.frombuffer(json.dumps({"format": ck.FORMAT, "meta": {}})
                                                                .encode(), dtype=np.uint8)),
-                     "damaged or truncated.*pickle"),
+                     "damaged or not gradkit.s.*dtype object.*pickle"),
     "directory": (lambda p: p.mkdir(), "is a directory"),
     "missing": (lambda p: None, "does not exist"),
 }

@@ -60,12 +60,13 @@ def test_train_counts_writes_its_files_and_marks_training_words(tmp_path, capsys
     status, stdout, stderr = gk(capsys, "train", "--type", "counts", "--backend", "numpy", "-i", words_file,
                                 "-o", out, "--quiet")
     assert status == 0
-    expected = {"model.npz", "log.csv", "samples.txt"} | ({"bigram.png"} if HAS_MATPLOTLIB else set())
+    expected = {"model.npz", "best.npz", "log.csv", "samples.txt"} | ({"bigram.png"} if HAS_MATPLOTLIB else set())
     assert {p.name for p in out.iterdir()} == expected
     if HAS_MATPLOTLIB:
         assert (out / "bigram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"wrote {', '.join(['model.npz', 'log.csv', 'samples.txt'])}" in stderr
-    assert (out / "log.csv").read_text() == "step,loss,lr\n"  # closed form: no steps
+    assert f"wrote {', '.join(['model.npz', 'best.npz', 'log.csv', 'samples.txt'])}" in stderr
+    log = (out / "log.csv").read_text().splitlines()  # closed form: no steps, one dev loss
+    assert log[0] == "step,loss,lr,dev_loss" and re.fullmatch(r"1,,,\d\.\d{6}", log[1]) and len(log) == 2
     lines = stdout.splitlines()
     assert LOSS_LINE.match(lines[0]) and len(lines) == 21
     train_words = set(split_words(load_words(words_file), seed=42)[0])
@@ -94,8 +95,9 @@ def test_train_prints_losses_and_samples_and_the_model_moves_between_backends(tm
         assert re.fullmatch("[a-z]*", word)
         assert line.endswith(" (in train)") == (word in train_words), line
     log = (out / "log.csv").read_text().splitlines()
-    assert log[0] == "step,loss,lr" and [row.split(",")[0] for row in log[1:]] == ["0", "50", "100", "150", "200",
-                                                                                 "250", "299"]
+    trained = [row.split(",")[0] for row in log[1:] if row.split(",")[1]]
+    assert log[0] == "step,loss,lr,dev_loss" and trained == ["0", "50", "100", "150", "200", "250", "299"]
+    assert [row.split(",")[0] for row in log[1:] if row.split(",")[3]] == ["0", "300"]  # dev loss: first, last
     assert (out / "loss.png").is_file() == HAS_MATPLOTLIB
 
     # eval reprints the same losses.
@@ -134,7 +136,7 @@ def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     rows_a = set((a / "log.csv").read_text().splitlines())
     rows_b = set((b / "log.csv").read_text().splitlines())
     assert rows_a <= rows_b
-    assert [r.split(",")[0] for r in rows_b - rows_a] == ["499"]
+    assert sorted(r.split(",")[0] for r in rows_b - rows_a) == ["499", "500"]  # the first part's last step
 
 
 def test_info_prints_the_backend_table(capsys):
@@ -161,13 +163,16 @@ def test_moons_value_engine(capsys):
 
 # Bad input: exit status 2, one line on stderr naming the problem, no file touched.
 def _truncate(d: Path) -> None:
-    data = (d / "model.npz").read_bytes()
-    (d / "model.npz").write_bytes(data[: len(data) // 2])
+    for name in ("model.npz", "best.npz"):
+        data = (d / name).read_bytes()
+        (d / name).write_bytes(data[: len(data) // 2])
 
 
 def _foreign(d: Path) -> None:
     rng = np.random.default_rng(0)
-    np.savez(d / "model.npz", a=rng.random(3), b=rng.random((2, 2)))
+    for name in ("model.npz", "best.npz"):
+        with open(d / name, "wb") as f:
+            np.savez(f, a=rng.random(3), b=rng.random((2, 2)))
 
 
 BAD = {
@@ -185,7 +190,7 @@ BAD = {
     "no samples": (["train", "-n", "0", "--max-steps", "1", "-o", "NEW"], None, None, ["--num-samples", ">= 1"]),
     "unwritable output": (["train", "--max-steps", "1", "-o", "FILE/sub"], None, None,
                           ["cannot write to the output directory", "Not a directory"]),
-    "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate, ["model.npz", "damaged or truncated"]),
+    "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate, ["best.npz", "damaged or truncated"]),
     "truncated model (resume)": (["train", "--resume", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
     "truncated model (eval)": (["eval", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
     "foreign npz (sample)": (["sample", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
@@ -248,27 +253,28 @@ def test_eval_on_a_file_smaller_than_the_training_batch(tmp_path, capsys, mlp_di
     words = tmp_path / "few.txt"
     words.write_text("ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\nst\n")
     status, out, err = gk(capsys, "eval", "--backend", "numpy", "-i", words, "-o", mlp_dir)
-    assert (status, err) == (0, "")
+    assert status == 0 and err == f"used {mlp_dir / 'best.npz'} (best dev loss: step 1, dev loss " \
+        f"{err.split('dev loss ')[-1].split(';')[0]}; --checkpoint best|last chooses)\n"
     match = LOSS_LINE.match(out.strip())
     assert match and all(3.0 < float(x) < 3.6 for x in match.groups())  # one step: about ln 27
 
 
 # Interrupting and resuming.
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkeypatch):
-    import gradkit.commands as commands
+    import gradkit.runner as runner
     from gradkit.train import fit as real_fit
 
-    def interrupted_fit(run, splits, on_log=None, stop=None, **kwargs):  # kwargs: compiled (the default: True)
+    def interrupted_fit(run, splits, max_steps=None, on_log=None, stop=None, **kwargs):  # kwargs: compiled
         real_fit(run, splits, max_steps=30, on_log=on_log, stop=stop, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between two steps: the run stops at the next boundary
-        return real_fit(run, splits, on_log=on_log, stop=stop, **kwargs)
+        return real_fit(run, splits, max_steps=max_steps, on_log=on_log, stop=stop, **kwargs)
 
     flags = ["--backend", "numpy", "--max-steps", "60", "--n-hidden", "16", "--log-every", "10", "--quiet", "-n", "1"]
-    monkeypatch.setattr(commands, "fit", interrupted_fit)
+    monkeypatch.setattr(runner, "fit", interrupted_fit)
     status, _, err = gk(capsys, "train", *flags, "-o", tmp_path / "b")
     assert status == 130
-    assert "interrupted at step 30" in err and "--resume" in err
-    monkeypatch.setattr(commands, "fit", real_fit)
+    assert "interrupted at step 30 by SIGINT" in err and "--resume" in err
+    monkeypatch.setattr(runner, "fit", real_fit)
     assert gk(capsys, "train", "--resume", *flags, "-o", tmp_path / "b")[0] == 0
     assert gk(capsys, "train", *flags, "-o", tmp_path / "a")[0] == 0
     a, b = np.load(tmp_path / "a" / "model.npz"), np.load(tmp_path / "b" / "model.npz")
@@ -292,8 +298,8 @@ def test_resume_may_move_the_schedule(tmp_path, capsys):
     assert gk(capsys, "train", *flags, "--max-steps", "4", "-o", tmp_path)[0] == 0  # decay at step 2
     assert gk(capsys, "train", "--resume", *flags, "--max-steps", "8", "--lr-decay-step", "6",
               "--learning-rate", "0.2", "-o", tmp_path)[0] == 0
-    rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
-    lrs = {int(r.split(",")[0]): float(r.split(",")[2]) for r in rows}
+    rows = [r.split(",") for r in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    lrs = {int(r[0]): float(r[2]) for r in rows if r[2]}
     assert [lrs[s] for s in range(8)] == [0.1, 0.1, 0.01, 0.01, 0.2, 0.2, 0.02, 0.02]
 
 

@@ -212,7 +212,8 @@ def test_load_run_errors(tmp_path):
 
 
 def test_write_log_and_samples(tmp_path):
-    write_log(tmp_path, [(0, 3.2958123, 0.1), (10, 2.5, 0.01)])
-    assert (tmp_path / "log.csv").read_text() == "step,loss,lr\n0,3.295812,0.1\n10,2.500000,0.01\n"
+    write_log(tmp_path, [(0, 3.2958123, 0.1), (10, 2.5, 0.01)], [(0, 3.3), (10, 2.75)])
+    assert (tmp_path / "log.csv").read_text() == ("step,loss,lr,dev_loss\n0,3.295812,0.1,\n0,,,3.300000\n"
+                                                  "10,2.500000,0.01,\n10,,,2.750000\n")
     write_samples(tmp_path, ["emma", "liam"])
     assert (tmp_path / "samples.txt").read_text() == "emma\nliam\n"

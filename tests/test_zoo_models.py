@@ -220,7 +220,7 @@ def test_resume_is_bitwise_identical_to_one_run(kind, tmp_path, capsys):
     assert main(["train", *common, "--max-steps", "6", "-o", str(a)]) == 0
     assert main(["train", *common, "--max-steps", "3", "-o", str(b)]) == 0
     assert main(["train", "--resume", "--backend", "numpy", "--quiet", "-n", "1", "--max-steps", "6",
-                 "-o", str(b)]) == 0
+                 "-i", str(words), "-o", str(b)]) == 0  # (the words file is passed again: never read from model.npz)
     capsys.readouterr()
     with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
         arrays = [k for k in za.files if k.startswith(("model/", "optim/"))]

@@ -9,7 +9,7 @@ from gradkit.data.moons import make_moons
 from gradkit.data.padded import IGNORE, padded_words
 from gradkit.data.splits import split_words
 from gradkit.data.vocab import Vocab
-from gradkit.data.windows import bigram_pairs, build_dataset
+from gradkit.data.windows import bigram_pairs, build_dataset, index_dtype
 from gradkit.data.words import load_words
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Vocab",
     "bigram_pairs",
     "build_dataset",
+    "index_dtype",
     "load_words",
     "make_moons",
     "padded_words",

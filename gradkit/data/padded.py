@@ -13,7 +13,8 @@ IGNORE = -1
 """The target of padding positions; ``cross_entropy(..., ignore_index=-1)`` skips it, as makemore does."""
 
 
-def padded_words(words: Iterable[str], vocab: Vocab, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+def padded_words(words: Iterable[str], vocab: Vocab, block_size: int,
+                 dtype: np.dtype | type = np.int64) -> tuple[np.ndarray, np.ndarray]:
     """One row per word, as makemore's ``CharDataset``: ``X = [0, c1, ..., cn, 0, ...]`` and
     ``Y = [c1, ..., cn, 0, -1, ...]``, both of length ``block_size``, so that position ``t`` predicts
     ``Y[t]`` from ``X[:t + 1]`` and the word's end ('.' = 0) is predicted once. ``-1`` marks positions with
@@ -21,15 +22,16 @@ def padded_words(words: Iterable[str], vocab: Vocab, block_size: int) -> tuple[n
     ``n + 1`` rows, so the two layouts score the same characters.
 
     Returns:
-        ``(X, Y)``: host int64 arrays ``(len(words), block_size)``.
+        ``(X, Y)``: host arrays ``(len(words), block_size)`` of ``dtype`` (a signed integer type; default
+        int64).
 
     Raises:
         DataError: a word longer than ``block_size - 1`` characters (the message names it and the fix), or a
             word with '.' or a line break; ``UnknownCharError`` for a character outside ``vocab``.
     """
     words = list(words)
-    X = np.zeros((len(words), block_size), dtype=np.int64)
-    Y = np.full((len(words), block_size), IGNORE, dtype=np.int64)
+    X = np.zeros((len(words), block_size), dtype=dtype)
+    Y = np.full((len(words), block_size), IGNORE, dtype=dtype)
     for i, word in enumerate(words):
         _check_word(word, i + 1)
         if len(word) >= block_size:

@@ -25,6 +25,21 @@ def _check_word(word: object, number: int) -> str:
     return word
 
 
+def check_words(words: list[str], first: int = 0) -> str:
+    """All of ``words`` joined, once none holds '.', a newline or a carriage return and each is a str (checked
+    on the joined text, then word by word only to name the culprit); ``first`` numbers them in messages."""
+    try:
+        text = "".join(words)
+    except TypeError:
+        text = ""
+    else:
+        if not any(ch in text for ch in _FORBIDDEN):
+            return text
+    for number, word in enumerate(words, start=first + 1):
+        _check_word(word, number)
+    return text
+
+
 class Vocab:
     """A character vocabulary: ``'.'`` is index 0 (start and end of every word), the other characters follow
     in sorted order. For makemore's names (and the embedded list) that is 27 symbols, ``a`` = 1 ...
@@ -46,9 +61,10 @@ class Vocab:
 
     def __init__(self, words: Iterable[str]) -> None:
         chars: set[str] = set()
-        count = 0
-        for count, word in enumerate(words, start=1):
-            chars.update(_check_word(word, count))
+        words = list(words)
+        count = len(words)
+        for lo in range(0, count, 2**16):
+            chars.update(check_words(words[lo:lo + 2**16], lo))
         if count == 0:
             raise DataError("cannot build a vocabulary from no words; give at least one word")
         self._set_symbols([BOUNDARY, *sorted(chars)])

@@ -17,7 +17,7 @@ from .counts import CountingBigram, CountsConfig
 from .gru import GRUCell, GRUConfig
 from .mlp import MLPConfig, MLPLanguageModel
 from .rnn import RNN, RNNCell, RNNConfig
-from .sampling import sample
+from .sampling import iter_samples, sample
 from .transformer import Transformer, TransformerConfig
 from .wavenet import WaveNet, WaveNetConfig
 
@@ -51,5 +51,6 @@ __all__ = [
     "DEFAULT_TYPE", "RNN", "TYPES", "BNMLPConfig", "BatchNormMLP", "BigramConfig", "BoW", "BoWConfig",
     "GRUCell", "GRUConfig", "RNNCell", "RNNConfig", "Transformer", "TransformerConfig", "ConfigError", "CountingBigram",
     "CountsConfig", "LanguageModel", "MLPClassifier", "MLPConfig", "MLPLanguageModel", "ModelConfig", "NeuralBigram",
-    "StepDecay", "Trained", "WaveNet", "WaveNetConfig", "config_of", "max_margin_loss", "sample", "uniform_loss",
+    "StepDecay", "Trained", "WaveNet", "WaveNetConfig", "config_of", "iter_samples", "max_margin_loss", "sample",
+    "uniform_loss",
 ]

@@ -57,7 +57,7 @@ class LanguageModel(Module):
         total = 0.0
         for lo in range(0, n, chunk):
             hi = min(lo + chunk, n)
-            total += self.nll(X[lo:hi], Y[lo:hi], reduction="sum").item()
+            total += self.nll(X[lo:hi].long(), Y[lo:hi].long(), reduction="sum").item()  # compact rows widened
         self.train(was_training)
         return total / count
 
@@ -126,12 +126,12 @@ class ModelConfig:
         ``block_size``: the longest word + 1); ``gradkit train`` calls it once, before the first step."""
         return self
 
-    def rows(self, words: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-        """The training rows of ``words`` as host int64 arrays ``(X, Y)``: context windows of
+    def rows(self, words: list[str], vocab: Vocab, dtype: Any = np.int64) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows of ``words`` as host integer arrays ``(X, Y)`` of ``dtype``: context windows of
         ``context_size()`` (makemore part 2's ``build_dataset``)."""
         from ..data import build_dataset
 
-        return build_dataset(words, vocab, self.context_size())
+        return build_dataset(words, vocab, self.context_size(), dtype)
 
     def build(self, vocab_size: int, generator: Generator, dtype: str) -> LanguageModel:
         """A new model for ``vocab_size`` symbols, its weights drawn from ``generator`` (whose backend it lives

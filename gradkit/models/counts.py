@@ -46,14 +46,19 @@ class CountingBigram(LanguageModel):
         self.vocab_size, self.block_size, self.smoothing = vocab_size, block_size, float(smoothing)
         self.counts = Tensor._wrap(be.zeros((vocab_size, vocab_size), dtype), be)
 
-    def fit(self, X: Tensor, Y: Tensor) -> CountingBigram:
-        """Add the bigrams ``(X[:, -1], Y)`` of integer tensors ``X (N, block_size)``, ``Y (N,)`` to the counts."""
+    def fit(self, X: Tensor, Y: Tensor, chunk: int = 2**16) -> CountingBigram:
+        """Add the bigrams ``(X[:, -1], Y)`` of integer tensors ``X (N, block_size)``, ``Y (N,)`` to the counts,
+        ``chunk`` rows at a time: memory ``O(chunk * V)`` whatever ``N`` (14 MiB for 27 symbols)."""
         be, v = self.counts.backend, self.vocab_size
-        # Row X[i, -1] of the table gets onehot(Y[i]) added: O(N * V) work and memory on every backend. (Adding
-        # ones into V * V flat bins costs the strict backend, whose scatter_add is a one-hot matmul, an
-        # (N, V * V) matrix: 1.3 GB for the 228,146 bigrams of names.txt.)
-        nexts = functional.one_hot(Y, v).astype(self.counts.dtype)._data
-        self.counts._data = be.scatter_add(self.counts._data, X._data[:, -1], nexts)
+        # Row X[i, -1] of the table gets onehot(Y[i]) added: O(N * V) work on every backend. (Adding ones into
+        # V * V flat bins costs the strict backend, whose scatter_add is a one-hot matmul, an (N, V * V)
+        # matrix: 1.3 GB for the 228,146 bigrams of names.txt.)
+        n = X.shape[0]
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)  # (the array API does not allow a slice past the end)
+            nexts = functional.one_hot(Y[lo:hi].long(), v).astype(self.counts.dtype)._data
+            prev = X[lo:hi].long()._data[:, -1]
+            self.counts._data = be.scatter_add(self.counts._data, prev, nexts)
         self.counts._version += 1
         return self
 

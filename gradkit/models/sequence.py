@@ -53,10 +53,10 @@ class WordsConfig(Trained):
             raise ConfigError("the block size of a whole-word model comes from the words: call config.fit_to(words)")
         return self.block_size
 
-    def rows(self, words: list[str], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, words: list[str], vocab: Vocab, dtype: Any = np.int64) -> tuple[np.ndarray, np.ndarray]:
         from ..data import padded_words
 
-        return padded_words(words, vocab, self.context_size())
+        return padded_words(words, vocab, self.context_size(), dtype)
 
     def optimizer(self, model: LanguageModel) -> optim.Optimizer | None:
         return optim.AdamW(model.named_parameters(), lr=self.learning_rate, betas=(0.9, 0.99), eps=1e-8,

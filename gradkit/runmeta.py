@@ -1,0 +1,135 @@
+"""The metadata of a run's checkpoint, checked field by field as untrusted input, and a model built only
+within the size of the arrays the checkpoint holds.
+
+``check`` turns each bad field (step, loss history, dev losses, random state, dtype, input name and hash)
+into one ``CheckpointError`` line naming the field; ``check_sizes`` refuses a vocabulary or a size setting
+larger than the stored arrays can back; ``budget`` is a random generator that refuses to draw more numbers
+than the stored parameters hold, so that a config claiming a huge model fails before allocating it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backends import Backend, Generator
+
+from .checkpoint import CheckpointError
+from .models.config import options
+
+MAX_SETTING = 4096
+"""The largest size setting a checkpoint may give beyond its arrays' largest dimension (block sizes of
+whole-word models are not array dimensions)."""
+_FIX = "retrain with gradkit train -o DIR, or restore the file from a backup"
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    """At most ``limit`` characters of ``text``: untrusted input is quoted short."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bad(path: Path, field: str, why: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {path} has a bad {field!r} field: {why}; {_FIX}", path)
+
+
+def _is_int(value: Any, low: int = 0, high: int = 2**63) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < high
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Check the run's fields of ``meta``; returns ``step``, ``history``, ``dev`` and ``rng_state`` converted.
+
+    Raises:
+        CheckpointError: one line naming the first bad field and what is wrong with it.
+    """
+    for field in ("config", "vocab"):
+        if not isinstance(meta.get(field), dict):
+            raise _bad(path, field, f"expected a dict, got {type(meta.get(field)).__name__}")
+    if not _is_int(meta.get("step")):
+        raise _bad(path, "step", f"expected an integer >= 0, got {excerpt(repr(meta.get('step')), 40)}")
+    if meta.get("dtype") not in ("float32", "float64"):
+        raise _bad(path, "dtype", f"expected 'float32' or 'float64', got {excerpt(repr(meta.get('dtype')), 40)}")
+    history, dev = meta.get("history", []), meta.get("dev", [])
+    if not isinstance(history, list) or not all(
+            isinstance(r, list) and len(r) == 3 and _is_int(r[0]) and _is_float(r[1]) and _is_float(r[2])
+            for r in history):
+        raise _bad(path, "history", "expected rows [step >= 0, finite loss, finite learning rate]")
+    if not isinstance(dev, list) or not all(isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_float(r[1])
+                                            for r in dev):
+        raise _bad(path, "dev", "expected rows [step >= 0, finite loss]")
+    source, digest = meta.get("input"), meta.get("input_sha256")
+    if source is not None and not (isinstance(source, str) and len(source) <= 4096):
+        raise _bad(path, "input", "expected the words file's name as text, or null")
+    if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise _bad(path, "input_sha256", "expected 64 hexadecimal digits, or null")
+    if "optimizer" in meta and not isinstance(meta["optimizer"], dict):
+        raise _bad(path, "optimizer", f"expected a dict, got {type(meta['optimizer']).__name__}")
+    return {"step": meta["step"], "history": [(s, float(v), float(lr)) for s, v, lr in history],
+            "dev": [(s, float(v)) for s, v in dev], "rng_state": _rng_state(path, meta.get("rng_state"))}
+
+
+def _rng_state(path: Path, state: Any) -> dict[str, Any]:
+    """numpy's PCG64 state dict, each number in its range."""
+    inner = state.get("state") if isinstance(state, dict) else None
+    ok = (isinstance(state, dict) and state.get("bit_generator") == "PCG64" and isinstance(inner, dict)
+          and _is_int(inner.get("state"), 0, 2**128) and _is_int(inner.get("inc"), 0, 2**128)
+          and state.get("has_uint32") in (0, 1) and _is_int(state.get("uinteger"), 0, 2**32))
+    if not ok:
+        raise _bad(path, "rng_state", "expected numpy's PCG64 state {bit_generator, state: {state, inc}, "
+                   "has_uint32, uinteger}")
+    return state  # type: ignore[no-any-return]
+
+
+def check_sizes(path: Path, config: Any, vocab: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a vocabulary larger than every stored array dimension (every language model has a
+    ``vocab_size`` dimension) and a size setting larger than ``max(largest dimension, MAX_SETTING)``."""
+    dims = [d for name, a in arrays.items() if name.startswith("model/") for d in a.shape]
+    largest = max(dims, default=0)
+    if vocab.vocab_size > largest:
+        raise _bad(path, "vocab", f"{vocab.vocab_size} symbols, but no stored array has a dimension that large")
+    spec = config.spec
+    for name in options(type(spec)):
+        value = getattr(spec, name)
+        if _is_int(value, 0) and value > max(largest, MAX_SETTING) and name not in ("max_steps", "lr_decay_step"):
+            raise _bad(path, "config", f"{name} = {value} is larger than any stored array can back")
+
+
+class _Budget(Generator):
+    """A ``Generator`` that refuses draws beyond ``limit`` numbers in all (the stored parameters' size)."""
+
+    def __init__(self, backend: Backend, seed: int, limit: int, path: Path) -> None:
+        super().__init__(backend, seed)
+        self.left, self.path = limit, path
+
+    def _take(self, size: Any) -> None:
+        count = math.prod(size) if isinstance(size, (tuple, list)) else (1 if size is None else int(size))
+        self.left -= count
+        if self.left < 0:
+            raise _bad(self.path, "config", "it describes a model larger than the arrays the file holds")
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = "float32") -> Any:
+        self._take(size)
+        return super().normal(loc, scale, size, dtype)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None, dtype: Any = "float32") -> Any:
+        self._take(size)
+        return super().uniform(low, high, size, dtype)
+
+    def integers(self, low: int, high: int | None = None, size: Any = None) -> Any:
+        self._take(size)
+        return super().integers(low, high, size)
+
+
+def budget(path: Path, backend: Backend, seed: int, arrays: dict[str, np.ndarray]) -> Generator:
+    """``backend.random(seed)`` that draws at most about as many numbers as the checkpoint's model arrays hold
+    (four times as many, plus 2**20: some models draw numbers they do not keep)."""
+    limit = 4 * sum(a.size for name, a in arrays.items() if name.startswith("model/")) + 2**20
+    return _Budget(backend, seed, limit, path)
