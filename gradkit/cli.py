@@ -95,7 +95,7 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
             text = f"{info['help']}{names}"
         else:
             text = "; ".join(f"{', '.join(names)}: {h}" for h, names in helps.items())
-        help_text = text + (f" (default {'; '.join(shown)})" if shown else "")
+        help_text = (text + (f" (default {'; '.join(shown)})" if shown else "")).replace("%", "%%")  # argparse
         if kind is bool:
             group.add_argument(flag(field), action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
