@@ -45,11 +45,10 @@ def splits(backend: Any) -> Splits:
 
 
 def train_arrays(backend: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The training windows as host arrays (on numpy, the Tensors' own arrays: no copy)."""
+    """The training windows as int64 host arrays (gradkit keeps them compact, ``data.index_dtype``, and widens
+    each minibatch; the hand-written and PyTorch steps index with int64 as the course does)."""
     X, Y = splits(backend).tensors["train"]
-    if backend.name == "numpy":
-        return X._data, Y._data
-    return X.numpy(), Y.numpy()
+    return X.numpy().astype(np.int64), Y.numpy().astype(np.int64)
 
 
 # gradkit -------------------------------------------------------------------------------------------------
