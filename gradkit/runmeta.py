@@ -85,7 +85,7 @@ def _rng_state(path: Path, state: Any) -> dict[str, Any]:
     if not ok:
         raise _bad(path, "rng_state", "expected numpy's PCG64 state {bit_generator, state: {state, inc}, "
                    "has_uint32, uinteger}")
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def check_sizes(path: Path, config: Any, vocab: Any, arrays: dict[str, np.ndarray]) -> None:
