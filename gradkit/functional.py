@@ -82,29 +82,41 @@ def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduc
 
 
 def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
-    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node."""
+    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. The targets are checked with one
+    read from the device; only when some may be ``ignore_index`` are they masked (the common case pays nothing)."""
     xp, backend = logits.backend.xp, logits.backend
     n_classes = logits.shape[1]
-    valid = t != ignore_index
-    safe = xp.where(valid, t, xp.zeros_like(t))
-    if bool(xp.any((safe < 0) | (safe >= n_classes))):
-        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
-                         f"{ignore_index}); targets pick one of the logits' class axis")
+    outside = (t < 0) | (t >= n_classes)
+    masked = 0 <= ignore_index < n_classes or bool(xp.any(outside))
+    valid = safe = None
+    if masked:
+        valid = t != ignore_index
+        safe = xp.where(valid, t, xp.zeros_like(t))
+        if bool(xp.any(outside & valid)):
+            raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
+                             f"{ignore_index}); targets pick one of the logits' class axis")
+    picks = t if safe is None else safe
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
-    zeros = xp.zeros_like(total[:, 0])
-    nll = xp.where(valid, xp.log(total)[:, 0] - shifted[rows, safe], zeros)  # picked by index: a -inf logit
-    weight = xp.astype(valid, e.dtype)                                       # elsewhere stays harmless
-    count = xp.sum(weight)
-    count = xp.where(count > 0, count, backend.full((), math.nan, e.dtype))  # all ignored: nan, as torch
+    nll = xp.log(total)[:, 0] - shifted[rows, picks]  # picked by index: a -inf logit elsewhere stays harmless
+    weight = None if valid is None else xp.astype(valid, e.dtype)
+    count: Any = t.shape[0]
+    if weight is not None:
+        nll = xp.where(valid, nll, xp.zeros_like(nll))
+        count = xp.sum(weight)
+        count = xp.where(count > 0, count, backend.full((), math.nan, e.dtype))  # all ignored: nan, as torch
+    elif count == 0:
+        count = math.nan
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
-        onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        per_row = g * weight if reduction == "none" else weight * (g / count if reduction == "mean" else g)
+        onehot = xp.astype(xp.reshape(picks, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
+        scale = g / count if reduction == "mean" else g
         d = e / total  # softmax, then "- onehot" and the upstream scale in place
         d -= onehot
-        d *= xp.reshape(per_row, (-1, 1))
+        if weight is not None:
+            scale = scale * weight
+        d *= xp.reshape(scale, (-1, 1)) if reduction == "none" or weight is not None else scale
         return (d,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")
@@ -231,11 +243,29 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
                          "the array API standard lacks); use approximate='tanh', makemore's NewGELU")
     xp = x.backend.xp
     xd = x._data
-    t = xp.tanh(_GELU_C * (xd + 0.044715 * xd * xd * xd))
-    out = 0.5 * xd * (1.0 + t)
+    x2 = xd * xd  # kept for the backward; every other temporary is updated in place
+    inner = x2 * 0.044715
+    inner += 1.0
+    inner *= xd
+    inner *= _GELU_C  # sqrt(2/pi) (x + 0.044715 x^3)
+    t = xp.tanh(inner)
+    out = t + 1.0
+    out *= xd
+    out *= 0.5
 
     def backward(g: Any) -> tuple[Any]:
-        inner = _GELU_C * (1.0 + 3 * 0.044715 * xd * xd)
-        return (g * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * inner),)
+        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        slope = x2 * (3 * 0.044715)
+        slope += 1.0
+        slope *= _GELU_C
+        slope *= xd
+        sech2 = t * t
+        sech2 -= 1.0  # t^2 - 1 = -(1 - t^2)
+        slope *= sech2
+        d = t + 1.0
+        d -= slope
+        d *= 0.5
+        d *= g
+        return (d,)
 
     return Tensor._node(out, (x,), backward, "gelu")

@@ -9,7 +9,7 @@ from typing import Any
 from . import ops
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float
 
-__all__ = ["clamp", "clamp_max", "clamp_min", "masked_fill", "maximum", "minimum", "sqrt", "tril", "triu",
+__all__ = ["clamp", "clamp_max", "clamp_min", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril", "triu",
            "where"]
 
 
@@ -34,6 +34,13 @@ def sqrt(input: Tensor) -> Tensor:
         return (xp.where(zero, at_zero, g * half),)
 
     return Tensor._node(out, (input,), backward, "sqrt")
+
+
+def log10(input: Tensor) -> Tensor:
+    """Base-10 logarithm, ``log(x) / ln(10)`` (its gradient is log's, scaled), as ``torch.log10``; the course
+    plots ``loss.log10()``."""
+    x = input if _is_float(input.backend, input._data) else input.float()
+    return ops.mul(ops.log(x), 1 / math.log(10))
 
 
 def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002

@@ -11,11 +11,13 @@ import builtins
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import ops
 from .tensor import Tensor, pick_dim, pick_keepdim
 
-__all__ = ["ValuesIndices", "all", "amax", "amin", "any", "argmax", "argmin", "max", "mean", "min", "std", "sum",
-           "topk", "var"]
+__all__ = ["Histogram", "ValuesIndices", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "histogram",
+           "max", "mean", "min", "std", "sum", "topk", "var"]
 
 
 class ValuesIndices(NamedTuple):
@@ -218,6 +220,37 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     values = xp.take_along_axis(data, idx, axis=d)
     source = input if input.ndim else ops.reshape(input, (1,))
     return _picked(source, d, idx, values, True)
+
+
+def allclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when ``|input - other| <= atol + rtol * |other|`` everywhere (broadcast), as ``torch.allclose`` (a
+    Python bool: one value read from the device)."""
+    xp = input.backend.xp
+    a, b = ops._promote(input, ops._as_tensor(input, other))
+    finite = xp.isfinite(a) & xp.isfinite(b)
+    zero = xp.zeros_like(a)
+    af, bf = xp.where(finite, a, zero), xp.where(finite, b, zero)  # no inf - inf (nan, and a numpy warning)
+    close = xp.where(finite, xp.abs(af - bf) <= atol + rtol * xp.abs(bf), a == b)
+    if equal_nan:
+        close = close | (xp.isnan(a) & xp.isnan(b))
+    return bool(xp.all(close))
+
+
+def histogram(input: Tensor, bins: int = 100, *, density: bool = False) -> Histogram:
+    """``(hist, bin_edges)`` of the values, ``bins`` equal bins over their range, as ``torch.histogram`` (float
+    tensors on ``input``'s backend; counted on the host, for plots such as makemore part 3's activation
+    histograms)."""
+    hist, edges = np.histogram(input.numpy(), bins=bins, density=density)
+    be = input.backend
+    dtype = input._data.dtype
+    return Histogram(Tensor._wrap(be.asarray(hist, dtype), be), Tensor._wrap(be.asarray(edges, dtype), be))
+
+
+class Histogram(NamedTuple):
+    """``(hist, bin_edges)``, as ``torch.return_types.histogram``."""
+
+    hist: Tensor
+    bin_edges: Tensor
 
 
 def all(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,  # noqa: A001

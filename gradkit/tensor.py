@@ -6,7 +6,9 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 
 from __future__ import annotations
 
+import builtins
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -289,6 +291,30 @@ class Tensor:
         """Forget the accumulated gradient (``grad = None``)."""
         self.grad = None
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (summed over calls), as
+        ``torch.Tensor.retain_grad``; a no-op on leaves. The hook wraps this node's backward function (through
+        a weak reference, so no reference cycle), so the engine is unchanged.
+
+        Raises:
+            RuntimeError: the tensor does not require grad."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        inner = self._backward
+        if inner is None or getattr(inner, "retains_grad", False):
+            return
+        me = weakref.ref(self)
+
+        def backward(g: Any) -> Sequence[Any]:
+            t = me()
+            if t is not None:
+                kept = t.backend.xp.asarray(g, copy=True)
+                t.grad = Tensor._wrap(kept if t.grad is None else t.grad._data + kept, t.backend)
+            return inner(g)
+
+        backward.retains_grad = True  # type: ignore[attr-defined]
+        self._backward = backward
+
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf that does not require grad."""
         return Tensor._wrap(self._data, self.backend)
@@ -306,9 +332,17 @@ class Tensor:
         """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
         return Tensor._node(self.backend.xp.asarray(self._data, copy=True), (self,), lambda g: (g,), "clone")
 
-    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Tensor:
+    def to(self, backend: Backend | str | None = None, dtype: Any = None, *, device: Backend | str | None = None
+           ) -> Tensor:
         """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
-        changes. The result is a leaf with the same ``requires_grad``; returns self when nothing changes."""
+        changes. ``device`` is PyTorch's name for ``backend`` (``"cpu"``, ``"cuda"``); a dtype alone may come
+        first, as in ``t.to(gradkit.float64)``. The result is a leaf with the same ``requires_grad``; returns
+        self when nothing changes. Raises TypeError when both ``backend`` and ``device`` are given."""
+        if isinstance(backend, DType):
+            backend, dtype = None, backend
+        if backend is not None and device is not None:
+            raise TypeError("to() got both backend= and device=: they are one argument; pass one")
+        backend = device if backend is None else backend
         target = self.backend if backend is None else _resolve_backend(backend)
         data = self._data
         if target != self.backend:
@@ -331,9 +365,10 @@ class Tensor:
 
     # In-place updates (for optimizers and data preparation; they bump the version counter).
     def _inplace(self, name: str, other: Any) -> Tensor:
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(f"{name} changes a tensor that requires grad in place; do it inside "
-                               "gradkit.no_grad() (as optimizers do), or use the out-of-place form")
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            raise RuntimeError(f"{name} changes a tensor in place with a tensor that requires grad (gradkit does not "
+                               "rewrite a recorded graph); do it inside gradkit.no_grad() (as optimizers do), or "
+                               "use the out-of-place form (x = x + y, or x += y on a non-leaf)")
         value = _operand_data(self, other)
         if name == "copy_":
             self._data[...] = value
@@ -372,7 +407,26 @@ class Tensor:
         """Fill with zeros in place; returns self."""
         return self._inplace("mul_", 0)
 
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+    # ``x += y`` and friends: in place, except where that would have to rewrite a recorded graph (a non-leaf that
+    # requires grad, or a ``y`` that requires grad, with grad mode on: the course's ``self.out += self.bias``).
+    # There Python's rebinding is used, ``x = x + y``: the name gets a new tensor recorded in the graph, the
+    # gradient is exact, and only other references to the old tensor keep the old value (a difference from
+    # PyTorch, which writes the storage). A leaf that requires grad is refused, as PyTorch does.
+    def _rebinds(self, other: Any) -> builtins.bool:
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        return is_grad_enabled() and (other_grad or self.requires_grad) and not (self.requires_grad and self.is_leaf)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return _ops.add(self, other) if self._rebinds(other) else self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other) if self._rebinds(other) else self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other) if self._rebinds(other) else self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other) if self._rebinds(other) else self.div_(other)
 
 
     # Operators and methods: each is the op of the same name in ``gradkit.ops`` / ``gradkit.functional``.
@@ -419,7 +473,25 @@ class Tensor:
         return _ops.abs(self)
 
     def __getitem__(self, key: Any) -> Tensor:
-        return _ops.getitem(self, key)
+        return _ops.getitem(self, _indexing.normalize_key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``self[key] = value`` in place (see ``indexing.setitem``): the course's ``N[i, j] += 1``,
+        ``x[mask] = 0``; refused (RuntimeError) on a tensor that is part of a recorded graph."""
+        _indexing.setitem(self, key, value)
+
+    def index_put_(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """``self[indices] = values`` in place, summing repeated indices with ``accumulate`` (see
+        ``indexing.index_put_``); returns self."""
+        return _indexing.index_put_(self, indices, values, accumulate)
+
+    def index_put(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_put``)."""
+        return _indexing.index_put(self, indices, values, accumulate)
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        """``alpha * source`` added along ``dim`` at ``index`` in place, repeats summed; returns self."""
+        return _indexing.index_add_(self, dim, index, source, alpha=alpha)
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
@@ -548,6 +620,14 @@ class Tensor:
         """True where some element over ``dim`` is nonzero (bool tensor)."""
         return _reductions.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def log10(self) -> Tensor:
+        """Base-10 logarithm (see ``pointwise.log10``)."""
+        return _pointwise.log10(self)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> builtins.bool:
+        """True when close to ``other`` everywhere (see ``reductions.allclose``)."""
+        return _reductions.allclose(self, other, rtol, atol, equal_nan)
+
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Values limited to ``[min, max]`` (see ``pointwise.clamp``)."""
         return _pointwise.clamp(self, min, max)
@@ -668,6 +748,7 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 autograd._TENSOR.append(Tensor)
 from . import functional as _functional  # noqa: E402 (they import this module)
+from . import indexing as _indexing  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402
 from . import reductions as _reductions  # noqa: E402

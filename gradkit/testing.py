@@ -253,8 +253,9 @@ class ValueOps:
     view = reshape
 
     @staticmethod
-    def transpose(x: Any, axes: Any = None) -> np.ndarray:
-        return np.transpose(_as_obj(x), axes)
+    def transpose(x: Any, dim0: int, dim1: int) -> np.ndarray:
+        """PyTorch's ``transpose``: two axes swapped (``permute`` takes a whole order)."""
+        return np.swapaxes(_as_obj(x), dim0, dim1)
 
     @staticmethod
     def permute(x: Any, *axes: int) -> np.ndarray:
@@ -377,11 +378,6 @@ class ValueOps:
         return _as_obj(np.where(keep, x, _scalar(0.0)))
 
     @staticmethod
-    def swap(x: Any, dim0: int, dim1: int) -> np.ndarray:
-        """PyTorch's ``transpose(dim0, dim1)``."""
-        return np.swapaxes(_as_obj(x), dim0, dim1)
-
-    @staticmethod
     def squeeze(x: Any, dim: Any = None) -> np.ndarray:
         x = _as_obj(x)
         axes = tuple(i for i in _norm_axes(dim, x.ndim) if x.shape[i] == 1)
@@ -390,6 +386,16 @@ class ValueOps:
     @staticmethod
     def unsqueeze(x: Any, dim: int) -> np.ndarray:
         return np.expand_dims(_as_obj(x), dim)
+
+    @staticmethod
+    def index_put(x: Any, indices: tuple, values: Any, accumulate: bool = False) -> np.ndarray:
+        out = _as_obj(x).copy()
+        idx = tuple(np.asarray(k) for k in indices)
+        if accumulate:
+            np.add.at(out, idx, _as_obj(values))
+        else:
+            out[idx] = _as_obj(values)
+        return out
 
     @staticmethod
     def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
@@ -466,8 +472,8 @@ class TensorOps:
         return x.view(shape)
 
     @staticmethod
-    def transpose(x: Tensor, axes: Any = None) -> Tensor:
-        return x.permute(axes) if axes is not None else x.T
+    def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+        return x.transpose(dim0, dim1)
 
     @staticmethod
     def permute(x: Tensor, *axes: int) -> Tensor:
@@ -549,10 +555,6 @@ class TensorOps:
         return x.triu(diagonal)
 
     @staticmethod
-    def swap(x: Tensor, dim0: int, dim1: int) -> Tensor:
-        return x.transpose(dim0, dim1)
-
-    @staticmethod
     def squeeze(x: Tensor, dim: Any = None) -> Tensor:
         return x.squeeze(dim)
 
@@ -563,6 +565,9 @@ class TensorOps:
     @staticmethod
     def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return x.flatten(start_dim, end_dim)
+
+    def index_put(self, x: Tensor, indices: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
+        return x.index_put(tuple(self._index(np.asarray(k)) for k in indices), values, accumulate)
 
 
 def _axis(axis: Any) -> Any:

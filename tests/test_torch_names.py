@@ -114,7 +114,7 @@ ORACLE = {
     "tril": (lambda o, x: o.tril(x), (N(2, 3, 4),)),
     "triu diagonal 1": (lambda o, x: o.triu(x, 1), (N(4, 4),)),
     "tril diagonal -1": (lambda o, x: o.tril(x, -1) * x, (N(3, 5),)),
-    "transpose(0, 2)": (lambda o, x: o.swap(x, 0, 2) * o.const(W432), (N(2, 3, 4),)),
+    "transpose(0, 2)": (lambda o, x: o.transpose(x, 0, 2) * o.const(W432), (N(2, 3, 4),)),
     "squeeze": (lambda o, x: o.squeeze(x) * o.const(np.arange(3.0)), (N(1, 3, 1),)),
     "squeeze dim": (lambda o, x: o.squeeze(x, 0), (N(1, 3, 1),)),
     "unsqueeze": (lambda o, x: o.unsqueeze(x, -1) * o.const(np.arange(2.0)), (N(3, 4),)),
