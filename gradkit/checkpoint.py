@@ -406,11 +406,12 @@ def _read_member(p: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndar
             raise _bad(p, f"array {name!r} claims shape {_excerpt(str(shape), 60)} of {dtype}, which does not "
                        f"match its {info.file_size} bytes in the file")
         flat = np.empty(count, dtype)
-        view = memoryview(flat).cast("B")
-        for lo in range(0, len(view), _CHUNK):
-            chunk = view[lo:lo + _CHUNK]
-            if fp.readinto(chunk) != len(chunk):
+        raw = flat.view(np.uint8)
+        for lo in range(0, raw.size, _CHUNK):
+            chunk = fp.read(min(_CHUNK, raw.size - lo))
+            if len(chunk) != min(_CHUNK, raw.size - lo):
                 raise _bad(p, f"array {name!r} is cut short")
+            raw[lo:lo + len(chunk)] = np.frombuffer(chunk, np.uint8)
         fp.read(1)  # reaching the end checks the CRC
     return flat.reshape(shape, order="F" if fortran else "C")
 

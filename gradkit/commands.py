@@ -103,7 +103,7 @@ def _source(args: argparse.Namespace, meta: dict[str, Any] | None, path: Path) -
     if digest is not None and _sha256(args.input_file) != digest:
         raise ConfigError(f"-i {args.input_file} is not the words file {path} was trained on (its SHA-256 "
                           "differs); pass that file, or train a new model in another -o DIR")
-    return args.input_file  # type: ignore[no-any-return]
+    return args.input_file
 
 
 def _sha256(source: str | None) -> str | None:

@@ -39,12 +39,14 @@ def smoothed(steps: Sequence[int], values: Sequence[float], block: int = 1000) -
     """Block means of a logged loss, as the course draws it (``lossi`` viewed as rows of 1,000 steps, each row
     averaged; makemore part 3): consecutive points whose steps fall in one block of ``block`` steps are
     averaged, and the mean is placed at the block's mean step. A short run gets smaller blocks, so that the
-    curve has at least about 20 points. Returns ``(steps, means)`` as float64 arrays; empty for no points."""
+    curve has at least about 20 points, but a block always spans at least 5 logged points. Returns
+    ``(steps, means)`` as float64 arrays; empty for no points."""
     s, v = np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64)
     if s.size == 0:
         return s, v
     span = s[-1] - s[0] + 1
-    width = max(1.0, min(float(block), span / 20))
+    spacing = float(np.median(np.diff(s))) if s.size > 1 else 1.0
+    width = max(1.0, min(float(block), span / 20), 5 * spacing)  # at least 5 logged points a block
     ids = ((s - s[0]) // width).astype(np.int64)
     counts = np.bincount(ids)
     keep = counts > 0

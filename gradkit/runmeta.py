@@ -85,7 +85,7 @@ def _rng_state(path: Path, state: Any) -> dict[str, Any]:
     if not ok:
         raise _bad(path, "rng_state", "expected numpy's PCG64 state {bit_generator, state: {state, inc}, "
                    "has_uint32, uinteger}")
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def check_sizes(path: Path, config: Any, vocab: Any, arrays: dict[str, np.ndarray]) -> None:
@@ -102,12 +102,14 @@ def check_sizes(path: Path, config: Any, vocab: Any, arrays: dict[str, np.ndarra
             raise _bad(path, "config", f"{name} = {value} is larger than any stored array can back")
 
 
-class _Budget(Generator):
-    """A ``Generator`` that refuses draws beyond ``limit`` numbers in all (the stored parameters' size)."""
+class _BudgetHost:
+    """A ``numpy.random.Generator`` stand-in that refuses draws beyond ``limit`` numbers in all."""
 
-    def __init__(self, backend: Backend, seed: int, limit: int, path: Path) -> None:
-        super().__init__(backend, seed)
-        self.left, self.path = limit, path
+    def __init__(self, rng: np.random.Generator, limit: int, path: Path) -> None:
+        self._rng, self.left, self.path = rng, limit, path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rng, name)
 
     def _take(self, size: Any) -> None:
         count = math.prod(size) if isinstance(size, (tuple, list)) else (1 if size is None else int(size))
@@ -115,21 +117,31 @@ class _Budget(Generator):
         if self.left < 0:
             raise _bad(self.path, "config", "it describes a model larger than the arrays the file holds")
 
-    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = "float32") -> Any:
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> Any:
         self._take(size)
-        return super().normal(loc, scale, size, dtype)
+        return self._rng.normal(loc, scale, size)
 
-    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None, dtype: Any = "float32") -> Any:
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> Any:
         self._take(size)
-        return super().uniform(low, high, size, dtype)
+        return self._rng.uniform(low, high, size)
 
-    def integers(self, low: int, high: int | None = None, size: Any = None) -> Any:
+    def integers(self, low: int, high: int | None = None, size: Any = None, **kwargs: Any) -> Any:
         self._take(size)
-        return super().integers(low, high, size)
+        return self._rng.integers(low, high, size, **kwargs)
+
+    def random(self, size: Any = None) -> Any:
+        self._take(size)
+        return self._rng.random(size)
+
+    def permutation(self, n: int) -> Any:
+        self._take(n)
+        return self._rng.permutation(n)
 
 
 def budget(path: Path, backend: Backend, seed: int, arrays: dict[str, np.ndarray]) -> Generator:
     """``backend.random(seed)`` that draws at most about as many numbers as the checkpoint's model arrays hold
     (four times as many, plus 2**20: some models draw numbers they do not keep)."""
     limit = 4 * sum(a.size for name, a in arrays.items() if name.startswith("model/")) + 2**20
-    return _Budget(backend, seed, limit, path)
+    generator = backend.random(seed)
+    generator.host = _BudgetHost(generator.host, limit, path)  # type: ignore[assignment]
+    return generator

@@ -49,7 +49,7 @@ class TrainConfig:
                         choices=("float32", "float64"))
     log_every: int = option(100, "steps between the losses written to log.csv", low=1, resume=True)
     eval_every: int | None = option(None, "steps between dev-loss evaluations and checkpoints (default: at most "
-                                    "5% of the run's work, about 50 a run)", low=1, resume=True)
+                                    "5 percent of the run's work, about 50 a run)", low=1, resume=True)
 
     @classmethod
     def of(cls, type: str = DEFAULT_TYPE, **settings: Any) -> TrainConfig:  # noqa: A002
