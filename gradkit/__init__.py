@@ -3,7 +3,7 @@ array_api_strict), with nn modules, optimizers, the makemore models and a ``grad
 
 from backends import BackendUnavailableError, DeviceMismatchError, UnknownBackendError, get_backend
 
-from .autograd import is_grad_enabled, no_grad
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import arange, ones, rand, randn, tensor, zeros
 from .functional import cross_entropy, linear, log_softmax, softmax
 from .ops import concat, stack
@@ -14,6 +14,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError", "DeviceMismatchError", "Tensor", "UnknownBackendError", "arange", "concat",
-    "cross_entropy", "get_backend", "is_grad_enabled", "linear", "log_softmax", "no_grad", "ones", "rand",
-    "randn", "softmax", "stack", "tensor", "zeros", "Value",
+    "cross_entropy", "enable_grad", "get_backend", "is_grad_enabled", "linear", "log_softmax", "no_grad", "ones",
+    "rand", "randn", "set_grad_enabled", "softmax", "stack", "tensor", "zeros", "Value",
 ]

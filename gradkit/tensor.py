@@ -56,8 +56,8 @@ class Tensor:
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_version",
-                 "_op", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_vc",
+                 "_born", "_op", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to the Tensor's reflected operator
 
     def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
@@ -89,7 +89,8 @@ class Tensor:
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Callable[[Any], Sequence[Any]] | None = None
         self._saved: tuple[tuple[Tensor, int], ...] = ()
-        self._version = 0
+        self._vc = [0]  # the version counter, one list shared by aliases of the same storage (detach, views)
+        self._born = 0  # the counter's value when this tensor was made
         self._op = ""
 
     @classmethod
@@ -111,9 +112,24 @@ class Tensor:
                     out.requires_grad = True
                     out._parents, out._backward, out._op = parents, backward, op
                     if saved:
-                        out._saved = tuple([(t, t._version) for t in saved])
+                        out._saved = tuple([(t, t._vc[0]) for t in saved])
                     break
         return out
+
+    def _alias(self, out: Tensor) -> Tensor:
+        """``out`` (a tensor on the same storage: a detached copy or a view) now shares this tensor's version
+        counter, so an in-place change through either is seen by the other's saved-tensor checks."""
+        out._vc, out._born = self._vc, self._vc[0]
+        return out
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the storage has seen (torch's ``_version``); shared by aliases."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc[0] = value
 
     # Attributes.
     @property
@@ -234,8 +250,10 @@ class Tensor:
         self.grad = None
 
     def detach(self) -> Tensor:
-        """The same data (shared, not copied) as a new leaf that does not require grad."""
-        return Tensor._wrap(self._data, self.backend)
+        """The same data (shared, not copied) as a new leaf that does not require grad. It shares the version
+        counter too (as torch's): an in-place change through it makes a backward that needs the old values
+        raise. (``.data`` deliberately does not, as in torch.)"""
+        return self._alias(Tensor._wrap(self._data, self.backend))
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
@@ -289,7 +307,7 @@ class Tensor:
             self._data *= value
         else:  # div_
             self._data /= value
-        self._version += 1
+        self._vc[0] += 1
         return self
 
     def add_(self, other: Any) -> Tensor:
