@@ -416,8 +416,9 @@ def _reduced_nonempty(a: Tensor, axes: tuple[int, ...], name: str) -> None:
 
 
 def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis`` (as ``sum``); the gradient is shared equally among tied maxima (as ``torch.amax``);
-    nan wins (as torch, whose gradient is then nan too). Raises ValueError over an empty axis."""
+    """Maximum over ``axis`` (as ``sum``); the gradient is shared equally among tied maxima, as ``torch.max()``
+    (for ``axis=None``) and ``torch.amax(x, dim)`` do; nan wins, and its gradient is torch's: shared among the
+    nans for ``axis=None``, nan for an axis. Raises ValueError over an empty axis."""
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
     _reduced_nonempty(a, axes, "max")
@@ -425,7 +426,10 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     out = top if keepdims else xp.reshape(top, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
     def backward(g: Any) -> tuple[Any]:
-        mask = xp.astype(a._data == top, g.dtype)  # a nan maximum matches nothing: nan gradients, as torch
+        hit = a._data == top
+        if axis is None:  # torch.max(): a nan maximum's gradient is shared among the nans (amax(dim): all nan)
+            hit = hit | (xp.isnan(a._data) & xp.isnan(top))
+        mask = xp.astype(hit, g.dtype)
         return (mask * (xp.reshape(g, top.shape) / xp.sum(mask, axis=axes, keepdims=True)),)
 
     return Tensor._node(out, (a,), backward, "max", (a,))
@@ -497,6 +501,16 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 # Indexing.
+def compare(a: Tensor, b: Any, op: Callable[[Any, Any], Any]) -> Tensor:
+    """``op(a, b)`` for a comparison ``op`` (``operator.lt``, ...), after torch's promotion (an int64 tensor
+    compares with a float32 one on every backend); a bool tensor, not differentiable."""
+    if isinstance(b, Scalar):
+        ad, k = _with_number(a, b)
+        return Tensor._wrap(op(ad, k), a.backend)
+    ad, bd = _promote(a, _as_tensor(a, b))
+    return Tensor._wrap(op(ad, bd), a.backend)
+
+
 def getitem(a: Tensor, key: Any) -> Tensor:
     """``a[key]``, with torch's meaning.
 
@@ -519,14 +533,35 @@ def getitem(a: Tensor, key: Any) -> Tensor:
         key = key if isinstance(key, tuple) else (key,)
         if not any(k is Ellipsis for k in key):
             key = (*key, Ellipsis)  # the standard indexes every axis; numpy's implicit trailing ':' made explicit
+        key = _clamped_slices(key, a.shape)
+        out = a._data[key]
+        # the backward writes g into zeros at the key without its new axes (None), which assignment refuses
+        put = tuple(k for k in key if k is not None)
+        put_shape = out.shape if len(put) == len(key) else a._data[put].shape
 
         def backward(g: Any) -> tuple[Any]:
             full = a.backend.zeros(a.shape, g.dtype)
-            full[key] = g
+            full[put] = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
             return (full,)
 
-        return Tensor._node(a._data[key], (a,), backward, "getitem")
+        return a._alias(Tensor._node(out, (a,), backward, "getitem"))  # a view: one version counter
     return _gather(a, arrays)
+
+
+def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:
+    """``key`` (with one ``...``) with every forward slice's bounds clamped to its axis, as numpy and torch read
+    them (``x[-5:]`` of 3 elements is all 3); the array API standard leaves out-of-range bounds unspecified."""
+    cut = key.index(Ellipsis)
+    after = builtins.sum(1 for k in key[cut + 1:] if k is not None)
+    out, axis = list(key), 0
+    for i, k in enumerate(key):
+        if k is Ellipsis:
+            axis = len(shape) - after
+        elif k is not None:
+            if isinstance(k, slice) and (k.step is None or k.step > 0) and axis < len(shape):
+                out[i] = slice(*k.indices(shape[axis]))
+            axis += 1
+    return tuple(out)
 
 
 def _index_arrays(a: Tensor, key: Any) -> list[Any] | None:

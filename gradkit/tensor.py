@@ -7,6 +7,7 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -385,19 +386,19 @@ class Tensor:
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data < _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.lt)
 
     def __le__(self, other: Any) -> Tensor:
         """Elementwise ``<=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data <= _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.le)
 
     def __gt__(self, other: Any) -> Tensor:
         """Elementwise ``>`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data > _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.gt)
 
     def __ge__(self, other: Any) -> Tensor:
         """Elementwise ``>=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data >= _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.ge)
 
     __hash__ = object.__hash__
 
