@@ -294,3 +294,12 @@ def test_batchnorm_training_on_a_batch_of_one_raises(backend):
         bn(t(np.ones((1, 3)), backend))
     bn.eval()
     assert bn(t(np.ones((1, 3)), backend)).shape == (1, 3)
+
+
+@pytest.mark.parametrize("axis", [(), 0, -1, None])
+def test_value_oracle_reads_axes_as_the_engine(backend, axis):
+    from gradkit.testing import check_against_value
+
+    for op in ("sum", "mean", "max"):
+        for data in (np.array(2.5), np.arange(6.0).reshape(2, 3)):  # 0-d: axis 0 and -1 reduce it to itself
+            check_against_value(lambda o, x, op=op: getattr(o, op)(x, axis), [data], backend)
