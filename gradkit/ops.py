@@ -85,10 +85,17 @@ def _as_tensor(ref: Tensor, other: Any) -> Tensor:
     return Tensor._wrap(_operand_data(ref, other), ref.backend)
 
 
+_CATEGORIES: dict[Any, int] = {}
+
+
 def _category(backend: Any, dtype: Any) -> int:
     """0 for bool, 1 for integers, 2 for real floats: the order of torch's type-promotion categories."""
-    xp = backend.xp
-    return 2 if xp.isdtype(dtype, "real floating") else 0 if dtype == xp.bool else 1
+    try:
+        return _CATEGORIES[dtype]
+    except KeyError:
+        xp = backend.xp
+        found = _CATEGORIES[dtype] = 2 if xp.isdtype(dtype, "real floating") else 0 if dtype == xp.bool else 1
+        return found
 
 
 def _highest(backend: Any, dtypes: Sequence[Any]) -> Any:
@@ -130,7 +137,7 @@ def _float_dtype(backend: Any, dtype: Any) -> Any:
 def _float_data(a: Tensor) -> Any:
     """``a``'s data, cast to the default float dtype if it is an integer or bool tensor (``exp``, ``log``,
     ``sqrt``, ``tanh``, ``sigmoid``, ``/`` and ``** float`` of an integer tensor are float32, as in torch)."""
-    return a._data if _is_float(a.backend, a._data) else a.backend.astype(a._data, DEFAULT_DTYPE)
+    return a._data if _category(a.backend, a._data.dtype) == 2 else a.backend.astype(a._data, DEFAULT_DTYPE)
 
 
 def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
@@ -138,6 +145,9 @@ def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
     a true division), so ``int_tensor + 1.5`` is float32, never float64, on every backend."""
     k = _operand_data(a, b)
     ad = a._data
+    category = _category(a.backend, ad.dtype)
+    if category == 2 or (category == 1 and not divides and not isinstance(k, float)):
+        return ad, k  # the common cases (a float tensor; integers with an integer), where nothing changes
     target = result_dtype(a.backend, [ad], [k])
     if divides:
         target = _float_dtype(a.backend, target)
@@ -632,7 +642,7 @@ def _check_bounds(a: Tensor, arrays: Sequence[Any]) -> list[Any]:
             if wrong.size:
                 raise IndexError(f"index {int(wrong[0])} is out of bounds for axis {axis} with size {n} (indices "
                                  f"must be in [{-n}, {n}))")
-    return [xp.where(k < 0, k + n, k) for k, n in zip(arrays, a.shape)]
+    return [k % n for k, n in zip(arrays, a.shape)]  # in [-n, n) now, so this counts negatives from the end
 
 
 def _gather(a: Tensor, arrays: Sequence[Any]) -> Tensor:
