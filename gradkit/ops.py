@@ -85,16 +85,17 @@ def _as_tensor(ref: Tensor, other: Any) -> Tensor:
     return Tensor._wrap(_operand_data(ref, other), ref.backend)
 
 
-_CATEGORIES: dict[Any, int] = {}
+_CATEGORIES: dict[tuple[type, Any], int] = {}
 
 
 def _category(backend: Any, dtype: Any) -> int:
     """0 for bool, 1 for integers, 2 for real floats: the order of torch's type-promotion categories."""
+    key = (type(dtype), dtype)  # the type first: a strict dtype never compares with a numpy one
     try:
-        return _CATEGORIES[dtype]
+        return _CATEGORIES[key]
     except KeyError:
         xp = backend.xp
-        found = _CATEGORIES[dtype] = 2 if xp.isdtype(dtype, "real floating") else 0 if dtype == xp.bool else 1
+        found = _CATEGORIES[key] = 2 if xp.isdtype(dtype, "real floating") else 0 if dtype == xp.bool else 1
         return found
 
 
