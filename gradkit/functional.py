@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ops import _as_tensor, _promote, _unbroadcast
+from .ops import _as_tensor, _promote, _unbroadcast, ieee
 from .tensor import Tensor
 
 
@@ -20,6 +20,7 @@ def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
     return shifted, e, xp.sum(e, axis=axis, keepdims=True)
 
 
+@ieee
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, stable for any finite logits."""
     xp = x.backend.xp
@@ -28,6 +29,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return Tensor._node(out, (x,), lambda g: (out * (g - xp.sum(g * out, axis=axis, keepdims=True)),), "softmax")
 
 
+@ieee
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, stable for any finite logits."""
     xp = x.backend.xp
@@ -37,6 +39,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
                         "log_softmax")
 
 
+@ieee
 def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer ``targets`` under ``softmax(logits)``, fused and stable.
 
