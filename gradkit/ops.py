@@ -202,9 +202,19 @@ def add(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(ad + bd, (a, b), lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "add")
 
 
+def _no_bool_subtraction(a: Tensor, b: Any) -> None:
+    """Raise TypeError, as torch does, when a subtraction has a bool operand."""
+    xp = a.backend.xp
+    if a._data.dtype == xp.bool or isinstance(b, (bool, np.bool_)) or (
+            isinstance(b, Tensor) and b._data.dtype == xp.bool):
+        raise TypeError("subtraction with a bool tensor or bool is not supported (as in torch); convert the mask "
+                        "first, e.g. mask.astype('int64')")
+
+
 @ieee
 def sub(a: Tensor, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
+    """``a - b`` with broadcasting. Raises TypeError for a bool operand (as torch)."""
+    _no_bool_subtraction(a, b)
     if isinstance(b, Scalar):
         ad, k = _with_number(a, b)
         return Tensor._node(ad - k, (a,), lambda g: (g,), "sub")
@@ -216,6 +226,7 @@ def sub(a: Tensor, b: Any) -> Tensor:
 @ieee
 def rsub(a: Tensor, b: Any) -> Tensor:
     """``b - a`` for a number ``b`` (an array ``b`` broadcasts, as ``sub``)."""
+    _no_bool_subtraction(a, b)
     if not isinstance(b, Scalar):
         return sub(_as_tensor(a, b), a)
     ad, k = _with_number(a, b)

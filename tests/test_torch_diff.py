@@ -45,6 +45,7 @@ SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, print_blob
 
 FLOATS = ("float32", "float64")
 ALL = ("float32", "float64", "int64")
+WITH_BOOL = (*ALL, "bool")
 
 # Values. The grid's quarters are exact in float32, so sums do not depend on the order of addition, and its
 # zeros and repeats hit the kinks (relu, abs at 0, pow at a zero base, ties of max).
@@ -230,6 +231,10 @@ class Op:
     unless: Callable[..., bool] | None = None  # arguments where gradkit deliberately differs (see DIFFERENCES)
 
 
+def _two_bools(x: Arr, y: Arr) -> bool:
+    return x.dtype == y.dtype == "bool"
+
+
 def _max_torch(x: Any, axis: Any, keepdims: bool) -> Any:
     if axis is None:
         out = x.max()
@@ -238,30 +243,31 @@ def _max_torch(x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 OPS = [
-    Op("add", lambda x, y: x + y, binary()),
-    Op("sub", lambda x, y: x - y, binary()),
-    Op("mul", lambda x, y: x * y, binary()),
-    Op("truediv", lambda x, y: x / y, binary()),
-    Op("pow", lambda x, y: x**y, binary(), unless=lambda x, y: x.dtype == y.dtype == "int64" and (y.data < 0).any()),
-    Op("add number", lambda x, k: x + k, with_number()),
-    Op("rsub number", lambda x, k: k - x, with_number()),
-    Op("mul number", lambda x, k: x * k, with_number()),
-    Op("truediv number", lambda x, k: x / k, with_number()),
-    Op("rtruediv number", lambda x, k: k / x, with_number()),
-    Op("pow number", lambda x, k: x**k, with_number()),
-    Op("rpow number", lambda x, k: k**x, with_number(),
+    Op("add", lambda x, y: x + y, binary(WITH_BOOL), unless=_two_bools),
+    Op("sub", lambda x, y: x - y, binary(WITH_BOOL)),
+    Op("mul", lambda x, y: x * y, binary(WITH_BOOL), unless=_two_bools),
+    Op("truediv", lambda x, y: x / y, binary(WITH_BOOL)),
+    Op("pow", lambda x, y: x**y, binary(WITH_BOOL),
+       unless=lambda x, y: y.dtype == "bool" or x.dtype == y.dtype == "int64" and (y.data < 0).any()),
+    Op("add number", lambda x, k: x + k, with_number(WITH_BOOL)),
+    Op("rsub number", lambda x, k: k - x, with_number(WITH_BOOL)),
+    Op("mul number", lambda x, k: x * k, with_number(WITH_BOOL)),
+    Op("truediv number", lambda x, k: x / k, with_number(WITH_BOOL)),
+    Op("rtruediv number", lambda x, k: k / x, with_number(WITH_BOOL)),
+    Op("pow number", lambda x, k: x**k, with_number(WITH_BOOL)),
+    Op("rpow number", lambda x, k: k**x, with_number(WITH_BOOL),
        unless=lambda x, k: x.dtype == "int64" and isinstance(k, int) and (x.data < 0).any()),
-    Op("lt", lambda x, y: x < y, binary()),
-    Op("le", lambda x, y: x <= y, binary()),
-    Op("gt", lambda x, y: x > y, binary()),
-    Op("ge", lambda x, y: x >= y, binary()),
+    Op("lt", lambda x, y: x < y, binary(WITH_BOOL), unless=_two_bools),
+    Op("le", lambda x, y: x <= y, binary(WITH_BOOL), unless=_two_bools),
+    Op("gt", lambda x, y: x > y, binary(WITH_BOOL), unless=_two_bools),
+    Op("ge", lambda x, y: x >= y, binary(WITH_BOOL), unless=_two_bools),
     Op("matmul", lambda x, y: x @ y, matmul_args()),
-    Op("neg", lambda x: -x, unary()),
+    Op("neg", lambda x: -x, unary(WITH_BOOL)),
     Op("abs", lambda x: abs(x), unary()),
-    Op("exp", lambda x: x.exp(), unary(values="wide")),
-    Op("log", lambda x: x.log(), unary(values="wide")),
-    Op("tanh", lambda x: x.tanh(), unary(values="wide")),
-    Op("sigmoid", lambda x: x.sigmoid(), unary(values="wide")),
+    Op("exp", lambda x: x.exp(), unary(WITH_BOOL, values="wide")),
+    Op("log", lambda x: x.log(), unary(WITH_BOOL, values="wide")),
+    Op("tanh", lambda x: x.tanh(), unary(WITH_BOOL, values="wide")),
+    Op("sigmoid", lambda x: x.sigmoid(), unary(WITH_BOOL, values="wide")),
     Op("relu", lambda x: x.relu(), unary()),
     Op("sum", lambda x, a, k: x.sum(a, k), reduction()),
     Op("mean", lambda x, a, k: x.mean(a, k), reduction()),
@@ -378,6 +384,9 @@ DIFFERENCES = {
     "pow": "an integer tensor to a negative integer tensor power raises ValueError (numpy's rule, and torch's for a "
            "negative number exponent); torch computes a truncated integer there (2 ** -1 == 0)",
     "rpow number": "the same, for an integer number to an integer tensor power",
+    "pow (bool exponent)": "torch itself fails in the backward of x ** bool_tensor (it subtracts 1 from a bool)",
+    "two bools": "bool (+, *, <, ...) bool: the array API standard (strict) has no arithmetic or ordering on bools; "
+                 "numpy gives torch's answer; the course never does it",
 }
 
 
