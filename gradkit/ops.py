@@ -206,7 +206,7 @@ def _no_bool_subtraction(a: Tensor, b: Any) -> None:
     """Raise TypeError, as torch does, when a subtraction has a bool operand."""
     xp = a.backend.xp
     if a._data.dtype == xp.bool or isinstance(b, (bool, np.bool_)) or (
-            isinstance(b, Tensor) and b._data.dtype == xp.bool):
+            isinstance(b, Tensor) and b._data.dtype == b.backend.xp.bool):
         raise TypeError("subtraction with a bool tensor or bool is not supported (as in torch); convert the mask "
                         "first, e.g. mask.astype('int64')")
 
