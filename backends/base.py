@@ -91,9 +91,9 @@ class Backend:
         """A new array of ``shape`` filled with ``fill_value`` on this device."""
         return self.xp.full(shape, fill_value, dtype=self.dtype(dtype), **self._on_device())
 
-    def arange(self, start: int, stop: int | None = None, dtype: Any = "int64") -> Any:
-        """``[start, stop)`` (or ``[0, start)``) on this device."""
-        return self.xp.arange(start, stop, dtype=self.dtype(dtype), **self._on_device())
+    def arange(self, start: Any, stop: Any = None, dtype: Any = "int64", step: Any = 1) -> Any:
+        """``[start, stop)`` (or ``[0, start)``) by ``step`` on this device."""
+        return self.xp.arange(start, stop, step, dtype=self.dtype(dtype), **self._on_device())
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         """Rows of ``updates`` added into ``target`` at ``indices`` along axis 0, repeated indices summed.
@@ -103,6 +103,13 @@ class Backend:
         backward of an embedding lookup ``table[indices]``.
         """
         raise NotImplementedError
+
+    def put(self, target: Any, indices: Any, values: Any) -> Any:
+        """``target`` with rows ``indices`` (1-D integers, in range) along axis 0 set to ``values`` (``(len(indices),
+        *target.shape[1:])``), in place where the namespace allows (returned either way). A repeated index
+        keeps its last value (PyTorch leaves that case undefined)."""
+        target[indices] = values
+        return target
 
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work (a no-op on the host); call before a timer stops."""

@@ -34,5 +34,23 @@ class StrictBackend(Backend):
         flat = xp.reshape(updates, (idx.shape[0], math.prod(target.shape[1:])))  # not -1: no updates is (0, w)
         return target + xp.reshape(xp.matrix_transpose(onehot) @ flat, target.shape)
 
+    def put(self, target: Any, indices: Any, values: Any) -> Any:
+        # The standard has no integer-array assignment: a one-hot matmul of the last occurrence of each index.
+        xp = self.xp
+        if target.dtype == xp.bool:
+            return xp.astype(self.put(xp.astype(target, xp.int8), indices, xp.astype(values, xp.int8)), xp.bool)
+        m, rows = indices.shape[0], target.shape[0]
+        order = self.arange(m, dtype=indices.dtype)
+        repeated_later = xp.any((xp.reshape(indices, (-1, 1)) == xp.reshape(indices, (1, -1)))
+                                & (xp.reshape(order, (1, -1)) > xp.reshape(order, (-1, 1))), axis=1)
+        onehot = xp.astype((xp.reshape(indices, (-1, 1)) == xp.reshape(self.arange(rows, dtype=indices.dtype),
+                                                                          (1, rows))) & ~xp.reshape(repeated_later,
+                                                                                                    (-1, 1)),
+                           target.dtype)
+        flat = xp.reshape(values, (m, -1))
+        placed = xp.reshape(xp.matrix_transpose(onehot) @ xp.astype(flat, target.dtype), target.shape)
+        hit = xp.reshape(xp.any(onehot != 0, axis=0), (rows,) + (1,) * (target.ndim - 1))
+        return xp.where(hit, placed, target)
+
     def _to_host(self, array: Any) -> np.ndarray:
         return np.asarray(array.to_device(self._cpu))

@@ -66,10 +66,11 @@ class GradkitMLP:
         self.backend.synchronize()
 
     def weights(self) -> dict[str, np.ndarray]:
-        """The current parameters on the host, in the course's names (C, W1, b1, W2, b2)."""
+        """The current parameters on the host, in the course's names and layouts (C, W1 (fan_in, fan_out), b1, W2,
+        b2): nn.Linear stores PyTorch's (out_features, in_features), so its weights are transposed here."""
         m = self.run.model
-        return {"C": m.C.weight.numpy(), "W1": m.hidden.weight.numpy(), "b1": m.hidden.bias.numpy(),
-                "W2": m.out.weight.numpy(), "b2": m.out.bias.numpy()}
+        return {"C": m.C.weight.numpy(), "W1": m.hidden.weight.numpy().T.copy(), "b1": m.hidden.bias.numpy(),
+                "W2": m.out.weight.numpy().T.copy(), "b2": m.out.bias.numpy()}
 
     def losses(self) -> list[float]:
         return [loss for _, loss, _ in self.run.history]

@@ -1,18 +1,46 @@
-"""Creation functions, as in PyTorch: ``tensor``, ``zeros``, ``ones``, ``randn``, ``rand``, ``arange``."""
+"""Creation functions, as in PyTorch: ``tensor``, ``zeros``, ``ones``, ``full``, ``empty``, the ``*_like``
+family, ``arange``, ``linspace``, and the random ones (``randn``, ``rand``, ``randint``, ``randperm``,
+``multinomial``) with ``generator=``.
+
+Every function takes ``backend=`` or PyTorch's ``device=`` (``"cpu"`` is numpy, ``"cuda"`` CuPy, or any backend
+name). Random numbers come from ``generator`` or the default generator (``gradkit.manual_seed``), drawn on the
+host (``backends.random``) so that one seed gives the same numbers on every backend.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from backends import Backend, Generator
+from backends.random import default_generator
 
 from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend, dims
 
+Where = Backend | str | None
 
-def tensor(data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
+
+def _target(backend: Where, device: Where) -> Backend | None:
+    """The backend named by ``backend=`` or ``device=`` (PyTorch's name for it), or None when neither is given.
+
+    Raises TypeError when both are given."""
+    if backend is not None and device is not None:
+        raise TypeError(f"got both backend={backend!r} and device={device!r}: they are one argument (device is "
+                        "PyTorch's name); pass one")
+    chosen = backend if backend is not None else device
+    return None if chosen is None else _resolve_backend(chosen)
+
+
+def _be(backend: Where, device: Where) -> Backend:
+    found = _target(backend, device)
+    return found if found is not None else _resolve_backend(None)
+
+
+def tensor(data: Any, *, dtype: Any = None, device: Where = None, backend: Where = None,
            requires_grad: bool = False) -> Tensor:
     """``Tensor(data, ...)``: see ``Tensor`` for the rules on backend and dtype."""
-    return Tensor(data, backend=backend, dtype=dtype, requires_grad=requires_grad)
+    return Tensor(data, backend=_target(backend, device), dtype=dtype, requires_grad=requires_grad)
 
 
 def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
@@ -22,37 +50,158 @@ def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
     return Tensor._wrap(data, backend, requires_grad)
 
 
-def zeros(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
+def zeros(*size: Any, dtype: Any = None, device: Where = None, backend: Where = None,
           requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of ``shape`` (ints or one tuple)."""
-    be = _resolve_backend(backend)
-    return _leaf(be.zeros(dims(shape), dtype), be, requires_grad)
+    """A tensor of zeros of ``size`` (ints or one tuple), float32 unless ``dtype`` is given."""
+    be = _be(backend, device)
+    return _leaf(be.zeros(dims(size), dtype or DEFAULT_DTYPE), be, requires_grad)
 
 
-def ones(*shape: Any, backend: Backend | str | None = None, dtype: Any = DEFAULT_DTYPE,
+def ones(*size: Any, dtype: Any = None, device: Where = None, backend: Where = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of ``shape`` (ints or one tuple)."""
-    be = _resolve_backend(backend)
-    return _leaf(be.full(dims(shape), 1.0, dtype), be, requires_grad)
+    """A tensor of ones of ``size`` (ints or one tuple), float32 unless ``dtype`` is given."""
+    return full(dims(size), 1, dtype=dtype or DEFAULT_DTYPE, device=device, backend=backend,
+                requires_grad=requires_grad)
 
 
-def randn(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
-          dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    """Standard normal draws of ``shape`` from ``generator`` (a backend's seeded ``random(seed)``; its
-    backend is used). Without a generator, an unseeded one of ``backend``."""
-    gen = generator if generator is not None else _resolve_backend(backend).random(None)
-    return _leaf(gen.normal(0.0, 1.0, dims(shape), dtype), gen.backend, requires_grad)
+def empty(*size: Any, dtype: Any = None, device: Where = None, backend: Where = None,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size``, as ``torch.empty``; gradkit fills it with zeros (no uninitialised memory)."""
+    return zeros(*size, dtype=dtype, device=device, backend=backend, requires_grad=requires_grad)
 
 
-def rand(*shape: Any, generator: Generator | None = None, backend: Backend | str | None = None,
-         dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    """Uniform draws in ``[0, 1)`` of ``shape`` from ``generator`` (see ``randn``)."""
-    gen = generator if generator is not None else _resolve_backend(backend).random(None)
-    return _leaf(gen.uniform(0.0, 1.0, dims(shape), dtype), gen.backend, requires_grad)
+def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Where = None, backend: Where = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` (a tuple) filled with ``fill_value``; without ``dtype``, a float gives float32, an
+    int int64 and a bool bool, as ``torch.full``."""
+    be = _be(backend, device)
+    if dtype is None:
+        dtype = "bool" if isinstance(fill_value, (bool, np.bool_)) else "int64" if isinstance(
+            fill_value, (int, np.integer)) else DEFAULT_DTYPE
+    return _leaf(be.full(tuple(dims((size,))), fill_value, dtype), be, requires_grad)
 
 
-def arange(start: int, stop: int | None = None, *, backend: Backend | str | None = None,
-           dtype: Any = "int64") -> Tensor:
-    """``[start, stop)`` (or ``[0, start)``) as a tensor."""
-    be = _resolve_backend(backend)
-    return Tensor._wrap(be.arange(start, stop, dtype), be)
+def zeros_like(input: Tensor, *, dtype: Any = None, device: Where = None, backend: Where = None,
+               requires_grad: bool = False) -> Tensor:
+    """Zeros of ``input``'s shape, dtype and backend (each may be overridden)."""
+    return full_like(input, 0, dtype=dtype, device=device, backend=backend, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype: Any = None, device: Where = None, backend: Where = None,
+              requires_grad: bool = False) -> Tensor:
+    """Ones of ``input``'s shape, dtype and backend (each may be overridden)."""
+    return full_like(input, 1, dtype=dtype, device=device, backend=backend, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Where = None, backend: Where = None,
+              requires_grad: bool = False) -> Tensor:
+    """``fill_value`` in ``input``'s shape, dtype and backend (each may be overridden), as ``torch.full_like``."""
+    be = _target(backend, device) or input.backend
+    return _leaf(be.full(input.shape, fill_value, dtype or input._data.dtype), be, requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Where = None,
+           backend: Where = None) -> Tensor:
+    """``[start, end)`` by ``step`` (or ``[0, start)``), as ``torch.arange``: int64 for int arguments, float32
+    when one is a float (unless ``dtype`` is given)."""
+    be = _be(backend, device)
+    if dtype is None:
+        dtype = "int64" if all(isinstance(v, (int, np.integer)) for v in (start, end, step) if v is not None) \
+            else DEFAULT_DTYPE
+    return Tensor._wrap(be.arange(start, end, dtype, step), be)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Where = None,
+             backend: Where = None) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default), as
+    ``torch.linspace``. Raises ValueError for negative ``steps``."""
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+    be = _be(backend, device)
+    host = np.linspace(start, end, steps)  # on the host, then moved: the same values on every backend
+    return Tensor._wrap(be.asarray(host, dtype or DEFAULT_DTYPE), be)
+
+
+# Random numbers.
+def _gen(generator: Generator | None) -> Generator:
+    return default_generator if generator is None else generator
+
+
+def _draw_on(generator: Generator | None, backend: Where, device: Where) -> tuple[Generator, Backend]:
+    """The generator to draw from and the backend to land on: ``backend=``/``device=``, else the generator's."""
+    gen = _gen(generator)
+    return gen, _target(backend, device) or gen.backend
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Where = None,
+          backend: Where = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws of ``size`` (ints or one tuple), float32 by default, from ``generator`` (default:
+    the default generator, ``gradkit.manual_seed``). They land on ``backend``/``device``, else the generator's
+    backend. Not PyTorch's numbers for the same seed (see ``backends.random.Generator``)."""
+    gen, be = _draw_on(generator, backend, device)
+    return _leaf(gen.normal(0.0, 1.0, dims(size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
+
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Where = None,
+         backend: Where = None, requires_grad: bool = False) -> Tensor:
+    """Uniform draws in ``[0, 1)`` of ``size`` (see ``randn``)."""
+    gen, be = _draw_on(generator, backend, device)
+    return _leaf(gen.uniform(0.0, 1.0, dims(size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
+
+
+def randint(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
+            device: Where = None, backend: Where = None) -> Tensor:
+    """Integers in ``[low, high)``, as ``torch.randint``: ``randint(high, size)`` or ``randint(low, high,
+    size)`` (``size`` a tuple, positional or keyword); int64 unless ``dtype`` is given.
+
+    Raises:
+        TypeError: a wrong number of arguments. ValueError: ``low >= high``.
+    """
+    if size is None and args:
+        args, size = args[:-1], args[-1]
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint takes (high, size) or (low, high, size), size a tuple such as (3,)")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    if low >= high:
+        raise ValueError(f"randint: low ({low}) must be smaller than high ({high})")
+    gen, be = _draw_on(generator, backend, device)
+    return Tensor._wrap(gen.integers(low, high, dims((size,)), dtype or "int64", be), be)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Where = None,
+             backend: Where = None) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64), as ``torch.randperm``."""
+    gen, be = _draw_on(generator, backend, device)
+    return Tensor._wrap(gen.permutation(n, dtype or "int64", be), be)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
+    """Category indices drawn from the weights in each row of ``input``, as ``torch.multinomial``.
+
+    Shapes: ``input (n,)`` -> ``(num_samples,)``; ``(rows, n)`` -> ``(rows, num_samples)``; int64 on
+    ``input``'s backend. The weights need not sum to 1 (each row is normalised). Drawn on the host from
+    ``generator`` (default: the default generator), so the weights are read from the device. Source: makemore
+    part 1 (sampling names from the bigram's rows).
+
+    Raises:
+        RuntimeError (as torch): weights that are negative, inf or nan; a row that sums to 0; ``num_samples`` < 1;
+            without ``replacement``, ``num_samples`` larger than the row's nonzero categories.
+    """
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: input must be 1-D or 2-D weights, got shape {input.shape}")
+    probs = np.asarray(input.numpy(), dtype=np.float64)
+    rows = probs.reshape(1, -1) if probs.ndim == 1 else probs
+    if num_samples < 1:
+        raise RuntimeError(f"multinomial: num_samples must be at least 1, got {num_samples}")
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("multinomial: the probability tensor contains inf, nan or a negative element")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("multinomial: a row of weights sums to 0; every row needs a positive weight")
+    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+        raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement from a row with "
+                           f"{int((rows > 0).sum(axis=1).min())} nonzero categories; pass replacement=True or "
+                           "fewer samples")
+    drawn = _gen(generator).categorical(rows, num_samples, replacement)
+    out = drawn.reshape(num_samples) if probs.ndim == 1 else drawn
+    return Tensor._wrap(input.backend.asarray(out, "int64"), input.backend)

@@ -1,4 +1,5 @@
-"""Fused, numerically stable functions of the models: softmax, log_softmax, cross_entropy, linear.
+"""Fused, numerically stable functions of the models: softmax, log_softmax, cross_entropy, linear, one_hot
+(PyTorch's ``torch.nn.functional``; ``import gradkit.functional as F``).
 
 Each is one graph node with an analytic backward, which is both faster and more accurate than composing
 the primitive ops.
@@ -6,10 +7,12 @@ the primitive ops.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from . import ops
 from .ops import _as_tensor, _promote, _unbroadcast, ieee
-from .tensor import Tensor
+from .tensor import Tensor, pick_dim
 
 
 def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
@@ -21,88 +24,114 @@ def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
 
 
 @ieee
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, stable for any finite logits."""
-    xp = x.backend.xp
-    _, e, total = _shifted(x, axis)
+def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (default: the last axis), stable for any finite logits, as
+    ``torch.nn.functional.softmax`` (whose implicit dim is deprecated; gradkit's default is the last axis)."""
+    d = pick_dim("softmax", dim, axis, -1)
+    xp = input.backend.xp
+    _, e, total = _shifted(input, d)
     out = e / total
-    return Tensor._node(out, (x,), lambda g: (out * (g - xp.sum(g * out, axis=axis, keepdims=True)),), "softmax")
+    return Tensor._node(out, (input,), lambda g: (out * (g - xp.sum(g * out, axis=d, keepdims=True)),),
+                        "softmax")
 
 
 @ieee
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``, stable for any finite logits."""
-    xp = x.backend.xp
-    shifted, e, total = _shifted(x, axis)
+def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``dim`` (default: the last axis), stable for any finite logits."""
+    d = pick_dim("log_softmax", dim, axis, -1)
+    xp = input.backend.xp
+    shifted, e, total = _shifted(input, d)
     out = shifted - xp.log(total)
-    return Tensor._node(out, (x,), lambda g: (g - e / total * xp.sum(g, axis=axis, keepdims=True),),
+    return Tensor._node(out, (input,), lambda g: (g - e / total * xp.sum(g, axis=d, keepdims=True),),
                         "log_softmax")
 
 
 @ieee
-def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of integer ``targets`` under ``softmax(logits)``, fused and stable.
+def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer ``target`` under ``softmax(input)`` along the class axis, fused and
+    stable, as ``torch.nn.functional.cross_entropy``.
 
-    Shapes: ``logits (N, C)`` (or ``(..., C)``), ``targets (N,)`` (or ``(...)``) integers in ``[0, C)``, a
-    Tensor or an array of the logits' backend. ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"``.
-    The gradient is ``softmax(logits) - onehot(targets)`` (divided by N for the mean). Finite for logits as
-    large as 1e8. Source: the makemore lectures (F.cross_entropy), part 4.
+    Shapes (PyTorch's layout): ``input (N, C)`` with ``target (N,)``; ``input (N, C, d1, ...)`` (class axis 1)
+    with ``target (N, d1, ...)``; ``input (C,)`` with a 0-d ``target``. Targets are integers in ``[0, C)``, a
+    Tensor or an array of the input's backend; those equal to ``ignore_index`` (default -100) add nothing.
+    ``reduction``: ``"mean"`` over the targets not ignored (nan when all are), ``"sum"`` or ``"none"`` (the
+    target's shape, 0 where ignored). The gradient is ``softmax(input) - onehot(target)`` (divided by the count
+    for the mean). Finite for logits as large as 1e8. Source: the makemore lectures (F.cross_entropy), part 4.
+    Checking the targets reads one bool from the device.
 
     Raises:
-        ValueError: shapes that do not match, an unknown reduction, or (where the backend checks indices, as
-            numpy does) a target >= C.
+        ValueError: shapes that do not match, an unknown reduction, or a target outside ``[0, C)`` that is not
+            ``ignore_index``.
     """
-    t = _as_tensor(logits, targets)._data
-    xp = logits.backend.xp
-    if tuple(t.shape) != logits.shape[:-1]:
-        raise ValueError(f"cross_entropy: targets of shape {tuple(t.shape)} do not match logits of shape "
-                         f"{logits.shape} (expected targets of shape {logits.shape[:-1]})")
+    logits = input
+    t = _as_tensor(logits, target)._data
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
-    backend, n_classes = logits.backend, logits.shape[-1]
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    expected = () if logits.ndim == 1 else (logits.shape[0], *logits.shape[2:])
+    if tuple(t.shape) != expected:
+        raise ValueError(f"cross_entropy: targets of shape {tuple(t.shape)} do not match logits of shape "
+                         f"{logits.shape} (expected targets of shape {expected}: PyTorch's layout, the class "
+                         "axis is 1)")
+    if logits.ndim == 2:
+        return _nll(logits, t, ignore_index, reduction)
+    xp = logits.backend.xp
+    n_classes = logits.shape[0 if logits.ndim == 1 else 1]
+    rows = ops.reshape(logits, (1, n_classes)) if logits.ndim == 1 else \
+        ops.reshape(ops.permute(logits, (0, *range(2, logits.ndim), 1)), (-1, n_classes))
+    out = _nll(rows, xp.reshape(t, (-1,)), ignore_index, reduction)
+    return ops.reshape(out, expected) if reduction == "none" else out
+
+
+def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
+    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node."""
+    xp, backend = logits.backend.xp, logits.backend
+    n_classes = logits.shape[1]
+    valid = t != ignore_index
+    safe = xp.where(valid, t, xp.zeros_like(t))
+    if bool(xp.any((safe < 0) | (safe >= n_classes))):
+        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
+                         f"{ignore_index}); targets pick one of the logits' class axis")
     shifted, e, total = _shifted(logits, -1)
-    try:
-        if t.ndim == 1:  # (N, C) logits: the common case, without reshapes
-            picked, log_total = shifted[backend.arange(t.shape[0], dtype=t.dtype), t], xp.log(total)[:, 0]
-        else:
-            flat_t = xp.reshape(t, (-1,))
-            rows = backend.arange(flat_t.shape[0], dtype=t.dtype)
-            picked = xp.reshape(xp.reshape(shifted, (-1, n_classes))[rows, flat_t], t.shape)
-            log_total = xp.reshape(xp.log(total), t.shape)
-    except IndexError:
-        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}); targets pick one of "
-                         f"the logits' last axis") from None
-    nll = log_total - picked  # picked by index, so a -inf logit elsewhere stays harmless
-    count = nll.size if nll.size else 1
+    rows = backend.arange(t.shape[0], dtype=t.dtype)
+    zeros = xp.zeros_like(total[:, 0])
+    nll = xp.where(valid, xp.log(total)[:, 0] - shifted[rows, safe], zeros)  # picked by index: a -inf logit
+    weight = xp.astype(valid, e.dtype)                                       # elsewhere stays harmless
+    count = xp.sum(weight)
+    count = xp.where(count > 0, count, backend.full((), math.nan, e.dtype))  # all ignored: nan, as torch
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
-        onehot = xp.astype(xp.reshape(t, (*t.shape, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        scale = xp.reshape(g, (*g.shape, 1)) if reduction == "none" else g / count if reduction == "mean" else g
+        onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
+        per_row = g * weight if reduction == "none" else weight * (g / count if reduction == "mean" else g)
         d = e / total  # softmax, then "- onehot" and the upstream scale in place
         d -= onehot
-        d *= scale
+        d *= xp.reshape(per_row, (-1, 1))
         return (d,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight + bias`` as one node. Shapes: ``x (..., fan_in)``, ``weight (fan_in, fan_out)`` (the
-    course's layout, ``x @ W``), ``bias (fan_out,)``; returns ``(..., fan_out)``.
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` as one node, as ``torch.nn.functional.linear``. Shapes: ``input (...,
+    in_features)``, ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``;
+    returns ``(..., out_features)``. The course's own ``x @ W`` with ``W (fan_in, fan_out)`` is written with
+    ``@``.
 
     Raises:
-        ValueError: ``x``'s last axis is not ``fan_in``.
+        ValueError: ``input``'s last axis is not ``in_features``.
     """
-    fan_in, fan_out = weight._data.shape
+    x = input
+    fan_out, fan_in = weight._data.shape
     if x._data.shape[-1:] != (fan_in,):
         raise ValueError(f"linear: input of shape {x.shape} does not match a weight of shape {weight.shape} "
-                         f"(the input's last axis must be {fan_in})")
+                         f"(out_features, in_features): the input's last axis must be {fan_in}")
     xp = x.backend.xp
     weight = _as_tensor(x, weight)  # raises DeviceMismatchError for another backend
     xd, w = _promote(x, weight)  # an integer input meets the weight's float dtype
     x2 = xp.reshape(xd, (-1, fan_in)) if x.ndim != 2 else xd
-    out = x2 @ w
+    out = x2 @ xp.matrix_transpose(w)
     if bias is not None:
         out += _as_tensor(x, bias)._data  # in place: out is the matmul's fresh result
     if x.ndim != 2:
@@ -111,17 +140,30 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     def backward(g: Any) -> tuple[Any, ...]:
         g2 = xp.reshape(g, (-1, fan_out)) if x.ndim != 2 else g
-        gx = None if not need_x else g2 @ w.T if x.ndim == 2 else xp.reshape(g2 @ w.T, x.shape)
-        grads = (None if gx is None else _unbroadcast(gx, x), _unbroadcast(x2.T @ g2, weight))
+        gx = None if not need_x else g2 @ w if x.ndim == 2 else xp.reshape(g2 @ w, x.shape)
+        grads = (None if gx is None else _unbroadcast(gx, x), _unbroadcast(xp.matrix_transpose(g2) @ x2, weight))
         return grads if bias is None else (*grads, _unbroadcast(xp.sum(g2, axis=0), bias))
 
     parents = (x, weight) if bias is None else (x, weight, bias)
     return Tensor._node(out, parents, backward, "linear", (x, weight))
 
 
-def one_hot(ids: Tensor, num_classes: int, dtype: Any = "float32") -> Tensor:
-    """Integer ``ids (...)`` -> ``(..., num_classes)`` of ``dtype`` with a 1 at each id (not differentiable)."""
-    be = ids.backend
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer ``tensor (...)`` -> int64 ``(..., num_classes)`` with a 1 at each id, as
+    ``torch.nn.functional.one_hot`` (``num_classes=-1``: the largest id + 1, read from the device). Not
+    differentiable; cast with ``.float()`` before a matmul.
+
+    Raises:
+        ValueError: a non-integer tensor, or an id outside ``[0, num_classes)``.
+    """
+    be = tensor.backend
     xp = be.xp
-    index = xp.reshape(ids._data, (*ids.shape, 1))
-    return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=ids.dtype), be.dtype(dtype)), be)
+    if not xp.isdtype(tensor._data.dtype, "integral"):
+        raise ValueError(f"one_hot needs an integer tensor of class ids, got {tensor._data.dtype}")
+    if num_classes < 0:
+        num_classes = int(xp.max(tensor._data)) + 1 if tensor.numel() else 0
+    elif tensor.numel() and bool(xp.any((tensor._data < 0) | (tensor._data >= num_classes))):
+        raise ValueError(f"one_hot: a class id is outside [0, {num_classes}); pass num_classes larger than the "
+                         "largest id")
+    index = xp.reshape(tensor._data, (*tensor.shape, 1))
+    return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=tensor._data.dtype), xp.int64), be)

@@ -1,8 +1,13 @@
 """Neural-network modules on ``Tensor``, as in PyTorch and makemore part 3: Module, Linear, Embedding, Tanh,
-ReLU, BatchNorm1d, Sequential, Flatten."""
+ReLU, BatchNorm1d, Sequential, Flatten.
+
+``gradkit.nn.functional`` is ``gradkit.functional`` (so ``import gradkit.nn.functional as F`` works as with
+torch), registered as a submodule the way ``os.path`` is.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +18,8 @@ from backends import Backend, Generator
 from . import functional, ops
 from .autograd import no_grad
 from .tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
+
+sys.modules[__name__ + ".functional"] = functional
 
 
 class Parameter(Tensor):
@@ -134,7 +141,7 @@ class Module:
         Parameter objects stay the same, so an optimizer holding them keeps working); returns self."""
         target = _resolve_backend(backend)
         for _, t in self.named_tensors():
-            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t.dtype, "real floating")
+            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t._data.dtype, "real floating")
                          else None)
             t._data, t.backend = moved._data, moved.backend
             t.grad = None
@@ -150,19 +157,28 @@ def _init(generator: Generator, shape: tuple[int, ...], scale: float, dtype: Any
     return Parameter.of(generator.normal(0.0, scale, shape, dtype), generator.backend)
 
 
-class Linear(Module):
-    """``y = x @ weight + bias``. Shapes: ``x (..., fan_in)`` -> ``(..., fan_out)``; ``weight (fan_in,
-    fan_out)`` (the course's layout), ``bias (fan_out,)``.
+def _transposed(array: Any, generator: Generator) -> Any:
+    """A fresh contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed."""
+    return generator.backend.xp.asarray(generator.backend.xp.matrix_transpose(array), copy=True)
 
-    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(fan_in)`` (Kaiming; gain 5/3
-    suits tanh) unless ``std`` is given, ``bias = 0``. Draws come from ``generator`` (``backend.random(seed)``),
-    whose backend the layer lives on.
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``, as ``torch.nn.Linear``. Shapes: ``x (..., in_features)`` -> ``(...,
+    out_features)``; ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``.
+
+    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(in_features)`` (Kaiming; gain 5/3
+    suits tanh) unless ``std`` is given, ``bias = 0``. (PyTorch's own default init is uniform; see the README's
+    differences.) Draws come from ``generator`` (``backend.random(seed)``), whose backend the layer lives on;
+    they are drawn in the course's ``(in, out)`` order and stored transposed, so a seed gives the same function
+    as the course's ``x @ W``.
     """
 
-    def __init__(self, fan_in: int, fan_out: int, bias: bool = True, *, generator: Generator,
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, generator: Generator,
                  gain: float = 1.0, std: float | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
-        self.weight = _init(generator, (fan_in, fan_out), gain / fan_in**0.5 if std is None else std, dtype)
-        self.bias = Parameter.of(generator.backend.zeros((fan_out,), dtype), generator.backend) if bias else None
+        scale = gain / in_features**0.5 if std is None else std
+        drawn = generator.normal(0.0, scale, (in_features, out_features), dtype)
+        self.weight = Parameter.of(_transposed(drawn, generator), generator.backend)
+        self.bias = Parameter.of(generator.backend.zeros((out_features,), dtype), generator.backend) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)

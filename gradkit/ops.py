@@ -486,13 +486,14 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     return Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape")
 
 
-def transpose(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
-    """Axes permuted by ``axes`` (default: reversed, as ``.T``)."""
+def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+    """Axes permuted by ``axes`` (default: reversed, as ``.T``). PyTorch's two-axis ``transpose(dim0, dim1)`` is
+    ``gradkit.shapes.transpose``."""
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
     return Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
-                        "transpose")
+                        "permute")
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:

@@ -517,7 +517,7 @@ def _parse_params(params: Any, owner: str) -> tuple[list[str], list[Tensor]]:
         else:
             raise TypeError(f"{owner}: parameter {i} is a {type(item).__name__}; pass Tensors or "
                             "(name, Tensor) pairs")
-        if not t.backend.xp.isdtype(t.dtype, "real floating"):
+        if not t.backend.xp.isdtype(t._data.dtype, "real floating"):
             raise TypeError(f"{owner}: parameter {name!r} has dtype {t.dtype}; only floating-point tensors "
                             "can be optimized")
         names.append(name)

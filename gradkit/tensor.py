@@ -6,8 +6,10 @@ standard namespace) or one of its hooks, so the same code runs on numpy, CuPy an
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +19,9 @@ import backends
 from backends import Backend, DeviceMismatchError
 
 from . import autograd
+from . import dtypes as _dtypes
 from .autograd import is_grad_enabled
+from .dtypes import DType
 
 DEFAULT_DTYPE = "float32"
 Scalar = (int, float, np.number, np.bool_)
@@ -26,6 +30,47 @@ Scalar = (int, float, np.number, np.bool_)
 def dims(args: tuple) -> tuple[int, ...]:
     """A shape or axis order given as ints or as one sequence (``reshape(2, 3)`` or ``reshape((2, 3))``)."""
     return tuple(args[0]) if len(args) == 1 and not isinstance(args[0], int) else tuple(args)
+
+
+class Size(int):
+    """A tensor's element count (an ``int``, numpy's ``size``) that is also PyTorch's ``size`` method:
+    ``t.size()`` is the shape (a tuple) and ``t.size(d)`` the length of axis ``d`` (negative counts from the end).
+
+    Raises IndexError for an axis out of range."""
+
+    def __new__(cls, count: int, shape: tuple[int, ...]) -> Size:
+        out = super().__new__(cls, count)
+        out.shape = shape
+        return out
+
+    shape: tuple[int, ...]
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        if not -len(self.shape) <= dim < len(self.shape):
+            raise IndexError(f"size({dim}): dimension out of range for a tensor with {len(self.shape)} dimensions")
+        return self.shape[dim]
+
+
+def pick_dim(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
+    """The axis argument given as PyTorch's ``dim=`` or numpy's ``axis=`` (a list becomes a tuple).
+
+    Raises TypeError when both are given."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{name}() got both dim={dim!r} and axis={axis!r}: they are one argument (dim is "
+                        "PyTorch's name, axis numpy's); pass only one")
+    out = axis if dim is None else dim
+    out = default if out is None else out
+    return tuple(out) if isinstance(out, list) else out
+
+
+def pick_keepdim(name: str, keepdim: bool | None, keepdims: bool | None) -> bool:
+    """``keepdim=`` (PyTorch's) or ``keepdims=`` (numpy's), default False. Raises TypeError when both are given."""
+    if keepdim is not None and keepdims is not None:
+        raise TypeError(f"{name}() got both keepdim= and keepdims=: they are one argument (keepdim is "
+                        "PyTorch's name, keepdims numpy's); pass only one")
+    return bool(keepdims if keepdim is None else keepdim)
 
 
 def _resolve_backend(backend: Backend | str | None) -> Backend:
@@ -45,7 +90,8 @@ class Tensor:
         requires_grad: record ops for ``backward()``; integer data is then converted to the default float
             dtype, since gradients are real numbers.
 
-    The data is always copied (as ``torch.tensor`` does). Tensors hash and compare (``==``) by identity.
+    The data is always copied (as ``torch.tensor`` does). Tensors hash by identity; ``==`` is elementwise, as
+    PyTorch's.
 
     Attributes: ``data`` (the same storage as a detached Tensor, as PyTorch's ``.data``), ``_data`` (the backend
     array itself), ``grad`` (a Tensor or None), ``requires_grad``, ``backend``, ``dtype``, ``shape``, ``ndim``,
@@ -161,14 +207,26 @@ class Tensor:
         return len(self._data.shape)
 
     @property
-    def dtype(self) -> Any:
-        """The backend namespace's dtype object (``backend.xp.float32``, ...)."""
-        return self._data.dtype
+    def dtype(self) -> DType:
+        """The dtype as ``gradkit.float32``, ``gradkit.int64``, ... (the same objects on every backend, so
+        ``t.dtype == gradkit.float32`` holds everywhere; the backend's own dtype is ``t._data.dtype``)."""
+        return _dtypes.of(self._data.dtype)
 
     @property
-    def size(self) -> int:
-        """The number of elements."""
+    def size(self) -> Size:
+        """The number of elements (numpy's ``size``, an int), callable as PyTorch's ``size()`` (the shape, a
+        tuple) and ``size(dim)`` (one axis's length)."""
+        return Size(math.prod(self._data.shape), self.shape)
+
+    def numel(self) -> int:
+        """The number of elements, as ``torch.numel``."""
         return math.prod(self._data.shape)
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of axes (``ndim``), as ``torch.Tensor.dim``."""
+        return len(self._data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -249,6 +307,30 @@ class Tensor:
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``grad = None``)."""
         self.grad = None
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (summed over calls), as
+        ``torch.Tensor.retain_grad``; a no-op on leaves. The hook wraps this node's backward function (through
+        a weak reference, so no reference cycle), so the engine is unchanged.
+
+        Raises:
+            RuntimeError: the tensor does not require grad."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        inner = self._backward
+        if inner is None or getattr(inner, "retains_grad", False):
+            return
+        me = weakref.ref(self)
+
+        def backward(g: Any) -> Sequence[Any]:
+            t = me()
+            if t is not None:
+                kept = t.backend.xp.asarray(g, copy=True)
+                t.grad = Tensor._wrap(kept if t.grad is None else t.grad._data + kept, t.backend)
+            return inner(g)
+
+        backward.retains_grad = True  # type: ignore[attr-defined]
+        self._backward = backward
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) as a new leaf that does not require grad. It shares the version
@@ -382,7 +464,25 @@ class Tensor:
         return _ops.abs(self)
 
     def __getitem__(self, key: Any) -> Tensor:
-        return _ops.getitem(self, key)
+        return _ops.getitem(self, _indexing.normalize_key(key))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``self[key] = value`` in place (see ``indexing.setitem``): the course's ``N[i, j] += 1``,
+        ``x[mask] = 0``; refused (RuntimeError) on a tensor that is part of a recorded graph."""
+        _indexing.setitem(self, key, value)
+
+    def index_put_(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """``self[indices] = values`` in place, summing repeated indices with ``accumulate`` (see
+        ``indexing.index_put_``); returns self."""
+        return _indexing.index_put_(self, indices, values, accumulate)
+
+    def index_put(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_put``)."""
+        return _indexing.index_put(self, indices, values, accumulate)
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        """``alpha * source`` added along ``dim`` at ``index`` in place, repeats summed; returns self."""
+        return _indexing.index_add_(self, dim, index, source, alpha=alpha)
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
@@ -399,6 +499,14 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         """Elementwise ``>=`` as a bool tensor (not differentiable)."""
         return _ops.compare(self, other, operator.ge)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """Elementwise ``==`` as a bool tensor, as PyTorch's (``tril == 0``); hashing stays by identity."""
+        return _ops.compare(self, other, operator.eq)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        """Elementwise ``!=`` as a bool tensor."""
+        return _ops.compare(self, other, operator.ne)
 
     __hash__ = object.__hash__
 
@@ -434,21 +542,106 @@ class Tensor:
         """``|self|`` (see ``ops.abs``)."""
         return _ops.abs(self)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (int, tuple or None for all)."""
-        return _ops.sum(self, axis, keepdims)
+    def sqrt(self) -> Tensor:
+        """``self ** 0.5`` (see ``pointwise.sqrt``)."""
+        return _pointwise.sqrt(self)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (int, tuple or None for all)."""
-        return _ops.mean(self, axis, keepdims)
+    def sum(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None, keepdims: bool | None = None,
+            dtype: Any = None) -> Tensor:
+        """Sum over ``dim`` (int, tuple or None for all); ``axis``/``keepdims`` are numpy's spellings."""
+        return _reductions.sum(self, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; ties share the gradient equally."""
-        return _ops.max(self, axis, keepdims)
+    def mean(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+             keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+        """Mean over ``dim`` (int, tuple or None for all)."""
+        return _reductions.mean(self, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        """Index of the maximum along ``axis`` (int64, not differentiable)."""
-        return _ops.argmax(self, axis, keepdims)
+    def max(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """The maximum (no ``dim``: a 0-d tensor) or ``(values, indices)`` along an int ``dim``, as
+        ``torch.max`` (see ``reductions.max``); ``amax`` reduces several axes."""
+        return _reductions.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Any:
+        """The minimum, or ``(values, indices)`` along an int ``dim``, as ``torch.min``."""
+        return _reductions.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        """Maximum over ``dim`` (int, tuple or None); tied maxima share the gradient."""
+        return _reductions.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        """Minimum over ``dim`` (int, tuple or None); tied minima share the gradient."""
+        return _reductions.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim: int | None = None, keepdim: bool | None = None, *, axis: int | None = None,
+               keepdims: bool | None = None) -> Tensor:
+        """Index of the first maximum along ``dim`` (int64, not differentiable)."""
+        return _reductions.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(self, dim: int | None = None, keepdim: bool | None = None, *, axis: int | None = None,
+               keepdims: bool | None = None) -> Tensor:
+        """Index of the first minimum along ``dim`` (int64, not differentiable)."""
+        return _reductions.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None, *,
+            correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+        """Variance over ``dim`` with ``correction`` (default 1), as ``torch.var`` (see ``reductions.var``)."""
+        return _reductions.var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None, *,
+            correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
+        """Standard deviation over ``dim`` with ``correction`` (default 1), as ``torch.std``."""
+        return _reductions.std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        """The ``k`` largest (or smallest) along ``dim`` as ``(values, indices)`` (see ``reductions.topk``)."""
+        return _reductions.topk(self, k, dim, largest, sorted)
+
+    def all(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        """True where every element over ``dim`` is nonzero (bool tensor)."""
+        return _reductions.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def any(self, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        """True where some element over ``dim`` is nonzero (bool tensor)."""
+        return _reductions.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def log10(self) -> Tensor:
+        """Base-10 logarithm (see ``pointwise.log10``)."""
+        return _pointwise.log10(self)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> builtins.bool:
+        """True when close to ``other`` everywhere (see ``reductions.allclose``)."""
+        return _reductions.allclose(self, other, rtol, atol, equal_nan)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Values limited to ``[min, max]`` (see ``pointwise.clamp``)."""
+        return _pointwise.clamp(self, min, max)
+
+    def clamp_min(self, min: float) -> Tensor:  # noqa: A002
+        """``clamp(min=min)``."""
+        return _pointwise.clamp(self, min=min)
+
+    def clamp_max(self, max: float) -> Tensor:  # noqa: A002
+        """``clamp(max=max)``."""
+        return _pointwise.clamp(self, max=max)
+
+    def masked_fill(self, mask: Tensor, value: float) -> Tensor:
+        """``value`` where ``mask`` is True (see ``pointwise.masked_fill``)."""
+        return _pointwise.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle (see ``pointwise.tril``)."""
+        return _pointwise.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle (see ``pointwise.triu``)."""
+        return _pointwise.triu(self, diagonal)
 
     def reshape(self, *shape: Any) -> Tensor:
         """The same elements in ``shape`` (ints or one tuple; one may be -1)."""
@@ -456,26 +649,64 @@ class Tensor:
 
     view = reshape
 
-    def transpose(self, axes: Sequence[int] | None = None) -> Tensor:
-        """Axes permuted by ``axes`` (default: reversed)."""
-        return _ops.transpose(self, axes)
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose`` (``permute`` takes a whole order)."""
+        return _shapes.transpose(self, dim0, dim1)
 
     def permute(self, *axes: Any) -> Tensor:
         """Axes permuted (ints or one tuple), as ``torch.permute``."""
-        return _ops.transpose(self, dims(axes))
+        return _ops.permute(self, dims(axes))
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy's and PyTorch's name)
         """All axes reversed (the transpose of a matrix)."""
-        return _ops.transpose(self)
+        return _ops.permute(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """Softmax along ``axis`` (see ``functional.softmax``)."""
-        return _functional.softmax(self, axis)
+    def squeeze(self, dim: Any = None, *, axis: Any = None) -> Tensor:
+        """Without size-1 axes (all, or those of ``dim``), as ``torch.squeeze``."""
+        return _shapes.squeeze(self, dim, axis=axis)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """Log-softmax along ``axis`` (see ``functional.log_softmax``)."""
-        return _functional.log_softmax(self, axis)
+    def unsqueeze(self, dim: int) -> Tensor:
+        """With a new size-1 axis at ``dim``, as ``torch.unsqueeze``."""
+        return _shapes.unsqueeze(self, dim)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Axes ``start_dim..end_dim`` merged, as ``torch.flatten``."""
+        return _shapes.flatten(self, start_dim, end_dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along ``dim``, as ``torch.unbind``."""
+        return _shapes.unbind(self, dim)
+
+    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        """Softmax along ``dim`` (default the last; see ``functional.softmax``)."""
+        return _functional.softmax(self, dim, axis=axis)
+
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        """Log-softmax along ``dim`` (default the last; see ``functional.log_softmax``)."""
+        return _functional.log_softmax(self, dim, axis=axis)
+
+    def float(self) -> Tensor:
+        """As float32 (recorded in the graph), as ``torch.Tensor.float``."""
+        return self.astype("float32")
+
+    def double(self) -> Tensor:
+        """As float64 (recorded in the graph)."""
+        return self.astype("float64")
+
+    def long(self) -> Tensor:
+        """As int64 (ends the graph)."""
+        return self.astype("int64")
+
+    def int(self) -> Tensor:
+        """As int32 (ends the graph)."""
+        return self.astype("int32")
+
+    def bool(self) -> Tensor:
+        """As bool (nonzero is True; ends the graph)."""
+        if self._data.dtype == self.backend.xp.bool:
+            return self
+        return Tensor._wrap(self._data != 0, self.backend)
 
 
 def _is_float(backend: Backend, array: Any) -> bool:
@@ -508,4 +739,8 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 autograd._TENSOR.append(Tensor)
 from . import functional as _functional  # noqa: E402 (they import this module)
+from . import indexing as _indexing  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import pointwise as _pointwise  # noqa: E402
+from . import reductions as _reductions  # noqa: E402
+from . import shapes as _shapes  # noqa: E402

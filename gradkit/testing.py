@@ -39,6 +39,8 @@ from .functional import log_softmax as _log_softmax
 from .functional import softmax as _softmax
 from .ops import concat as _concat
 from .ops import stack as _stack
+from .pointwise import maximum as _maximum
+from .pointwise import where as _where
 from .tensor import Tensor, _resolve_backend
 from .value import Value
 
@@ -160,6 +162,13 @@ _sigmoid = np.frompyfunc(lambda v: v.sigmoid(), 1, 1)
 _to_value = np.frompyfunc(lambda v: v if isinstance(v, Value) else Value(float(v)), 1, 1)
 
 
+def _scalar(v: float) -> np.ndarray:
+    """A 0-d object array holding a constant ``Value(v)``."""
+    out = np.empty((), dtype=object)
+    out[()] = Value(v)
+    return out
+
+
 def _value_data(x: Any) -> np.ndarray:
     arr = _as_obj(x)
     return np.array([v.data if isinstance(v, Value) else float(v) for v in arr.reshape(-1)],
@@ -276,19 +285,128 @@ class ValueOps:
         return _as_obj(shifted - ValueOps.log(ValueOps.sum(ValueOps.exp(shifted), axis, keepdims=True)))
 
     @staticmethod
-    def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> np.ndarray:
+    def cross_entropy(logits: Any, targets: Any, reduction: str = "mean", ignore_index: int = -100) -> np.ndarray:
+        """PyTorch's layout: the class axis is 1 (or 0 for ``(C,)`` logits); ignored targets add nothing."""
+        logits = _as_obj(logits)
+        logits = np.moveaxis(logits, 1, -1) if logits.ndim > 1 else logits
         logp = ValueOps.log_softmax(logits, -1)
         t = np.asarray(targets, dtype=np.int64)
-        nll = -np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+        valid = t != ignore_index
+        picked = np.take_along_axis(logp, np.where(valid, t, 0)[..., None], axis=-1)[..., 0]
+        nll = _as_obj(np.where(valid, -picked, _scalar(0.0)))
         if reduction == "none":
-            return _as_obj(nll)
-        total = ValueOps.sum(nll)
-        return total if reduction == "sum" else _as_obj(total / max(nll.size, 1))
+            return nll
+        total = ValueOps.sum(nll[valid])
+        return total if reduction == "sum" else _as_obj(total / int(valid.sum()))
 
     @staticmethod
     def linear(x: Any, weight: Any, bias: Any = None) -> np.ndarray:
-        out = ValueOps.matmul(x, weight)
+        out = ValueOps.matmul(x, _as_obj(weight).T)
         return out if bias is None else _as_obj(out + _as_obj(bias))
+
+    # PyTorch's names (gradkit.reductions, pointwise, shapes), composed from Value arithmetic.
+    @staticmethod
+    def sqrt(x: Any) -> np.ndarray:
+        return _as_obj(_as_obj(x) ** 0.5)
+
+    @staticmethod
+    def var(x: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> np.ndarray:
+        x = _as_obj(x)
+        axes = _norm_axes(dim, x.ndim)
+        centred = _as_obj(x - ValueOps.mean(x, axes, keepdims=True))
+        n = math.prod(x.shape[i] for i in axes)
+        return _as_obj(ValueOps.sum(centred * centred, axes, keepdim) / (n - correction))
+
+    @staticmethod
+    def std(x: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> np.ndarray:
+        return ValueOps.sqrt(ValueOps.var(x, dim, correction, keepdim))
+
+    @staticmethod
+    def amin(x: Any, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        return _as_obj(-ValueOps.max(-_as_obj(x), dim, keepdim))
+
+    @staticmethod
+    def max_values(x: Any, dim: int, keepdim: bool = False) -> np.ndarray:
+        """``max(x, dim).values``: the first maximum's element (its gradient goes there alone, as torch)."""
+        x = _as_obj(x)
+        idx = np.expand_dims(np.argmax(_value_data(x), axis=dim), dim)
+        out = np.take_along_axis(x, idx, axis=dim)
+        return out if keepdim else np.squeeze(out, axis=dim)
+
+    @staticmethod
+    def topk_values(x: Any, k: int, dim: int = -1, largest: bool = True) -> np.ndarray:
+        x = _as_obj(x)
+        data = _value_data(x)
+        order = np.argsort(-data if largest else data, axis=dim, kind="stable")
+        return np.take_along_axis(x, np.take(order, np.arange(k), axis=dim), axis=dim)
+
+    @staticmethod
+    def clamp(x: Any, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+        """Values outside ``[lo, hi]`` become constants (no gradient), as torch's clamp."""
+        def one(v: Value) -> Value:
+            if lo is not None and v.data < lo:
+                return Value(lo)
+            return Value(hi) if hi is not None and v.data > hi else v
+
+        return _as_obj(np.frompyfunc(one, 1, 1)(_as_obj(x)))
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> np.ndarray:
+        return _as_obj(np.where(np.asarray(cond, dtype=bool), _as_obj(a), _as_obj(b)))
+
+    @staticmethod
+    def masked_fill(x: Any, mask: Any, value: float) -> np.ndarray:
+        return _as_obj(np.where(np.asarray(mask, dtype=bool), _scalar(value), _as_obj(x)))
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> np.ndarray:
+        def one(u: Value, v: Value) -> Value:
+            return u if u.data > v.data else v if v.data > u.data else (u + v) * 0.5
+
+        return _as_obj(np.frompyfunc(one, 2, 1)(_as_obj(a), _as_obj(b)))
+
+    @staticmethod
+    def tril(x: Any, diagonal: int = 0) -> np.ndarray:
+        x = _as_obj(x)
+        keep = np.tril(np.ones(x.shape[-2:], dtype=bool), diagonal)
+        return _as_obj(np.where(keep, x, _scalar(0.0)))
+
+    @staticmethod
+    def triu(x: Any, diagonal: int = 0) -> np.ndarray:
+        x = _as_obj(x)
+        keep = np.triu(np.ones(x.shape[-2:], dtype=bool), diagonal)
+        return _as_obj(np.where(keep, x, _scalar(0.0)))
+
+    @staticmethod
+    def swap(x: Any, dim0: int, dim1: int) -> np.ndarray:
+        """PyTorch's ``transpose(dim0, dim1)``."""
+        return np.swapaxes(_as_obj(x), dim0, dim1)
+
+    @staticmethod
+    def squeeze(x: Any, dim: Any = None) -> np.ndarray:
+        x = _as_obj(x)
+        axes = tuple(i for i in _norm_axes(dim, x.ndim) if x.shape[i] == 1)
+        return np.squeeze(x, axis=axes)
+
+    @staticmethod
+    def unsqueeze(x: Any, dim: int) -> np.ndarray:
+        return np.expand_dims(_as_obj(x), dim)
+
+    @staticmethod
+    def index_put(x: Any, indices: tuple, values: Any, accumulate: bool = False) -> np.ndarray:
+        out = _as_obj(x).copy()
+        idx = tuple(np.asarray(k) for k in indices)
+        if accumulate:
+            np.add.at(out, idx, _as_obj(values))
+        else:
+            out[idx] = _as_obj(values)
+        return out
+
+    @staticmethod
+    def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
+        x = _as_obj(x)
+        s, e = start_dim % x.ndim, end_dim % x.ndim
+        return x.reshape((*x.shape[:s], -1, *x.shape[e + 1:]))
 
 
 class TensorOps:
@@ -324,7 +442,7 @@ class TensorOps:
 
     @staticmethod
     def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A003
-        return x.max(axis, keepdims)
+        return x.amax(axis, keepdims)
 
     @staticmethod
     def exp(x: Tensor) -> Tensor:
@@ -360,7 +478,7 @@ class TensorOps:
 
     @staticmethod
     def transpose(x: Tensor, axes: Any = None) -> Tensor:
-        return x.transpose(axes)
+        return x.permute(axes) if axes is not None else x.T
 
     @staticmethod
     def permute(x: Tensor, *axes: int) -> Tensor:
@@ -386,12 +504,79 @@ class TensorOps:
     def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
         return _log_softmax(x, axis)
 
-    def cross_entropy(self, logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
-        return _cross_entropy(logits, self._index(np.asarray(targets)), reduction)
+    def cross_entropy(self, logits: Tensor, targets: Any, reduction: str = "mean", ignore_index: int = -100) -> Tensor:
+        return _cross_entropy(logits, self._index(np.asarray(targets)), reduction=reduction,
+                              ignore_index=ignore_index)
 
     @staticmethod
     def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return _linear(x, weight, bias)
+
+    # PyTorch's names: the methods.
+    @staticmethod
+    def sqrt(x: Tensor) -> Tensor:
+        return x.sqrt()
+
+    @staticmethod
+    def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        return x.var(dim, keepdim=keepdim, correction=correction)
+
+    @staticmethod
+    def std(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        return x.std(dim, keepdim=keepdim, correction=correction)
+
+    @staticmethod
+    def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return x.amin(dim, keepdim)
+
+    @staticmethod
+    def max_values(x: Tensor, dim: int, keepdim: bool = False) -> Tensor:
+        return x.max(dim, keepdim).values
+
+    @staticmethod
+    def topk_values(x: Tensor, k: int, dim: int = -1, largest: bool = True) -> Tensor:
+        return x.topk(k, dim, largest).values
+
+    @staticmethod
+    def clamp(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+        return x.clamp(lo, hi)
+
+    def where(self, cond: Any, a: Tensor, b: Tensor) -> Tensor:
+        return _where(Tensor(np.asarray(cond, dtype=bool), backend=self.backend), a, b)
+
+    def masked_fill(self, x: Tensor, mask: Any, value: float) -> Tensor:
+        return x.masked_fill(Tensor(np.asarray(mask, dtype=bool), backend=self.backend), value)
+
+    @staticmethod
+    def maximum(a: Tensor, b: Tensor) -> Tensor:
+        return _maximum(a, b)
+
+    @staticmethod
+    def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+        return x.tril(diagonal)
+
+    @staticmethod
+    def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+        return x.triu(diagonal)
+
+    @staticmethod
+    def swap(x: Tensor, dim0: int, dim1: int) -> Tensor:
+        return x.transpose(dim0, dim1)
+
+    @staticmethod
+    def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+        return x.squeeze(dim)
+
+    @staticmethod
+    def unsqueeze(x: Tensor, dim: int) -> Tensor:
+        return x.unsqueeze(dim)
+
+    @staticmethod
+    def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return x.flatten(start_dim, end_dim)
+
+    def index_put(self, x: Tensor, indices: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
+        return x.index_put(tuple(self._index(np.asarray(k)) for k in indices), values, accumulate)
 
 
 def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:

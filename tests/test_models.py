@@ -138,8 +138,8 @@ def _value_cross_entropy(logits: np.ndarray, Y: np.ndarray) -> Value:
 
 def _mlp_value_loss(p, X, Y):
     emb = p["C.weight"][X].reshape(X.shape[0], -1)
-    h = _tanh(emb @ p["hidden.weight"] + p["hidden.bias"])
-    return _value_cross_entropy(h @ p["out.weight"] + p["out.bias"], Y)
+    h = _tanh(emb @ p["hidden.weight"].T + p["hidden.bias"])
+    return _value_cross_entropy(h @ p["out.weight"].T + p["out.bias"], Y)
 
 
 def _bigram_value_loss(p, X, Y):
@@ -213,9 +213,9 @@ def test_classifier_step_matches_value_oracle(backend):
 
 
 def _scores(p, Xh):
-    h = _relu(Xh @ p["layers.0.weight"] + p["layers.0.bias"])
-    h = _relu(h @ p["layers.1.weight"] + p["layers.1.bias"])
-    return (h @ p["layers.2.weight"] + p["layers.2.bias"])[:, 0]
+    h = _relu(Xh @ p["layers.0.weight"].T + p["layers.0.bias"])
+    h = _relu(h @ p["layers.1.weight"].T + p["layers.1.bias"])
+    return (h @ p["layers.2.weight"].T + p["layers.2.bias"])[:, 0]
 
 
 # Model construction and evaluation.

@@ -53,9 +53,9 @@ def test_named_parameters_order_and_sharing(backend):
 def test_mlp_language_model_parameter_names():
     m = MLPLanguageModel(27, 3, 10, 200, generator=get_backend("numpy").random(0))
     assert [(n, p.shape) for n, p in m.named_parameters()] == [
-        ("C.weight", (27, 10)), ("hidden.weight", (30, 200)), ("hidden.bias", (200,)),
-        ("out.weight", (200, 27)), ("out.bias", (27,))]
-    assert sum(p.size for p in m.parameters()) == 27 * 10 + 30 * 200 + 200 + 200 * 27 + 27  # 11,897
+        ("C.weight", (27, 10)), ("hidden.weight", (200, 30)), ("hidden.bias", (200,)),
+        ("out.weight", (27, 200)), ("out.bias", (27,))]
+    assert sum(p.nelement() for p in m.parameters()) == 27 * 10 + 30 * 200 + 200 + 200 * 27 + 27  # 11,897
 
 
 def test_state_dict_round_trip(backend):
@@ -78,9 +78,9 @@ def test_state_dict_round_trip(backend):
 
 def test_load_state_dict_keeps_dtype_and_backend(backend):
     m = nn.Linear(2, 3, generator=backend.random(0), dtype="float32")
-    m.load_state_dict({"weight": np.arange(6.0).reshape(2, 3), "bias": np.array([1.0, 2.0, 3.0])})
+    m.load_state_dict({"weight": np.arange(6.0).reshape(3, 2), "bias": np.array([1.0, 2.0, 3.0])})
     assert m.weight.dtype == backend.dtype("float32") and m.weight.backend == backend
-    np.testing.assert_array_equal(m.weight.numpy(), np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(m.weight.numpy(), np.arange(6.0, dtype=np.float32).reshape(3, 2))
 
 
 def test_load_state_dict_strict_errors():
@@ -238,13 +238,13 @@ def test_to_moves_buffers_and_optimizer_keeps_working():
 def test_linear_shapes_and_forward(backend):
     g = backend.random(0)
     lin = nn.Linear(5, 3, generator=g, dtype="float64")
-    assert lin.weight.shape == (5, 3) and lin.bias.shape == (3,)
+    assert lin.weight.shape == (3, 5) and lin.bias.shape == (3,)  # (out_features, in_features), as torch
     np.testing.assert_array_equal(lin.bias.numpy(), np.zeros(3))
     x = np.random.default_rng(0).normal(size=(4, 2, 5))  # (..., fan_in)
     lin.bias.data = backend.asarray(np.array([1.0, 2.0, 3.0]), "float64")
     out = lin(Tensor(x, backend=backend, dtype="float64"))
     assert out.shape == (4, 2, 3)
-    _close(out.numpy(), x @ lin.weight.numpy() + [1.0, 2.0, 3.0])
+    _close(out.numpy(), x @ lin.weight.numpy().T + [1.0, 2.0, 3.0])
     nob = nn.Linear(5, 3, bias=False, generator=g, dtype="float64")
     assert nob.bias is None and [n for n, _ in nob.named_parameters()] == ["weight"]
     with pytest.raises(ValueError, match="last axis must be 5"):
@@ -296,8 +296,8 @@ def test_sequential_flatten_tanh_relu(backend):
     x = np.random.default_rng(2).normal(size=(5, 2, 3))
     out = seq(Tensor(x, backend=backend, dtype="float64"))
     assert out.shape == (5, 2)
-    h = np.tanh(x.reshape(5, 6) @ l1.weight.numpy())
-    _close(out.numpy(), np.maximum(h @ l2.weight.numpy(), 0.0))
+    h = np.tanh(x.reshape(5, 6) @ l1.weight.numpy().T)
+    _close(out.numpy(), np.maximum(h @ l2.weight.numpy().T, 0.0))
     assert nn.Flatten()(Tensor(np.zeros((4, 3, 2, 5)), backend=backend)).shape == (4, 30)
 
 

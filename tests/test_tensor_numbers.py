@@ -172,10 +172,12 @@ def test_empty_reductions_without_warnings(backend):
     x = t(np.zeros((0, 3)), backend)
     assert x.sum(0).tolist() == [0.0, 0.0, 0.0] and x.sum().item() == 0.0
     assert same(x.mean(0).numpy(), [NAN] * 3) and math.isnan(x.mean().item())
-    assert x.max(1).shape == (0,)
+    assert x.amax(1).shape == (0,) and x.max(1).values.shape == (0,)
     with pytest.raises(ValueError, match="empty axis"):
         x.max()
     with pytest.raises(ValueError, match="empty axis"):
+        x.amax(0)
+    with pytest.raises(IndexError, match="length 0"):
         x.max(0)
 
 
@@ -188,8 +190,10 @@ def test_empty_mean_backward(backend):
 @pytest.mark.parametrize("axis", [0, -1, (0,), ()])
 def test_zero_dim_reductions_accept_axis_0_and_minus_1(backend, axis):
     x = t(3.0, backend, grad=True)
-    for op in ("sum", "mean", "max"):
+    for op in ("sum", "mean", "amax"):
         assert getattr(x, op)(axis).item() == 3.0
+    if not isinstance(axis, tuple):
+        assert x.max(axis).values.item() == 3.0 and x.max(axis).indices.item() == 0
     x.sum(axis).backward()
     assert x.grad.item() == 1.0
     with pytest.raises(IndexError, match="out of range"):
@@ -198,7 +202,7 @@ def test_zero_dim_reductions_accept_axis_0_and_minus_1(backend, axis):
 
 def test_sum_over_no_axes_reduces_everything_as_torch(backend):
     x = t(np.arange(6.0).reshape(2, 3), backend)
-    assert x.sum(()).item() == 15.0 and x.mean(()).item() == 2.5 and x.max(()).item() == 5.0
+    assert x.sum(()).item() == 15.0 and x.mean(()).item() == 2.5 and x.amax(()).item() == 5.0
 
 
 def test_repeated_axis_raises(backend):

@@ -104,9 +104,9 @@ def test_integer_input_to_linear_and_division_gives_float_gradients(backend):
     b = Tensor(np.array([0.1, 0.2]), backend=backend, requires_grad=True)
     y = gk.linear(x, w, b)
     assert _name(y.dtype) == "float64"
-    assert_close(y, np.array([[1, 2], [3, 4]]) @ np.array([[0.5, -1.0], [0.25, 2.0]]) + [0.1, 0.2])
+    assert_close(y, np.array([[1, 2], [3, 4]]) @ np.array([[0.5, -1.0], [0.25, 2.0]]).T + [0.1, 0.2])
     y.sum().backward()
-    assert_close(w.grad, np.array([[4.0, 4.0], [6.0, 6.0]]))
+    assert_close(w.grad, np.array([[4.0, 6.0], [4.0, 6.0]]))  # (out, in): g.T @ x
     assert_close(b.grad, np.array([2.0, 2.0]))
     d = Tensor(np.array([2.0, 4.0]), backend=backend, requires_grad=True)
     (Tensor([3, 5], backend=backend) / d).sum().backward()
@@ -126,7 +126,7 @@ def test_casting_to_int_ends_the_graph(backend):
 def test_mixed_float_widths_keep_each_leafs_dtype(backend):
     a = Tensor(np.ones(3, np.float32), backend=backend, requires_grad=True)
     b = Tensor(np.full(3, 2.0), backend=backend, requires_grad=True)
-    for y in (a * b, gk.concat([a, b]), gk.stack([a, b], 1), gk.linear(a, b.reshape(3, 1)), b**a):
+    for y in (a * b, gk.concat([a, b]), gk.stack([a, b], 1), gk.linear(a, b.reshape(1, 3)), b**a):
         assert _name(y.dtype) == "float64"
         y.sum().backward()
         assert _name(a.grad.dtype) == "float32" and _name(b.grad.dtype) == "float64"

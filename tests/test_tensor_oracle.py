@@ -173,16 +173,16 @@ CASES = [
     Case("cross_entropy mean", lambda o, x: o.cross_entropy(x, TARGETS), (N(4, 5),)),
     Case("cross_entropy sum", lambda o, x: o.cross_entropy(x, TARGETS, "sum"), (N(4, 5),)),
     Case("cross_entropy none", lambda o, x: o.cross_entropy(x, TARGETS, "none"), (N(4, 5),)),
-    Case("cross_entropy 3-D", lambda o, x: o.cross_entropy(x * 3, TARGETS2), (N(2, 3, 5),)),
-    Case("linear", lambda o, x, w, b: o.linear(x, w, b), (N(4, 3), N(3, 2), N(2))),
-    Case("linear no bias", lambda o, x, w: o.linear(x, w), (N(4, 3), N(3, 2))),
-    Case("linear 3-D input", lambda o, x, w, b: o.linear(x, w, b), (N(2, 3, 4), N(4, 2), N(2))),
-    Case("linear 1-D input", lambda o, x, w, b: o.linear(x, w, b), (N(4), N(4, 2), N(2))),
+    Case("cross_entropy 3-D", lambda o, x: o.cross_entropy(x * 3, TARGETS2), (N(2, 5, 3),)),  # (N, C, d1)
+    Case("linear", lambda o, x, w, b: o.linear(x, w, b), (N(4, 3), N(2, 3), N(2))),
+    Case("linear no bias", lambda o, x, w: o.linear(x, w), (N(4, 3), N(2, 3))),
+    Case("linear 3-D input", lambda o, x, w, b: o.linear(x, w, b), (N(2, 3, 4), N(2, 4), N(2))),
+    Case("linear 1-D input", lambda o, x, w, b: o.linear(x, w, b), (N(4), N(2, 4), N(2))),
     # Compositions: a diamond, a two-layer MLP with cross_entropy.
     Case("tanh(x @ w).sum(axis=1)", lambda o, x, w: o.tanh(x @ w).sum(axis=1), (N(3, 4), N(4, 5))),
     Case("diamond", lambda o, x: o.exp(x) * x + o.tanh(x) / (x * x + 1), (N(3, 3),)),
     Case("mlp", lambda o, x, w1, b1, w2, b2: o.cross_entropy(o.linear(o.tanh(o.linear(x, w1, b1)), w2, b2), TARGETS),
-         (N(4, 3), N(3, 6), N(6), N(6, 5), N(5))),
+         (N(4, 3), N(6, 3), N(6), N(5, 6), N(5))),
     Case("normalise", lambda o, x: (x - o.mean(x, 1, keepdims=True)) / (o.mean(x * x, 1, keepdims=True) + 1) ** 0.5,
          (N(3, 4),)),
 ]

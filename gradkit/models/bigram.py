@@ -31,5 +31,5 @@ class NeuralBigram(LanguageModel):
     def forward(self, X: Tensor) -> Tensor:
         last = X[:, -1]
         if self.config["one_hot"]:
-            return functional.one_hot(last, self.vocab_size, self.W.dtype) @ self.W
+            return functional.one_hot(last, self.vocab_size).astype(self.W.dtype) @ self.W
         return ops.getitem(self.W, last)

@@ -38,7 +38,7 @@ class CountingBigram(LanguageModel):
         # Row X[i, -1] of the table gets onehot(Y[i]) added: O(N * V) work and memory on every backend. (Adding
         # ones into V * V flat bins costs the strict backend, whose scatter_add is a one-hot matmul, an
         # (N, V * V) matrix: 1.3 GB for the 228,146 bigrams of names.txt.)
-        nexts = functional.one_hot(Y, v, self.counts.dtype)._data
+        nexts = functional.one_hot(Y, v).astype(self.counts.dtype)._data
         self.counts._data = be.scatter_add(self.counts._data, X._data[:, -1], nexts)
         self.counts._version += 1
         return self

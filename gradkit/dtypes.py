@@ -1,0 +1,71 @@
+"""PyTorch's dtype objects: ``gradkit.float32``, ``float64``, ``int32``, ``int64``, ``bool``.
+
+``Tensor.dtype`` is one of these on every backend, so ``t.dtype == gradkit.float32`` holds on numpy, CuPy and
+array_api_strict alike (the backends' own dtype objects do not compare equal across libraries). A ``DType``
+is accepted wherever a dtype is (``dtype=gradkit.int64``), and compares equal to its namesakes: the same name
+as a string, numpy's, CuPy's and array_api_strict's dtype objects.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from backends.random import dtype_name
+
+__all__ = ["DType", "bool", "double", "float32", "float64", "int32", "int64", "long", "of"]
+
+
+class DType:
+    """A dtype by name (``"float32"``, ...), as ``torch.float32``; ``repr`` is ``gradkit.float32``.
+
+    Attributes: ``name``; ``dtype`` (numpy's, so numpy accepts a ``DType`` wherever it takes a dtype);
+    ``is_floating_point`` (as torch's).
+    """
+
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dtype = np.dtype(name)
+
+    @property
+    def is_floating_point(self) -> builtins.bool:
+        """True for float32 and float64."""
+        return self.dtype.kind == "f"
+
+    def __eq__(self, other: object) -> builtins.bool:
+        if isinstance(other, DType):
+            return self.name == other.name
+        try:
+            return dtype_name(other) == self.name
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"gradkit.{self.name}"
+
+    __str__ = __repr__
+
+
+float32 = DType("float32")
+float64 = DType("float64")
+int32 = DType("int32")
+int64 = DType("int64")
+bool = DType("bool")  # noqa: A001 (PyTorch's name: torch.bool)
+double, long = float64, int64  # torch.double, torch.long
+_BY_NAME = {d.name: d for d in (float32, float64, int32, int64, bool)}
+
+
+def of(dtype: Any) -> DType:
+    """The ``DType`` for any backend's dtype object or name (new ones, e.g. ``uint8``, made on first use)."""
+    name = dtype_name(dtype)
+    found = _BY_NAME.get(name)
+    if found is None:
+        found = _BY_NAME[name] = DType(name)
+    return found

@@ -1,0 +1,179 @@
+"""Elementwise selections with PyTorch's names: ``sqrt``, ``clamp``, ``where``, ``masked_fill``, ``maximum``/
+``minimum``, ``tril``/``triu``. Each is one node with its backward; none prints a numpy warning."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import ops
+from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float
+
+__all__ = ["clamp", "clamp_max", "clamp_min", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril", "triu",
+           "where"]
+
+
+def _float(a: Tensor) -> Any:
+    """``a``'s data, integers cast to the default float (as torch's float functions do)."""
+    return a._data if _is_float(a.backend, a._data) else a.backend.astype(a._data, DEFAULT_DTYPE)
+
+
+def sqrt(input: Tensor) -> Tensor:
+    """``input ** 0.5``, as ``torch.sqrt``: nan below 0; d/dx = 1 / (2 sqrt(x)), inf at 0 (nan where the
+    upstream gradient is 0 there), as torch gives."""
+    xp, be = input.backend.xp, input.backend
+    x = _float(input)
+    nan = be.full((), math.nan, x.dtype)
+    out = xp.sqrt(xp.where(x < 0, nan, x))  # sqrt(nan) is quiet; sqrt(-1) would warn
+
+    def backward(g: Any) -> tuple[Any]:
+        zero = out == 0
+        half = 0.5 / xp.where(zero, xp.ones_like(out), out)
+        at_zero = xp.where(g > 0, be.full((), math.inf, g.dtype), xp.where(g < 0, be.full((), -math.inf, g.dtype),
+                                                                            nan))
+        return (xp.where(zero, at_zero, g * half),)
+
+    return Tensor._node(out, (input,), backward, "sqrt")
+
+
+def log10(input: Tensor) -> Tensor:
+    """Base-10 logarithm, ``log(x) / ln(10)`` (its gradient is log's, scaled), as ``torch.log10``; the course
+    plots ``loss.log10()``."""
+    x = input if _is_float(input.backend, input._data) else input.float()
+    return ops.mul(ops.log(x), 1 / math.log(10))
+
+
+def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Values limited to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``; the gradient passes
+    where ``min <= x <= max`` and is 0 elsewhere. A float bound makes an integer tensor float32.
+
+    Raises:
+        ValueError: neither bound given.
+    """
+    if min is None and max is None:
+        raise ValueError("clamp needs min, max or both")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, Scalar):
+            raise TypeError(f"clamp bounds are numbers, got {type(bound).__name__}; for tensor bounds use "
+                            "gradkit.maximum / gradkit.minimum")
+    xp = input.backend.xp
+    x = input._data
+    for bound in (min, max):
+        if bound is not None:
+            x, _ = ops._with_number(Tensor._wrap(x, input.backend), bound)
+    inside = xp.ones_like(x, dtype=xp.bool)
+    out = x
+    if min is not None:
+        inside = inside & (x >= min)
+        out = xp.where(x < min, xp.full_like(x, min), out)
+    if max is not None:
+        inside = inside & (x <= max)
+        out = xp.where(x > max, xp.full_like(x, max), out)
+    return Tensor._node(out, (input,), lambda g: (g * xp.astype(inside, g.dtype),), "clamp")
+
+
+def clamp_min(input: Tensor, min: float) -> Tensor:  # noqa: A002
+    """``clamp(input, min=min)``."""
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max: float) -> Tensor:  # noqa: A002
+    """``clamp(input, max=max)``."""
+    return clamp(input, max=max)
+
+
+def where(condition: Tensor, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` is True, else ``other`` (tensors or numbers, broadcast), as ``torch.where``;
+    each side's gradient passes where it was chosen.
+
+    Raises:
+        TypeError: a condition that is not a bool tensor.
+    """
+    ref = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    if ref is None:
+        raise TypeError("where(condition, input, other) needs a Tensor input or other")
+    cond = ops._as_tensor(ref, condition)._data
+    if cond.dtype != ref.backend.xp.bool:
+        raise TypeError(f"where: the condition must be a bool tensor (e.g. x > 0), got {cond.dtype}")
+    a, b = ops._as_tensor(ref, input), ops._as_tensor(ref, other)
+    if isinstance(input, Scalar):
+        a = Tensor._wrap(_number_like(ref, input), ref.backend)
+    if isinstance(other, Scalar):
+        b = Tensor._wrap(_number_like(ref, other), ref.backend)
+    ad, bd = ops._promote(a, b)
+    xp = ref.backend.xp
+    out = xp.where(cond, ad, bd)
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        zeros = xp.zeros_like(g)
+        return ops._unbroadcast(xp.where(cond, g, zeros), a), ops._unbroadcast(xp.where(cond, zeros, g), b)
+
+    return Tensor._node(out, (a, b), backward, "where")
+
+
+def _number_like(ref: Tensor, k: Any) -> Any:
+    """A 0-d array holding the number ``k`` in ``ref``'s dtype (float32 for a float meeting an integer tensor)."""
+    data, k = ops._with_number(ref, k)
+    return ref.backend.full((), k, data.dtype)
+
+
+def masked_fill(input: Tensor, mask: Tensor, value: float) -> Tensor:
+    """``input`` with ``value`` where ``mask`` (bool, broadcast) is True, as ``torch.masked_fill``; the gradient
+    passes where the mask is False. Source: the causal mask of a transformer (``masked_fill(tril == 0,
+    float('-inf'))``)."""
+    if not isinstance(value, Scalar):
+        value = float(value)
+    cond = ops._as_tensor(input, mask)
+    xp = input.backend.xp
+    if cond._data.dtype != xp.bool:
+        raise TypeError(f"masked_fill: the mask must be a bool tensor, got {cond._data.dtype}")
+    filled = xp.where(cond._data, input.backend.full((), value, input._data.dtype), input._data)
+    zeros = xp.zeros_like(filled)
+    return Tensor._node(filled, (input,), lambda g: (ops._unbroadcast(xp.where(cond._data, zeros, g), input),),
+                        "masked_fill")
+
+
+def maximum(input: Tensor, other: Any) -> Tensor:
+    """The elementwise larger of two tensors, as ``torch.maximum``; ties share the gradient equally."""
+    return _pairwise(input, other, True)
+
+
+def minimum(input: Tensor, other: Any) -> Tensor:
+    """The elementwise smaller of two tensors, as ``torch.minimum``; ties share the gradient equally."""
+    return _pairwise(input, other, False)
+
+
+def _pairwise(a: Tensor, other: Any, larger: bool) -> Tensor:
+    b = ops._as_tensor(a, other)
+    ad, bd = ops._promote(a, b)
+    xp = a.backend.xp
+    out = xp.maximum(ad, bd) if larger else xp.minimum(ad, bd)
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        first = (ad > bd) if larger else (ad < bd)
+        share = xp.astype(first, g.dtype) + 0.5 * xp.astype(ad == bd, g.dtype)
+        return ops._unbroadcast(g * share, a), ops._unbroadcast(g * (1 - share), b)
+
+    return Tensor._node(out, (a, b), backward, "maximum" if larger else "minimum")
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two axes (elements above ``diagonal`` set to 0), as ``torch.tril``."""
+    return _triangle(input, diagonal, True)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two axes (elements below ``diagonal`` set to 0), as ``torch.triu``."""
+    return _triangle(input, diagonal, False)
+
+
+def _triangle(a: Tensor, k: int, lower: bool) -> Tensor:
+    if a.ndim < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'} needs at least 2 dimensions, got shape {a.shape}")
+    xp, be = a.backend.xp, a.backend
+    rows, cols = a.shape[-2:]
+    offset = xp.reshape(be.arange(cols), (1, cols)) - xp.reshape(be.arange(rows), (rows, 1))
+    keep = offset <= k if lower else offset >= k
+    zeros = xp.zeros_like(a._data)
+    out = xp.where(keep, a._data, zeros)
+    return Tensor._node(out, (a,), lambda g: (xp.where(keep, g, xp.zeros_like(g)),), "tril" if lower else "triu")
