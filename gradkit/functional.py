@@ -113,6 +113,7 @@ def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
     return Tensor._node(out, (logits,), backward, "cross_entropy")
 
 
+@ieee
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` as one node, as ``torch.nn.functional.linear``. Shapes: ``input (...,
     in_features)``, ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``;

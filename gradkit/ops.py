@@ -405,11 +405,13 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
 # Reductions.
 @ieee
 def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None or ``()`` for all, as torch's ``dim``). An empty axis sums to 0."""
+    """Sum over ``axis`` (an int, a tuple, or None or ``()`` for all, as torch's ``dim``). An empty axis sums to 0;
+    a bool tensor sums to int64 (a count), as torch."""
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
     shape = _keepdims_shape(a.shape, axes)
-    out = xp.sum(a._data, axis=axes, keepdims=keepdims)
+    data = a._data if _category(a.backend, a._data.dtype) else a.backend.astype(a._data, "int64")  # bools count
+    out = xp.sum(data, axis=axes, keepdims=keepdims)
     return Tensor._node(out, (a,), lambda g: (xp.broadcast_to(xp.reshape(g, shape), a.shape),), "sum")
 
 
@@ -444,6 +446,8 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
     _reduced_nonempty(a, axes, "max")
+    if _category(a.backend, a._data.dtype) == 0:  # the array API orders no bools: any is their maximum
+        return Tensor._wrap(xp.any(a._data, axis=axes, keepdims=keepdims), a.backend)
     top = xp.max(a._data, axis=axes, keepdims=True)
     out = top if keepdims else xp.reshape(top, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 

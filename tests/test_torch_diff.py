@@ -19,6 +19,7 @@ gradient (tests/test_tensor_oracle.py), torch is the proof of what the names mea
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -220,6 +221,104 @@ def cross_entropy_args(draw):
     return logits, targets, draw(st.sampled_from(["mean", "sum", "none"]))
 
 
+def reduction_with(extra: st.SearchStrategy, dtypes: tuple[str, ...] = FLOATS) -> st.SearchStrategy:
+    """``reduction``'s arguments and one more drawn from ``extra`` (a correction, ...)."""
+    return st.tuples(reduction(dtypes), extra).map(lambda r: (*r[0], r[1]))
+
+
+BOUNDS = st.sampled_from([None, -1, 0, 0.5, 2, -1.5])
+
+
+def unary_with(*extra: st.SearchStrategy, dtypes: tuple[str, ...] = ALL, min_dims: int = 0,
+               values: str = "grid", specials: bool = True) -> st.SearchStrategy:
+    return shapes(min_dims=min_dims).flatmap(lambda s: st.tuples(arr(s, dtypes, values, specials), *extra))
+
+
+@st.composite
+def masked_fill_args(draw):
+    x = draw(arr(draw(shapes()), ALL))
+    mask = draw(st.lists(st.booleans(), min_size=x.data.size, max_size=x.data.size))
+    value = draw(st.sampled_from([0, -1, 0.5, -math.inf, 2.5]))
+    return x, Arr(np.array(mask, dtype=bool).reshape(x.data.shape), "bool"), value
+
+
+@st.composite
+def where_args(draw):
+    x, y = draw(binary())
+    shape = np.broadcast_shapes(x.data.shape, y.data.shape)
+    cond = draw(st.lists(st.booleans(), min_size=math.prod(shape), max_size=math.prod(shape)))
+    return Arr(np.array(cond, dtype=bool).reshape(shape), "bool"), x, y
+
+
+@st.composite
+def dim_args(draw, min_dims: int = 1, extra: int = 0, dtypes: tuple[str, ...] = ALL, values: str = "grid",
+             specials: bool = True):
+    """A tensor and a dim in its range (``extra`` more at the top, for unsqueeze)."""
+    x = draw(arr(draw(shapes(min_dims=min_dims)), dtypes, values, specials))
+    span = max(x.data.ndim + extra, 1)
+    return x, draw(st.integers(-span, span - 1))
+
+
+@st.composite
+def topk_args(draw):
+    x, d = draw(dim_args(values="wide", specials=False, dtypes=FLOATS))
+    x.data = np.arange(x.data.size, dtype=np.float64).reshape(x.data.shape)[...] * 1.5 - 3  # distinct: the order
+    x.data = np.random.default_rng(draw(st.integers(0, 99))).permutation(x.data.reshape(-1)).reshape(x.data.shape)
+    n = x.data.shape[d] if x.data.ndim else 1  # of ties is unspecified in torch
+    return x, draw(st.integers(0, n + 1)), d, draw(st.booleans())
+
+
+@st.composite
+def squeeze_args(draw):
+    x = draw(arr(draw(shapes(max_dims=4)), ALL))
+    return x, draw(axes(x.data.ndim))
+
+
+@st.composite
+def flatten_args(draw):
+    x = draw(arr(draw(shapes()), ALL))
+    span = max(x.data.ndim, 1)
+    return x, draw(st.integers(-span, span - 1)), draw(st.integers(-span, span - 1))
+
+
+@st.composite
+def transpose_args(draw):
+    x = draw(arr(draw(shapes(min_dims=0)), ALL))
+    span = max(x.data.ndim, 1)
+    return x, draw(st.integers(-span, span - 1)), draw(st.integers(-span, span - 1))
+
+
+@st.composite
+def layout_cross_entropy_args(draw):
+    """PyTorch's layouts: (C,), (N, C) or (N, C, d); targets sometimes ``ignore_index``."""
+    c = draw(st.integers(1, 4))
+    shape = draw(st.sampled_from([(c,), (draw(st.integers(1, 3)), c), (draw(st.integers(1, 3)), c, 2)]))
+    logits = draw(arr(shape, FLOATS, "wide", specials=False))
+    tshape = () if len(shape) == 1 else (shape[0], *shape[2:])
+    ignore = draw(st.sampled_from([-100, 0, 1]))
+    values = draw(st.lists(st.sampled_from([*range(c), ignore]), min_size=math.prod(tshape),
+                           max_size=math.prod(tshape)))
+    targets = Arr(np.array(values, dtype=np.int64).reshape(tshape), "int64")
+    return logits, targets, ignore, draw(st.sampled_from(["mean", "sum", "none"]))
+
+
+@st.composite
+def linear_args(draw):
+    fan_in, fan_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    x = draw(arr((*draw(shapes(max_dims=2)), fan_in), FLOATS))
+    w = draw(arr((fan_out, fan_in), (x.dtype,)))
+    bias = draw(st.one_of(st.none(), arr((fan_out,), (x.dtype,))))
+    return x, w, bias
+
+
+@st.composite
+def one_hot_args(draw):
+    c = draw(st.integers(1, 4))
+    shape = draw(shapes(max_dims=2))
+    ids = draw(st.lists(st.integers(0, c - 1), min_size=math.prod(shape), max_size=math.prod(shape)))
+    return Arr(np.array(ids, dtype=np.int64).reshape(shape), "int64"), draw(st.sampled_from([c, c + 1, -1]))
+
+
 @dataclass(frozen=True)
 class Op:
     """One line of the table: ``fn(*args)`` on gradkit tensors, ``torch_fn(*args)`` (default ``fn``) on torch's."""
@@ -235,11 +334,9 @@ def _two_bools(x: Arr, y: Arr) -> bool:
     return x.dtype == y.dtype == "bool"
 
 
-def _max_torch(x: Any, axis: Any, keepdims: bool) -> Any:
-    if axis is None:
-        out = x.max()
-        return out.reshape((1,) * x.ndim) if keepdims else out
-    return x.amax(axis, keepdims)
+def _extreme(name: str) -> Callable[..., Any]:
+    """``x.max()`` / ``x.max(dim, keepdim)`` (min, all, any): torch's two forms, the same call on both sides."""
+    return lambda x, a, k: getattr(x, name)() if a is None else getattr(x, name)(a, k)
 
 
 OPS = [
@@ -269,9 +366,56 @@ OPS = [
     Op("tanh", lambda x: x.tanh(), unary(WITH_BOOL, values="wide")),
     Op("sigmoid", lambda x: x.sigmoid(), unary(WITH_BOOL, values="wide")),
     Op("relu", lambda x: x.relu(), unary()),
-    Op("sum", lambda x, a, k: x.sum(a, k), reduction()),
+    Op("sum", lambda x, a, k: x.sum(a, k), reduction(WITH_BOOL)),
     Op("mean", lambda x, a, k: x.mean(a, k), reduction()),
-    Op("max", lambda x, a, k: x.max(a, k), reduction(), _max_torch),
+    Op("max", _extreme("max"), reduction(WITH_BOOL, tuples=False)),
+    Op("min", _extreme("min"), reduction(ALL, tuples=False)),
+    Op("amax", lambda x, a, k: x.amax(a, k), reduction(), lambda x, a, k: x.amax(() if a is None else a, k)),
+    Op("amin", lambda x, a, k: x.amin(a, k), reduction(), lambda x, a, k: x.amin(() if a is None else a, k)),
+    Op("argmin", lambda x, a, k: x.argmin(a, k), reduction(tuples=False)),
+    Op("std", lambda x, a, k, c: x.std(a, keepdim=k, correction=c), reduction_with(st.sampled_from([0, 1, 2]), ALL),
+       unless=lambda x, *_: x.dtype == "int64"),
+    Op("var", lambda x, a, k, c: x.var(a, keepdim=k, correction=c), reduction_with(st.sampled_from([0, 1, 2]), ALL),
+       unless=lambda x, *_: x.dtype == "int64"),
+    Op("all", _extreme("all"), reduction(WITH_BOOL), unless=lambda x, a, k: a == ()),
+    Op("any", _extreme("any"), reduction(WITH_BOOL), unless=lambda x, a, k: a == ()),
+    Op("sqrt", lambda x: x.sqrt(), unary(WITH_BOOL, values="wide")),
+    Op("log10", lambda x: x.log10(), unary(WITH_BOOL, values="wide")),
+    Op("clamp", lambda x, lo, hi: x.clamp(lo, hi), unary_with(BOUNDS, BOUNDS)),
+    Op("clamp_min", lambda x, lo: x.clamp_min(lo), unary_with(BOUNDS.filter(lambda b: b is not None))),
+    Op("clamp_max", lambda x, hi: x.clamp_max(hi), unary_with(BOUNDS.filter(lambda b: b is not None))),
+    Op("maximum", lambda x, y: gradkit.maximum(x, y), binary(), lambda x, y: torch.maximum(x, y)),
+    Op("minimum", lambda x, y: gradkit.minimum(x, y), binary(), lambda x, y: torch.minimum(x, y)),
+    Op("where", lambda c, x, y: gradkit.where(c, x, y), where_args(), lambda c, x, y: torch.where(c, x, y)),
+    Op("masked_fill", lambda x, m, v: x.masked_fill(m, v), masked_fill_args()),
+    Op("tril", lambda x, d: x.tril(d), unary_with(st.integers(-2, 2), min_dims=2)),
+    Op("triu", lambda x, d: x.triu(d), unary_with(st.integers(-2, 2), min_dims=2)),
+    Op("topk", lambda x, k, d, big: x.topk(k, d, big), topk_args()),
+    Op("squeeze", lambda x, a: x.squeeze() if a is None else x.squeeze(a), squeeze_args()),
+    Op("unsqueeze", lambda x, d: x.unsqueeze(d), dim_args(min_dims=0, extra=1)),
+    Op("flatten", lambda x, a, b: x.flatten(a, b), flatten_args()),
+    Op("unbind", lambda x, d: x.unbind(d), dim_args()),
+    Op("transpose", lambda x, a, b: x.transpose(a, b), transpose_args()),
+    Op("float", lambda x: x.float(), unary(WITH_BOOL)),
+    Op("double", lambda x: x.double(), unary(WITH_BOOL)),
+    Op("long", lambda x: x.long(), unary_with(dtypes=WITH_BOOL, specials=False)),
+    Op("int", lambda x: x.int(), unary_with(dtypes=WITH_BOOL, specials=False)),
+    Op("bool", lambda x: x.bool(), unary(WITH_BOOL)),
+    Op("numel", lambda x: x.numel(), unary()),
+    Op("nelement", lambda x: x.nelement(), unary()),
+    Op("dim", lambda x: x.dim(), unary()),
+    Op("size", lambda x: tuple(x.size()), unary()),
+    Op("allclose", lambda x, y: gradkit.allclose(x, y), binary(FLOATS, same_dtype=True),
+       lambda x, y: torch.allclose(x, y)),
+    Op("cat", lambda xs, a: gradkit.cat(xs, dim=a), join_args(False), lambda xs, a: torch.cat(xs, dim=a)),
+    Op("F.linear", lambda x, w, b: gradkit.functional.linear(x, w, b), linear_args(),
+       lambda x, w, b: F.linear(x, w, b)),
+    Op("F.one_hot", lambda t, c: gradkit.functional.one_hot(t, c), one_hot_args(), lambda t, c: F.one_hot(t, c)),
+    Op("F.cross_entropy layouts",
+       lambda x, t, i, r: gradkit.functional.cross_entropy(x, t, ignore_index=i, reduction=r),
+       layout_cross_entropy_args(), lambda x, t, i, r: F.cross_entropy(x, t, ignore_index=i, reduction=r)),
+    Op("F.softmax dim", lambda x, a: gradkit.functional.softmax(x, dim=a), along_axis(min_dims=0),
+       lambda x, a: F.softmax(x, dim=a)),
     Op("argmax", lambda x, a, k: x.argmax(a, k), reduction(tuples=False)),
     Op("reshape", lambda x, s: x.reshape(s), reshape_args()),
     Op("view", lambda x, s: x.view(s), reshape_args()),
@@ -326,7 +470,9 @@ def run_both(op: Op, args: tuple, backend: Any, weights_seed: int) -> None:
     gk_args = tuple(_convert(a, lambda x: x.gradkit(backend)) for a in args)
     torch_fn = op.torch_fn or op.fn
     try:
-        expected = torch_fn(*torch_args)
+        with warnings.catch_warnings():  # torch's own warnings (std's "degrees of freedom <= 0") are not errors
+            warnings.simplefilter("ignore")
+            expected = torch_fn(*torch_args)
         torch_error = None
     except Exception as exc:  # noqa: BLE001 (any error of torch's is the reference)
         torch_error = exc
@@ -335,20 +481,31 @@ def run_both(op: Op, args: tuple, backend: Any, weights_seed: int) -> None:
             op.fn(*gk_args)
         return
     actual = op.fn(*gk_args)
-    assert isinstance(actual, Tensor), f"{op.name} returned {type(actual).__name__}"
-    dtype = _torch_dtype(expected)
-    assert dtype_name(actual.dtype) == dtype, f"{op.name}: dtype {dtype_name(actual.dtype)}, torch gives {dtype}"
-    want = tuple(expected.shape)
-    assert actual.shape == want, f"{op.name}: shape {actual.shape}, torch gives {want}"
-    _close(f"{op.name} output", actual.numpy(), expected.detach().numpy(), dtype)
-
-    if not expected.requires_grad:
-        assert not actual.requires_grad
+    expected_outs = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    actual_outs = list(actual) if isinstance(actual, (tuple, list)) else [actual]
+    assert len(actual_outs) == len(expected_outs), f"{op.name}: {len(actual_outs)} outputs, torch gives " \
+                                                   f"{len(expected_outs)}"
+    pairs = []
+    for j, (got, want) in enumerate(zip(actual_outs, expected_outs)):
+        if not torch.is_tensor(want):  # a Python value (numel, allclose, size)
+            assert not isinstance(got, Tensor) and got == want, f"{op.name}: {got!r}, torch gives {want!r}"
+            continue
+        assert isinstance(got, Tensor), f"{op.name} output {j} is a {type(got).__name__}"
+        dtype = _torch_dtype(want)
+        assert dtype_name(got.dtype) == dtype, f"{op.name}: dtype {dtype_name(got.dtype)}, torch gives {dtype}"
+        assert got.shape == tuple(want.shape), f"{op.name}: shape {got.shape}, torch gives {tuple(want.shape)}"
+        _close(f"{op.name} output {j}", got.numpy(), want.detach().numpy(), dtype)
+        assert got.requires_grad == want.requires_grad, f"{op.name}: requires_grad {got.requires_grad}"
+        if want.requires_grad:
+            pairs.append((got, want))
+    if not pairs:
         return
     rng = np.random.default_rng(weights_seed)
-    w = rng.choice([-1.0, 0.5, 1.0, 2.0], size=tuple(expected.shape))
-    expected.backward(torch.tensor(w, dtype=expected.dtype))
-    actual.backward(Tensor(w, backend=backend, dtype=dtype))
+    weights = [rng.choice([-1.0, 0.5, 1.0, 2.0], size=tuple(want.shape)) for _, want in pairs]
+    torch.autograd.backward([want for _, want in pairs],
+                            [torch.tensor(w, dtype=want.dtype) for w, (_, want) in zip(weights, pairs)])
+    for w, (got, _) in zip(weights, pairs):
+        got.backward(Tensor(w, backend=backend, dtype=got.dtype), retain_graph=True)
     for i, (leaf_t, leaf_g) in enumerate(zip(_leaves(torch_args), _leaves(gk_args))):
         if not leaf_t.requires_grad:
             continue
@@ -384,6 +541,9 @@ DIFFERENCES = {
     "pow": "an integer tensor to a negative integer tensor power raises ValueError (numpy's rule, and torch's for a "
            "negative number exponent); torch computes a truncated integer there (2 ** -1 == 0)",
     "rpow number": "the same, for an integer number to an integer tensor power",
+    "std/var of int64": "gradkit computes in float32 (api helper's choice, the friendlier answer); torch raises",
+    "all/any with dim=()": "torch reduces nothing there (while sum, mean, amax reduce everything); gradkit reads () "
+                           "as every axis for all reductions, one rule",
     "pow (bool exponent)": "torch itself fails in the backward of x ** bool_tensor (it subtracts 1 from a bool)",
     "two bools": "bool (+, *, <, ...) bool: the array API standard (strict) has no arithmetic or ordering on bools; "
                  "numpy gives torch's answer; the course never does it",
@@ -398,7 +558,8 @@ NOT_DIFFERENTIATED = {
     "clone": "identity on values", "to": "device/dtype moves: test_backends", "numpy": "host copy",
     "item": "host read", "tolist": "host read", "grad": "checked for every op", "requires_grad": "a flag",
     "is_leaf": "a flag", "shape": "compared for every op", "ndim": "a count", "dtype": "compared for every op",
-    "data": "torch's .data: test_tensor_numbers", "transpose": "gradkit's transpose(axes) is numpy's (torch's "
-    "transpose(d0, d1) is api's, issue 9): permute is drawn", "size": "gradkit's is numpy's count (api: size())",
-    "matmul": "drawn as @", "astype": "not a torch name", "zero_grad": "not a torch name",
+    "data": "torch's .data: test_tensor_numbers", "matmul": "drawn as @", "astype": "not a torch name",
+    "zero_grad": "not a torch name", "index_put": "item assignment: test_item_assignment, test_torch_compare",
+    "index_put_": "item assignment (in place)", "index_add_": "item assignment (in place)",
+    "retain_grad": "a flag: test_tensor_autograd",
 }
