@@ -206,7 +206,7 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
             if node.requires_grad:
                 _accumulate(node, g, handed)
             continue
-        if node._vc[0] != node._born:
+        if node._vc[0] != node._born and node._born >= 0:
             raise RuntimeError(
                 f"the output of {node._op} (shape {node.shape}) was modified in place after it was computed "
                 f"(version {node._born} -> {node._version}), so its recorded backward no longer matches it; use an "

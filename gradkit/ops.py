@@ -487,7 +487,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         out = xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
-    return Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape")
+    return a._alias(Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape"))  # a view, as torch's
 
 
 def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -496,8 +496,8 @@ def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
-    return Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
-                        "permute")
+    return a._alias(Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
+                                 "permute"))  # a view, as torch's
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:

@@ -137,7 +137,7 @@ class Tensor:
         self._backward: Callable[[Any], Sequence[Any]] | None = None
         self._saved: tuple[tuple[Tensor, int], ...] = ()
         self._vc = [0]  # the version counter, one list shared by aliases of the same storage (detach, views)
-        self._born = 0  # the counter's value when this tensor was made
+        self._born = 0  # the counter's value when this tensor was made (-1 for a view, see _alias)
         self._op = ""
 
     @classmethod
@@ -166,7 +166,7 @@ class Tensor:
     def _alias(self, out: Tensor) -> Tensor:
         """``out`` (a tensor on the same storage: a detached copy or a view) now shares this tensor's version
         counter, so an in-place change through either is seen by the other's saved-tensor checks."""
-        out._vc, out._born = self._vc, self._vc[0]
+        out._vc, out._born = self._vc, -1  # -1: a view's backward reads no data, so only saved tensors are checked
         return out
 
     @property

@@ -307,3 +307,23 @@ def test_value_oracle_reads_axes_as_the_engine(backend, axis):
     for op in ("sum", "mean", "max"):
         for data in (np.array(2.5), np.arange(6.0).reshape(2, 3)):  # 0-d: axis 0 and -1 reduce it to itself
             check_against_value(lambda o, x, op=op: getattr(o, op)(x, axis), [data], backend)
+
+
+@pytest.mark.parametrize("view", [lambda x: x[0], lambda x: x.reshape(-1), lambda x: x.permute(1, 0)])
+def test_inplace_change_through_a_view_is_caught(backend, view):
+    x = t(np.ones((2, 2)), backend, grad=True)
+    y = x * 1.0
+    z = y * y  # saves y
+    with no_grad():
+        view(y).add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        z.sum().backward()
+
+
+def test_a_view_whose_base_changes_later_still_backpropagates(backend):
+    w = t(np.ones((2, 3)), backend, grad=True)
+    loss = (w.reshape(-1) * 2.0).sum()  # the reshape's backward reads no data, as in torch
+    with no_grad():
+        w.add_(1.0)
+    loss.backward()
+    assert w.grad.tolist() == [[2.0] * 3] * 2
