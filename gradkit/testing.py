@@ -310,6 +310,10 @@ class ValueOps:
         return _as_obj(_as_obj(x) ** 0.5)
 
     @staticmethod
+    def log10(x: Any) -> np.ndarray:
+        return _as_obj(ValueOps.log(x) / math.log(10))
+
+    @staticmethod
     def var(x: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> np.ndarray:
         x = _as_obj(x)
         axes = _norm_axes(dim, x.ndim)
@@ -511,6 +515,10 @@ class TensorOps:
     @staticmethod
     def sqrt(x: Tensor) -> Tensor:
         return x.sqrt()
+
+    @staticmethod
+    def log10(x: Tensor) -> Tensor:
+        return x.log10()
 
     @staticmethod
     def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
