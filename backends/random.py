@@ -34,8 +34,8 @@ class Generator:
     ``state`` (a JSON-able dict) saves and restores the stream, for checkpoints.
 
     Args:
-        backend: where draws land: a ``Backend``, a backend name, or None for the default backend (resolved
-            on first use, so making a generator never probes CuPy). ``device`` is PyTorch's spelling of it.
+        backend: where draws land: a ``Backend``, a backend name, or None for the default backend (resolved at
+            each draw, so making a generator never probes CuPy). ``device`` is PyTorch's spelling of it.
         seed: an int (taken modulo 2**64, as torch's), or None for fresh entropy.
 
     Raises:
@@ -52,13 +52,11 @@ class Generator:
 
     @property
     def backend(self) -> Backend:
-        """The backend where draws land (resolved on first use)."""
+        """The backend where draws land: the one given, else the default backend at the time of the draw."""
         from .base import Backend
         from .registry import get_backend
 
-        if not isinstance(self._backend, Backend):
-            self._backend = get_backend(self._backend)
-        return self._backend
+        return self._backend if isinstance(self._backend, Backend) else get_backend(self._backend)
 
     def manual_seed(self, seed: int) -> Generator:
         """Restart the stream from ``seed`` (an int, modulo 2**64); returns self, as ``torch.Generator``."""

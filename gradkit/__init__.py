@@ -30,10 +30,10 @@ from .creation import (
 from .dtypes import DType, bool, double, float32, float64, int32, int64, long  # noqa: A004
 from .functional import cross_entropy, linear, log_softmax, one_hot, softmax
 from .indexing import index_put
-from .ops import abs, concat, exp, log, matmul, pow, relu, reshape, sigmoid, tanh  # noqa: A004  # noqa: A004
+from .ops import abs, exp, log, matmul, pow, relu, reshape, sigmoid, tanh  # noqa: A004
 from .pointwise import clamp, clamp_max, clamp_min, log10, masked_fill, maximum, minimum, sqrt, tril, triu, where
 from .reductions import all, allclose, amax, amin, any, argmax, argmin, histogram, max, mean, min, std, sum, topk, var  # noqa: A004
-from .shapes import cat, flatten, permute, squeeze, stack, transpose, unbind, unsqueeze
+from .shapes import cat, concat, flatten, permute, squeeze, stack, transpose, unbind, unsqueeze
 from .tensor import Size, Tensor
 from .value import Value
 

@@ -1,7 +1,7 @@
 """Checkpoints (``.npz`` files of host arrays plus JSON metadata) and atomic writes for every output file.
 
 ``save(path, arrays, meta)`` writes a zip of ``.npy`` members, which ``numpy.load`` also reads, plus one
-reserved member ``__meta__``: the UTF-8 JSON text ``{"format": "gradkit.checkpoint/1", "meta": meta}`` as a
+reserved member ``__meta__``: the UTF-8 JSON text ``{"format": "gradkit.checkpoint/2", "meta": meta}`` as a
 1-D uint8 array. ``load(path)`` returns ``(arrays, meta)`` and turns every way a file can be wrong (missing,
 a directory, truncated, bit-flipped, someone else's ``.npz``, a newer format, bad JSON) into one
 ``CheckpointError`` whose message names the file, what is wrong and the fix.
@@ -30,7 +30,9 @@ import numpy as np
 __all__ = ["FORMAT", "META_KEY", "CheckpointError", "OutputError", "atomic_write", "atomic_write_bytes",
            "atomic_write_text", "load", "save"]
 
-FORMAT = "gradkit.checkpoint/1"
+# /2: nn.Linear weights in PyTorch's (out_features, in_features) layout; /1 held (in, out) and is refused rather
+# than loaded transposed (a square layer would load without a shape error).
+FORMAT = "gradkit.checkpoint/2"
 META_KEY = "__meta__"
 _FIX = "retrain with `gradkit train -o DIR`, or restore the file from a backup"
 _OUT_FIX = "choose another -o DIR or fix its permissions"
@@ -288,6 +290,11 @@ def _read(p: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                                   f"damaged: {_FIX}", p) from None
         fmt = envelope.get("format") if isinstance(envelope, dict) else None
         if fmt != FORMAT:
+            if fmt == "gradkit.checkpoint/1":
+                raise CheckpointError(f"checkpoint {p} was written by an older gradkit whose nn.Linear weights were "
+                                      "(in_features, out_features); this one stores PyTorch's (out_features, "
+                                      "in_features): load its arrays yourself and transpose every Linear weight, or "
+                                      f"{_FIX}", p)
             if isinstance(fmt, str) and fmt.startswith("gradkit.checkpoint/"):
                 raise CheckpointError(f"checkpoint {p} has format {fmt!r}; this gradkit reads {FORMAT!r}: upgrade "
                                       f"gradkit (pip install -U gradkit), or {_FIX}", p)

@@ -85,27 +85,31 @@ def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduc
 
 
 def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
-    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node."""
+    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. One code path whatever the targets
+    hold (so a traced step replays it); the only host read is the range check's one number."""
     xp, backend = logits.backend.xp, logits.backend
     n_classes = logits.shape[1]
+    t = backend.astype(t, "int64")
     valid = t != ignore_index
-    safe = xp.where(valid, t, xp.zeros_like(t))
-    if bool(xp.any((safe < 0) | (safe >= n_classes))):
+    safe = t * xp.astype(valid, t.dtype)  # ignored targets pick class 0, then count for nothing
+    # Some target outside [0, C)? One fast reduction: |2s - (C - 1)| <= C - 1 exactly when 0 <= s <= C - 1.
+    if t.shape[0] and int(xp.max(xp.abs(2 * safe - (n_classes - 1)))) > n_classes - 1:
         raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
                          f"{ignore_index}); targets pick one of the logits' class axis")
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
-    zeros = xp.zeros_like(total[:, 0])
-    nll = xp.where(valid, xp.log(total)[:, 0] - shifted[rows, safe], zeros)  # picked by index: a -inf logit
-    weight = xp.astype(valid, e.dtype)                                       # elsewhere stays harmless
+    nll = xp.log(total)[:, 0] - shifted[rows, safe]  # picked by index: a -inf logit elsewhere stays harmless
+    nll = xp.where(valid, nll, 0.0)
+    weight = xp.astype(valid, e.dtype)
     count = xp.sum(weight)
-    count = xp.where(count > 0, count, backend.full((), math.nan, e.dtype))  # all ignored: nan, as torch
+    if reduction == "mean":
+        count = xp.where(count > 0, count, math.nan)  # all ignored: nan, as torch
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        per_row = g * weight if reduction == "none" else weight * (g / count if reduction == "mean" else g)
-        d = e / total  # softmax, then "- onehot" and the upstream scale in place
+        per_row = weight * (g / count if reduction == "mean" else g)
+        d = e / total  # softmax, then "- onehot" and the per-row scale in place
         d -= onehot
         d *= xp.reshape(per_row, (-1, 1))
         return (d,)

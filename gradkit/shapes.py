@@ -13,7 +13,7 @@ from typing import Any
 from . import ops
 from .tensor import Tensor, dims, pick_dim
 
-__all__ = ["cat", "flatten", "permute", "squeeze", "stack", "transpose", "unbind", "unsqueeze"]
+__all__ = ["cat", "concat", "flatten", "permute", "squeeze", "stack", "transpose", "unbind", "unsqueeze"]
 
 
 def _axis(a: int, ndim: int, name: str) -> int:
@@ -75,6 +75,9 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
     if not len(tensors):
         raise ValueError("cat needs at least one tensor")
     return ops.concat(list(tensors), pick_dim("cat", dim, axis, 0))
+
+
+concat = cat  # torch.concat, PyTorch's alias of cat
 
 
 def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:

@@ -351,9 +351,17 @@ class Tensor:
         """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
         return Tensor._node(self.backend.xp.asarray(self._data, copy=True), (self,), lambda g: (g,), "clone")
 
-    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Tensor:
+    def to(self, backend: Backend | str | None = None, dtype: Any = None, *, device: Backend | str | None = None
+           ) -> Tensor:
         """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
-        changes. The result is a leaf with the same ``requires_grad``; returns self when nothing changes."""
+        changes. ``device`` is PyTorch's name for ``backend`` (``"cpu"``, ``"cuda"``); a dtype alone may come
+        first, as in ``t.to(gradkit.float64)``. The result is a leaf with the same ``requires_grad``; returns
+        self when nothing changes. Raises TypeError when both ``backend`` and ``device`` are given."""
+        if isinstance(backend, DType):
+            backend, dtype = None, backend
+        if backend is not None and device is not None:
+            raise TypeError("to() got both backend= and device=: they are one argument; pass one")
+        backend = device if backend is None else backend
         target = self.backend if backend is None else _resolve_backend(backend)
         data = self._data
         if target != self.backend:
@@ -376,9 +384,10 @@ class Tensor:
 
     # In-place updates (for optimizers and data preparation; they bump the version counter).
     def _inplace(self, name: str, other: Any) -> Tensor:
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(f"{name} changes a tensor that requires grad in place; do it inside "
-                               "gradkit.no_grad() (as optimizers do), or use the out-of-place form")
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            raise RuntimeError(f"{name} changes a tensor in place with a tensor that requires grad (gradkit does not "
+                               "rewrite a recorded graph); do it inside gradkit.no_grad() (as optimizers do), or "
+                               "use the out-of-place form (x = x + y, or x += y on a non-leaf)")
         value = _operand_data(self, other)
         if name == "copy_":
             self._data[...] = value
@@ -417,7 +426,26 @@ class Tensor:
         """Fill with zeros in place; returns self."""
         return self._inplace("mul_", 0)
 
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+    # ``x += y`` and friends: in place, except where that would have to rewrite a recorded graph (a non-leaf that
+    # requires grad, or a ``y`` that requires grad, with grad mode on: the course's ``self.out += self.bias``).
+    # There Python's rebinding is used, ``x = x + y``: the name gets a new tensor recorded in the graph, the
+    # gradient is exact, and only other references to the old tensor keep the old value (a difference from
+    # PyTorch, which writes the storage). A leaf that requires grad is refused, as PyTorch does.
+    def _rebinds(self, other: Any) -> builtins.bool:
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        return is_grad_enabled() and (other_grad or self.requires_grad) and not (self.requires_grad and self.is_leaf)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return _ops.add(self, other) if self._rebinds(other) else self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other) if self._rebinds(other) else self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other) if self._rebinds(other) else self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other) if self._rebinds(other) else self.div_(other)
 
 
     # Operators and methods: each is the op of the same name in ``gradkit.ops`` / ``gradkit.functional``.

@@ -254,8 +254,9 @@ class ValueOps:
     view = reshape
 
     @staticmethod
-    def transpose(x: Any, axes: Any = None) -> np.ndarray:
-        return np.transpose(_as_obj(x), axes)
+    def transpose(x: Any, dim0: int, dim1: int) -> np.ndarray:
+        """PyTorch's ``transpose``: two axes swapped (``permute`` takes a whole order)."""
+        return np.swapaxes(_as_obj(x), dim0, dim1)
 
     @staticmethod
     def permute(x: Any, *axes: int) -> np.ndarray:
@@ -308,6 +309,10 @@ class ValueOps:
     @staticmethod
     def sqrt(x: Any) -> np.ndarray:
         return _as_obj(_as_obj(x) ** 0.5)
+
+    @staticmethod
+    def log10(x: Any) -> np.ndarray:
+        return _as_obj(ValueOps.log(x) / math.log(10))
 
     @staticmethod
     def var(x: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> np.ndarray:
@@ -376,11 +381,6 @@ class ValueOps:
         x = _as_obj(x)
         keep = np.triu(np.ones(x.shape[-2:], dtype=bool), diagonal)
         return _as_obj(np.where(keep, x, _scalar(0.0)))
-
-    @staticmethod
-    def swap(x: Any, dim0: int, dim1: int) -> np.ndarray:
-        """PyTorch's ``transpose(dim0, dim1)``."""
-        return np.swapaxes(_as_obj(x), dim0, dim1)
 
     @staticmethod
     def squeeze(x: Any, dim: Any = None) -> np.ndarray:
@@ -477,8 +477,8 @@ class TensorOps:
         return x.view(shape)
 
     @staticmethod
-    def transpose(x: Tensor, axes: Any = None) -> Tensor:
-        return x.permute(axes) if axes is not None else x.T
+    def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+        return x.transpose(dim0, dim1)
 
     @staticmethod
     def permute(x: Tensor, *axes: int) -> Tensor:
@@ -516,6 +516,10 @@ class TensorOps:
     @staticmethod
     def sqrt(x: Tensor) -> Tensor:
         return x.sqrt()
+
+    @staticmethod
+    def log10(x: Tensor) -> Tensor:
+        return x.log10()
 
     @staticmethod
     def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
@@ -558,10 +562,6 @@ class TensorOps:
     @staticmethod
     def triu(x: Tensor, diagonal: int = 0) -> Tensor:
         return x.triu(diagonal)
-
-    @staticmethod
-    def swap(x: Tensor, dim0: int, dim1: int) -> Tensor:
-        return x.transpose(dim0, dim1)
 
     @staticmethod
     def squeeze(x: Tensor, dim: Any = None) -> Tensor:

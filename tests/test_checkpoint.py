@@ -66,7 +66,7 @@ def test_numpy_reads_a_checkpoint(tmp_path: Path) -> None:
         assert set(z.files) == {*ARRAYS, ck.META_KEY}
         np.testing.assert_array_equal(z["w32"], ARRAYS["w32"])
         envelope = json.loads(z[ck.META_KEY].tobytes().decode("utf-8"))
-    assert envelope == {"format": "gradkit.checkpoint/1", "meta": META}
+    assert envelope == {"format": "gradkit.checkpoint/2", "meta": META}
 
 
 def test_overwrite_replaces_and_uses_normal_permissions(tmp_path: Path) -> None:
@@ -264,11 +264,13 @@ CASES = {
     "plain_numpy_npz": (lambda p: np.savez(p, w=np.zeros(3)), "not a gradkit checkpoint.*numpy.load"),
     "foreign_format": (lambda p: _meta_npz(p, {"format": "someone.else/3"}), "not a gradkit checkpoint"),
     "meta_not_a_dict": (lambda p: _meta_npz(p, [1, 2]), "not a gradkit checkpoint"),
-    "newer_format": (lambda p: _meta_npz(p, {"format": "gradkit.checkpoint/2", "meta": {}}), "upgrade gradkit"),
-    "bad_json": (lambda p: _meta_npz(p, b'{"format": "gradkit.checkpoint/1", '), "not valid JSON"),
+    "newer_format": (lambda p: _meta_npz(p, {"format": "gradkit.checkpoint/3", "meta": {}}), "upgrade gradkit"),
+    "older_linear_layout": (lambda p: _meta_npz(p, {"format": "gradkit.checkpoint/1", "meta": {}}),
+                            "transpose every Linear weight"),
+    "bad_json": (lambda p: _meta_npz(p, b'{"format": "gradkit.checkpoint/2", '), "not valid JSON"),
     "bad_utf8": (lambda p: _meta_npz(p, b"\xff\xfe{}"), "not valid JSON"),
     "meta_wrong_dtype": (lambda p: _meta_npz(p, np.zeros(3)), "not gradkit's JSON bytes"),
-    "meta_missing_inner": (lambda p: _meta_npz(p, {"format": "gradkit.checkpoint/1"}), "no metadata dict"),
+    "meta_missing_inner": (lambda p: _meta_npz(p, {"format": "gradkit.checkpoint/2"}), "no metadata dict"),
     "object_array": (lambda p: np.savez(p, w=np.array([{}], dtype=object),
                                         __meta__=np.frombuffer(json.dumps({"format": ck.FORMAT, "meta": {}})
                                                                .encode(), dtype=np.uint8)),

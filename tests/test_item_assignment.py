@@ -132,3 +132,27 @@ def test_course_sgd_update_through_data(backend):
     assert losses[-1] < 1e-8 * losses[0]  # a convex least squares problem: the loss falls to ~0
     np.testing.assert_allclose(W.numpy(), [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]], atol=1e-4)
     assert W.is_leaf and W.requires_grad
+
+
+def test_augmented_assignment_on_a_graph_tensor_rebinds_the_name_with_exact_gradients(backend):
+    """part 5's Linear: self.out = x @ W; self.out += b, with grad on: recorded out of place (x = x + b)."""
+    w = gk.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gk.float64, requires_grad=True, device=backend)
+    b = gk.tensor([0.5, -0.5], dtype=gk.float64, requires_grad=True, device=backend)
+    out = w * 2
+    first = out
+    child = out * 3  # made before the +=: it keeps the old value and gets its own gradient path
+    out += b
+    out *= out
+    assert out is not first and first.tolist() == [[2.0, 4.0], [6.0, 8.0]]
+    (out.sum() + child.sum()).backward()
+    host_w = np.array([[1.0, 2.0], [3.0, 4.0]])
+    pre = 2 * host_w + np.array([0.5, -0.5])
+    np.testing.assert_allclose(w.grad.numpy(), 2 * pre * 2 + 6, rtol=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), (2 * pre).sum(0), rtol=1e-15)
+    c = gk.zeros(2, device=backend)
+    c += b  # a plain tensor meeting one that requires grad: recorded too, never silently detached
+    assert c.requires_grad and not c.is_leaf
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w += 1  # a leaf that requires grad: refused, as torch
+    with pytest.raises(RuntimeError, match="no_grad"):
+        gk.zeros(2, device=backend).add_(b)

@@ -83,6 +83,24 @@ def test_max_min_with_dim_return_values_and_indices(backend):
                                   [[2, 3, 3], [2, 2, 2]])
 
 
+def test_allclose_histogram_log10_and_to_device(backend):
+    x = t([1.0, np.inf, np.nan, -2.0], backend, dtype="float64")
+    assert gk.allclose(x, x, equal_nan=True) and not gk.allclose(x, x)  # nan != nan unless equal_nan
+    assert x.allclose(x + 1e-9, equal_nan=True) and not x.allclose(x + 1e-3, equal_nan=True)
+    assert gk.allclose(t([1.0, 2.0], backend), t([1.0, 2.0 + 1e-6], backend), rtol=1e-5)
+    values = N(500)
+    hist, edges = gk.histogram(t(values, backend, dtype="float64"), 7, density=True)
+    ref_hist, ref_edges = np.histogram(values, 7, density=True)
+    assert_close(hist, ref_hist)
+    assert_close(edges, ref_edges)
+    assert_close(t([1.0, 1000.0], backend).log10(), [0.0, 3.0], dtype="float32")
+    assert gk.log10(t([10, 100], backend)).dtype == gk.float32
+    y = t([1.0, 2.0], backend)
+    assert y.to(device="numpy").backend == gk.get_backend("numpy") and y.to(gk.float64).dtype == gk.float64
+    with pytest.raises(TypeError, match="both backend= and device="):
+        y.to("numpy", device="numpy")
+
+
 def test_topk(backend):
     x = t([[1.0, 5.0, 3.0, 5.0], [0.0, -1.0, 2.0, 1.0]], backend, dtype="float64")
     v, i = x.topk(2)
@@ -101,6 +119,7 @@ ORACLE = {
     "std keepdim": (lambda o, x: o.std(x, 0, 1, True), (N(3, 4),)),
     "std tuple dims": (lambda o, x: o.std(x, (0, 2)), (N(2, 3, 4),)),
     "sqrt": (lambda o, x: o.sqrt(x * x + 0.5), (N(3, 4),)),
+    "log10": (lambda o, x: o.log10(x * x + 0.5), (N(3, 4),)),
     "amin": (lambda o, x: o.amin(x, 1), (N(3, 4),)),
     "max values": (lambda o, x: o.max_values(x, 0), (N(3, 4),)),
     "min values keepdim": (lambda o, x: -o.max_values(-x, 1, True), (N(3, 4),)),
@@ -114,7 +133,7 @@ ORACLE = {
     "tril": (lambda o, x: o.tril(x), (N(2, 3, 4),)),
     "triu diagonal 1": (lambda o, x: o.triu(x, 1), (N(4, 4),)),
     "tril diagonal -1": (lambda o, x: o.tril(x, -1) * x, (N(3, 5),)),
-    "transpose(0, 2)": (lambda o, x: o.swap(x, 0, 2) * o.const(W432), (N(2, 3, 4),)),
+    "transpose(0, 2)": (lambda o, x: o.transpose(x, 0, 2) * o.const(W432), (N(2, 3, 4),)),
     "squeeze": (lambda o, x: o.squeeze(x) * o.const(np.arange(3.0)), (N(1, 3, 1),)),
     "squeeze dim": (lambda o, x: o.squeeze(x, 0), (N(1, 3, 1),)),
     "unsqueeze": (lambda o, x: o.unsqueeze(x, -1) * o.const(np.arange(2.0)), (N(3, 4),)),
