@@ -70,6 +70,20 @@ class Arr:
         return Tensor(self.data, backend=backend, dtype=self.dtype, requires_grad=self.grad)
 
 
+class Device:
+    """An argument that is the backend under test on gradkit's side and ``"cpu"`` on torch's."""
+
+
+class Dtype:
+    """A dtype argument: ``gradkit.<name>`` on gradkit's side, ``torch.<name>`` on torch's (None: the default)."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Dtype({self.name!r})"
+
+
 def elements(dtype: str, values: str, specials: bool) -> st.SearchStrategy:
     if dtype == "int64":
         return st.integers(-4, 4)
@@ -319,6 +333,39 @@ def one_hot_args(draw):
     return Arr(np.array(ids, dtype=np.int64).reshape(shape), "int64"), draw(st.sampled_from([c, c + 1, -1]))
 
 
+DTYPES = st.sampled_from([Dtype(None), Dtype("float32"), Dtype("float64"), Dtype("int64")])
+SIZES = shapes(min_side=0)
+FILLS = st.sampled_from([0, 1, -2, 0.5, -1.5, math.inf])
+
+
+def creation(*extra: st.SearchStrategy) -> st.SearchStrategy:
+    """A size, ``extra`` arguments, a dtype and the device."""
+    return st.tuples(SIZES, *extra, DTYPES, st.just(Device()))
+
+
+def like(*extra: st.SearchStrategy) -> st.SearchStrategy:
+    """A tensor, ``extra`` arguments, a dtype and the device."""
+    return shapes().flatmap(lambda s: st.tuples(arr(s, ALL), *extra, DTYPES, st.just(Device())))
+
+
+@st.composite
+def arange_args(draw):
+    start, end = draw(st.sampled_from([0, 1, -2, 0.5])), draw(st.sampled_from([3, 5, -1, 2.5]))
+    return start, end, draw(st.sampled_from([1, 2, 0.5, -1])), draw(DTYPES), Device()
+
+
+@st.composite
+def linspace_args(draw):
+    return draw(st.sampled_from([0, -1.5, 2])), draw(st.sampled_from([1, 3.5, -2])), draw(st.integers(0, 5)), \
+        draw(st.sampled_from([Dtype(None), Dtype("float32"), Dtype("float64")])), Device()
+
+
+@st.composite
+def tensor_args(draw):
+    data = draw(st.sampled_from([1, 2.5, True, [1, 2], [1.0, 2], [[1, 0], [0, 1]], [True, False], [], [[]]]))
+    return data, draw(DTYPES), Device()
+
+
 @dataclass(frozen=True)
 class Op:
     """One line of the table: ``fn(*args)`` on gradkit tensors, ``torch_fn(*args)`` (default ``fn``) on torch's."""
@@ -414,6 +461,26 @@ OPS = [
     Op("F.cross_entropy layouts",
        lambda x, t, i, r: gradkit.functional.cross_entropy(x, t, ignore_index=i, reduction=r),
        layout_cross_entropy_args(), lambda x, t, i, r: F.cross_entropy(x, t, ignore_index=i, reduction=r)),
+    Op("zeros", lambda s, d, dev: gradkit.zeros(s, dtype=d, device=dev), creation(),
+       lambda s, d, dev: torch.zeros(s, dtype=d, device=dev)),
+    Op("ones", lambda s, d, dev: gradkit.ones(*s, dtype=d, device=dev), creation(),
+       lambda s, d, dev: torch.ones(*s, dtype=d, device=dev), unless=lambda s, *_: s == ()),
+    Op("empty", lambda s, d, dev: gradkit.empty(s, dtype=d, device=dev).shape, creation(),
+       lambda s, d, dev: tuple(torch.empty(s, dtype=d, device=dev).shape)),
+    Op("full", lambda s, v, d, dev: gradkit.full(s, v, dtype=d, device=dev), creation(FILLS),
+       lambda s, v, d, dev: torch.full(s, v, dtype=d, device=dev)),
+    Op("zeros_like", lambda x, d, dev: gradkit.zeros_like(x, dtype=d, device=dev), like(),
+       lambda x, d, dev: torch.zeros_like(x, dtype=d, device=dev)),
+    Op("ones_like", lambda x, d, dev: gradkit.ones_like(x, dtype=d, device=dev), like(),
+       lambda x, d, dev: torch.ones_like(x, dtype=d, device=dev)),
+    Op("full_like", lambda x, v, d, dev: gradkit.full_like(x, v, dtype=d, device=dev), like(FILLS),
+       lambda x, v, d, dev: torch.full_like(x, v, dtype=d, device=dev)),
+    Op("arange", lambda a, b, k, d, dev: gradkit.arange(a, b, k, dtype=d, device=dev), arange_args(),
+       lambda a, b, k, d, dev: torch.arange(a, b, k, dtype=d, device=dev)),
+    Op("linspace", lambda a, b, n, d, dev: gradkit.linspace(a, b, n, dtype=d, device=dev), linspace_args(),
+       lambda a, b, n, d, dev: torch.linspace(a, b, n, dtype=d, device=dev)),
+    Op("tensor", lambda x, d, dev: gradkit.tensor(x, dtype=d, device=dev), tensor_args(),
+       lambda x, d, dev: torch.tensor(x, dtype=d, device=dev)),
     Op("F.softmax dim", lambda x, a: gradkit.functional.softmax(x, dim=a), along_axis(min_dims=0),
        lambda x, a: F.softmax(x, dim=a)),
     Op("argmax", lambda x, a, k: x.argmax(a, k), reduction(tuples=False)),
@@ -437,11 +504,15 @@ OPS = [
 
 
 # The driver.
-def _convert(arg: Any, to: Callable[[Arr], Any]) -> Any:
+def _convert(arg: Any, to: Callable[[Arr], Any], device: Any, lib: Any) -> Any:
     if isinstance(arg, Arr):
         return to(arg)
     if isinstance(arg, list):
-        return [_convert(a, to) for a in arg]
+        return [_convert(a, to, device, lib) for a in arg]
+    if isinstance(arg, Device):
+        return device
+    if isinstance(arg, Dtype):
+        return None if arg.name is None else getattr(lib, arg.name)
     return arg
 
 
@@ -466,8 +537,8 @@ def _close(what: str, actual: np.ndarray, expected: np.ndarray, dtype: str) -> N
 
 def run_both(op: Op, args: tuple, backend: Any, weights_seed: int) -> None:
     """Run ``op`` on torch and on gradkit with the same arguments and compare everything (see the module doc)."""
-    torch_args = tuple(_convert(a, Arr.torch) for a in args)
-    gk_args = tuple(_convert(a, lambda x: x.gradkit(backend)) for a in args)
+    torch_args = tuple(_convert(a, Arr.torch, "cpu", torch) for a in args)
+    gk_args = tuple(_convert(a, lambda x: x.gradkit(backend), backend, gradkit) for a in args)
     torch_fn = op.torch_fn or op.fn
     try:
         with warnings.catch_warnings():  # torch's own warnings (std's "degrees of freedom <= 0") are not errors
@@ -532,8 +603,9 @@ def test_table_covers_every_shared_name() -> None:
     """A name torch and gradkit share on Tensor must be in the table (or in NOT_DIFFERENTIATED with a reason)."""
     tested = {op.name.split()[0].removeprefix("F.") for op in OPS}
     methods = {n for n in dir(Tensor) if not n.startswith("_") and hasattr(torch.Tensor, n)}
-    missing = methods - tested - set(NOT_DIFFERENTIATED)
-    assert not missing, f"Tensor methods that torch also has, not in OPS: {sorted(missing)}"
+    functions = {n for n in gradkit.__all__ if hasattr(torch, n)}
+    missing = (methods | functions) - tested - set(NOT_DIFFERENTIATED)
+    assert not missing, f"names torch also has, not in OPS: {sorted(missing)}"
 
 
 # The deliberate differences that ``unless`` skips, with the reason (the README lists them too).
@@ -541,6 +613,7 @@ DIFFERENCES = {
     "pow": "an integer tensor to a negative integer tensor power raises ValueError (numpy's rule, and torch's for a "
            "negative number exponent); torch computes a truncated integer there (2 ** -1 == 0)",
     "rpow number": "the same, for an integer number to an integer tensor power",
+    "ones()": "with no size at all gradkit gives a 0-d tensor (as ones(())); torch raises",
     "std/var of int64": "gradkit computes in float32 (api helper's choice, the friendlier answer); torch raises",
     "all/any with dim=()": "torch reduces nothing there (while sum, mean, amax reduce everything); gradkit reads () "
                            "as every axis for all reductions, one rule",
@@ -562,4 +635,13 @@ NOT_DIFFERENTIATED = {
     "zero_grad": "not a torch name", "index_put": "item assignment: test_item_assignment, test_torch_compare",
     "index_put_": "item assignment (in place)", "index_add_": "item assignment (in place)",
     "retain_grad": "a flag: test_tensor_autograd",
+    "Generator": "a type; its numbers are gradkit's own (host numpy, the same on every backend), not torch's "
+                 "(test_torch_names and test_lectures check the seeding API)", "default_generator": "as Generator",
+    "manual_seed": "as Generator", "rand": "as Generator", "randn": "as Generator", "randint": "as Generator",
+    "randperm": "as Generator", "multinomial": "as Generator", "Size": "a type: size() is drawn",
+    "Tensor": "the type", "Value": "not torch's (micrograd's scalar engine)", "float32": "dtype objects: every "
+    "op's dtype is compared", "float64": "as float32", "int32": "as float32", "int64": "as float32",
+    "functional": "a module: its functions are drawn (F.*)", "nn": "a module: test_nn, test_lectures",
+    "no_grad": "grad mode: test_tensor_numbers", "enable_grad": "as no_grad", "set_grad_enabled": "as no_grad",
+    "is_grad_enabled": "as no_grad", "histogram": "not torch.histogram's signature: test_lectures",
 }
