@@ -1,6 +1,8 @@
 """The test matrix: backends x Python versions, plus lint, typecheck, data, bench and crosscheck.
 
-``nox -s tests`` runs the suite on numpy and strict everywhere, and on cupy where a CUDA device answers.
+``nox -s tests`` runs the suite on numpy and strict everywhere, and on cupy where a CUDA device answers;
+``nox -s torch`` runs the differential tests against PyTorch (tests marked ``torch``; torch is installed there
+only, as a test-only oracle, never a dependency of gradkit).
 Whether one answers is decided by asking the driver (ctypes, no array library) BEFORE installing CuPy, so a
 CPU machine never downloads it. ``GRADKIT_REQUIRE_GPU=1`` turns the GPU skip into a failure.
 """
@@ -16,7 +18,8 @@ import nox
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "torch", "lint", "typecheck"]
+TORCH = "torch==2.13.0"  # the differential oracle's version (a CPU wheel); the tests' expected tables come from it
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -44,10 +47,20 @@ def _install_gpu_stack(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The whole suite on every backend this machine has (numpy, strict; cupy where a GPU answers)."""
+    """The whole suite on every backend this machine has (numpy, strict; cupy where a GPU answers), except the
+    differential tests against torch (``nox -s torch``)."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
     _install_gpu_stack(session)
-    session.run("python", "-m", "pytest", *(session.posargs or ["-q"]))
+    session.run("python", "-m", "pytest", "-m", "not torch", *(session.posargs or ["-q"]))
+
+
+@nox.session(python="3.11")
+def torch(session: nox.Session) -> None:
+    """The differential suite: every op that shares a name with PyTorch against torch (values, dtypes, errors,
+    gradients) on every backend this machine has. torch is installed in this session only."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"), TORCH)
+    _install_gpu_stack(session)
+    session.run("python", "-m", "pytest", "-m", "torch", *(session.posargs or ["-q"]))
 
 
 @nox.session(python=PYTHONS[-1])
@@ -56,7 +69,7 @@ def gpu(session: nox.Session) -> None:
     session.env["GRADKIT_REQUIRE_GPU"] = "1"
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
     _install_gpu_stack(session)
-    session.run("python", "-m", "pytest", "-q", "-m", "gpu", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", "-m", "gpu and not torch", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1])
@@ -93,7 +106,7 @@ def bench(session: nox.Session) -> None:
     JSON in bench/results/, the table in bench/RESULTS.md. ``nox -s bench -- --quick`` for a smoke run."""
     session.install(".", "threadpoolctl")
     try:
-        session.install("torch==2.13.0")
+        session.install(TORCH)
     except nox.command.CommandFailed:
         session.warn("torch==2.13.0 did not install: the PyTorch columns are skipped (bench/run.py says so)")
     _install_gpu_stack(session)

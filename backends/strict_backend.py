@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ class StrictBackend(Backend):
         idx = xp.reshape(indices, (-1, 1))
         rows = target.shape[0]
         onehot = xp.astype(idx == xp.reshape(self.arange(rows, dtype=idx.dtype), (1, rows)), target.dtype)
-        flat = xp.reshape(updates, (idx.shape[0], -1))
+        flat = xp.reshape(updates, (idx.shape[0], math.prod(target.shape[1:])))  # not -1: no updates is (0, w)
         return target + xp.reshape(xp.matrix_transpose(onehot) @ flat, target.shape)
 
     def put(self, target: Any, indices: Any, values: Any) -> Any:

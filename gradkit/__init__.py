@@ -9,7 +9,7 @@ from backends import BackendUnavailableError, DeviceMismatchError, Generator, Un
 from backends.random import default_generator, manual_seed
 
 from . import functional, nn
-from .autograd import is_grad_enabled, no_grad
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .compile import GradkitCompileWarning, compile  # noqa: A004 (torch.compile's name; the module stays importable)
 from .creation import (
                        arange,
@@ -44,11 +44,11 @@ __all__ = [
     "BackendUnavailableError", "DType", "DeviceMismatchError", "Generator", "GradkitCompileWarning", "Size",
     "Tensor", "UnknownBackendError", "Value", "abs", "all", "allclose", "amax", "amin", "any", "arange", "argmax",
     "argmin", "bool", "cat", "clamp", "clamp_max", "clamp_min", "compile", "concat", "cross_entropy",
-    "default_generator", "double", "empty", "exp", "flatten",
+    "default_generator", "double", "empty", "enable_grad", "exp", "flatten",
     "float32", "float64", "full", "full_like", "functional", "get_backend", "histogram", "index_put", "int32",
     "int64", "is_grad_enabled", "linear", "linspace", "log", "log10", "log_softmax", "long", "manual_seed",
     "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "multinomial", "nn", "no_grad", "one_hot",
-    "ones", "ones_like", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape", "sigmoid",
-    "softmax", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "tensor", "topk", "transpose", "tril", "triu",
-    "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "ones", "ones_like", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape",
+    "set_grad_enabled", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "tensor", "topk",
+    "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]

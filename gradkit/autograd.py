@@ -9,8 +9,12 @@ and their backward functions form no reference cycles and the garbage collector 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+import threading
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -21,35 +25,126 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TENSOR: list[type[Tensor]] = []  # set by tensor.py (which imports this module)
 
 
-class _GradMode:
+class _GradState(threading.local):
+    """Whether ops record a graph, per thread (as torch's grad mode): ``enabled``, True by default."""
+
     enabled = True
 
 
+_GradMode = _GradState()  # read by Tensor._node on every op
+
+
 def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
+    """True unless this thread is inside ``no_grad()`` (or ``set_grad_enabled(False)``)."""
     return _GradMode.enabled
 
 
-class no_grad:  # noqa: N801 (the name PyTorch users know)
+class _GradModeContext:
+    """A context manager and decorator that sets this thread's grad mode to ``mode`` and restores it on exit.
+
+    As a decorator of a generator function it holds at every resumption of the generator (and is restored
+    between them), as torch's ``_DecoratorContextManager`` does.
+    """
+
+    mode = True
+
+    def __enter__(self) -> None:
+        self._prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._prev
+
+    def clone(self) -> _GradModeContext:
+        return type(self)()
+
+    def __call__(self, fn: F) -> F:
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.clone():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _wrap_generator(context: Callable[[], _GradModeContext], fn: Callable[..., Generator]) -> Callable[..., Generator]:
+    """``fn`` (a generator function) with ``context()`` entered around each step of the generator it returns."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Generator:
+        gen = fn(*args, **kwargs)
+        try:
+            with context():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with context():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with context():
+                        response = gen.throw(exc)
+                else:
+                    with context():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapper
+
+
+class no_grad(_GradModeContext):  # noqa: N801 (the name PyTorch users know)
     """Context manager and decorator: ops inside record no graph (for evaluation and optimizer updates).
+
+    Per thread, as torch's: another thread keeps its own mode. ``@no_grad`` and ``@no_grad()`` both decorate;
+    a decorated generator function runs each of its steps without grad.
 
     >>> with no_grad():
     ...     y = model(x)          # y.requires_grad is False
     """
 
-    def __enter__(self) -> None:
-        self._prev, _GradMode.enabled = _GradMode.enabled, False
+    mode = False
 
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._prev
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        return super().__new__(cls)(fn)  # ``@no_grad`` without parentheses
+
+
+class enable_grad(_GradModeContext):  # noqa: N801 (torch's name)
+    """Context manager and decorator: ops inside record a graph, also inside ``no_grad`` (per thread)."""
+
+    mode = True
+
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        return super().__new__(cls)(fn)
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801 (torch's name)
+    """``set_grad_enabled(mode)``: sets this thread's grad mode at once (as a plain call), or for a ``with``
+    block (restored on exit), or for a decorated function, as ``torch.set_grad_enabled``."""
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = _GradMode.enabled
+        self.mode = bool(mode)
+        _GradMode.enabled = self.mode
+
+    def __enter__(self) -> None:
+        _GradMode.enabled = self.mode
+
+    def clone(self) -> _GradModeContext:
+        return set_grad_enabled(self.mode)
 
     def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        _GradMode.enabled = self._prev  # as a decorator, the call above must not change the mode
+        return super().__call__(fn)
 
 
 def _freed(_: Any) -> tuple:
@@ -91,7 +186,14 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
     Raises:
         RuntimeError: a tensor saved for backward was changed in place after it was used (its version
             counter moved), or the graph was already freed by an earlier backward.
+
+    Floating-point specials (inf, nan) are IEEE results, as in torch: numpy's warnings about them are off here.
     """
+    with np.errstate(all="ignore"):
+        _propagate(root, seed, retain_graph)
+
+
+def _propagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
     grads: dict[Tensor, Any] = {root: seed}
     pop, get = grads.pop, grads.get
     handed: set[int] = set()
@@ -104,14 +206,14 @@ def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
             if node.requires_grad:
                 _accumulate(node, g, handed)
             continue
-        if node._version:
+        if node._vc[0] != node._born and node._born >= 0:
             raise RuntimeError(
                 f"the output of {node._op} (shape {node.shape}) was modified in place after it was computed "
-                f"(version 0 -> {node._version}), so its recorded backward no longer matches it; use an "
+                f"(version {node._born} -> {node._version}), so its recorded backward no longer matches it; use an "
                 "out-of-place op, or clone() it before changing it"
             )
         for saved, version in node._saved:
-            if saved._version != version:
+            if saved._vc[0] != version:
                 raise RuntimeError(
                     f"a tensor of shape {saved.shape} needed by the backward of {node._op} was modified in place "
                     f"after it was used (version {version} -> {saved._version}); use an out-of-place op "

@@ -103,11 +103,18 @@ def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Wher
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Where = None,
            backend: Where = None) -> Tensor:
     """``[start, end)`` by ``step`` (or ``[0, start)``), as ``torch.arange``: int64 for int arguments, float32
-    when one is a float (unless ``dtype`` is given)."""
+    when one is a float (unless ``dtype`` is given; an integer dtype truncates the bounds first, as torch).
+    Raises ValueError for a zero step or one pointing away from the end."""
     be = _be(backend, device)
     if dtype is None:
         dtype = "int64" if all(isinstance(v, (int, np.integer)) for v in (start, end, step) if v is not None) \
             else DEFAULT_DTYPE
+    if be.xp.isdtype(be.dtype(dtype), "integral"):  # torch casts the bounds to an integer dtype first
+        start, end, step = (None if v is None else int(v) for v in (start, end, step))
+    lo, hi = (0, start) if end is None else (start, end)
+    if step == 0 or (hi - lo) * step < 0:
+        raise ValueError(f"arange: step {step} is zero or points away from the end ({lo} to {hi}), as torch "
+                         "refuses too; use a step with the sign of end - start")
     return Tensor._wrap(be.arange(start, end, dtype, step), be)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import ops
 from ._trace import raise_if
-from .ops import _as_tensor, _promote, _unbroadcast
+from .ops import _as_tensor, _promote, _unbroadcast, ieee
 from .tensor import Tensor, pick_dim
 
 
@@ -24,6 +24,7 @@ def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
     return shifted, e, xp.sum(e, axis=axis, keepdims=True)
 
 
+@ieee
 def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (default: the last axis), stable for any finite logits, as
     ``torch.nn.functional.softmax`` (whose implicit dim is deprecated; gradkit's default is the last axis)."""
@@ -35,6 +36,7 @@ def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -
                         "softmax")
 
 
+@ieee
 def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim`` (default: the last axis), stable for any finite logits."""
     d = pick_dim("log_softmax", dim, axis, -1)
@@ -45,6 +47,7 @@ def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = Non
                         "log_softmax")
 
 
+@ieee
 def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer ``target`` under ``softmax(input)`` along the class axis, fused and
     stable, as ``torch.nn.functional.cross_entropy``.
@@ -83,46 +86,39 @@ def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduc
 
 
 def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
-    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. The targets are checked with one
-    read from the device; only when some may be ``ignore_index`` are they masked (the common case pays nothing)."""
+    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. One code path whatever the targets
+    hold (so a traced step replays it); the only host read is the range check's one number."""
     xp, backend = logits.backend.xp, logits.backend
     n_classes = logits.shape[1]
-    outside = (t < 0) | (t >= n_classes)
-    masked = 0 <= ignore_index < n_classes or bool(xp.any(outside))
-    valid = safe = None
-    if masked:
-        valid = t != ignore_index
-        safe = xp.where(valid, t, xp.zeros_like(t))
-        if bool(xp.any(outside & valid)):
-            raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
-                             f"{ignore_index}); targets pick one of the logits' class axis")
-    picks = t if safe is None else safe
+    t = backend.astype(t, "int64")
+    valid = t != ignore_index
+    safe = t * xp.astype(valid, t.dtype)  # ignored targets pick class 0, then count for nothing
+    # Some target outside [0, C)? One fast reduction: |2s - (C - 1)| <= C - 1 exactly when 0 <= s <= C - 1.
+    if t.shape[0] and int(xp.max(xp.abs(2 * safe - (n_classes - 1)))) > n_classes - 1:
+        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
+                         f"{ignore_index}); targets pick one of the logits' class axis")
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
-    nll = xp.log(total)[:, 0] - shifted[rows, picks]  # picked by index: a -inf logit elsewhere stays harmless
-    weight = None if valid is None else xp.astype(valid, e.dtype)
-    count: Any = t.shape[0]
-    if weight is not None:
-        nll = xp.where(valid, nll, xp.zeros_like(nll))
-        count = xp.sum(weight)
-        count = xp.where(count > 0, count, backend.full((), math.nan, e.dtype))  # all ignored: nan, as torch
-    elif count == 0:
-        count = math.nan
+    nll = xp.log(total)[:, 0] - shifted[rows, safe]  # picked by index: a -inf logit elsewhere stays harmless
+    nll = xp.where(valid, nll, 0.0)
+    weight = xp.astype(valid, e.dtype)
+    count = xp.sum(weight)
+    if reduction == "mean":
+        count = xp.where(count > 0, count, math.nan)  # all ignored: nan, as torch
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
-        onehot = xp.astype(xp.reshape(picks, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        scale = g / count if reduction == "mean" else g
-        d = e / total  # softmax, then "- onehot" and the upstream scale in place
+        onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
+        per_row = weight * (g / count if reduction == "mean" else g)
+        d = e / total  # softmax, then "- onehot" and the per-row scale in place
         d -= onehot
-        if weight is not None:
-            scale = scale * weight
-        d *= xp.reshape(scale, (-1, 1)) if reduction == "none" or weight is not None else scale
+        d *= xp.reshape(per_row, (-1, 1))
         return (d,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")
 
 
+@ieee
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` as one node, as ``torch.nn.functional.linear``. Shapes: ``input (...,
     in_features)``, ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``;

@@ -224,6 +224,11 @@ class BatchNorm1d(Module):
     Training: normalise with the batch mean and biased variance, update running statistics (unbiased
     variance) with ``momentum``, as ``torch.nn.BatchNorm1d``; eval: use the running statistics. Parameters
     ``gamma`` (ones), ``beta`` (zeros); buffers ``running_mean``, ``running_var``.
+
+    Raises:
+        ValueError: in training mode, a batch with one value per channel (its variance is 0: as torch, which
+            says "Expected more than 1 value per channel when training"); call ``eval()`` to use the running
+            statistics for a single example.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, *, backend: Backend | str | None = None,
@@ -239,15 +244,19 @@ class BatchNorm1d(Module):
         if not self.training:
             return (x - self.running_mean) / ops.pow(self.running_var + self.eps, 0.5) * self.gamma + self.beta
         axes = (0,) if x.ndim == 2 else (0, 1)
+        n = x.size // x.shape[-1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {x.shape}: "
+                             "a batch of one has no variance; call eval() on the model to use the running "
+                             "statistics (as torch's BatchNorm1d)")
         mean = ops.mean(x, axes, keepdims=True)
         centred = x - mean
         var = ops.mean(centred * centred, axes, keepdims=True)
         out = centred * ops.pow(var + self.eps, -0.5) * self.gamma + self.beta
-        n = x.size // x.shape[-1]
         with no_grad():
             m = self.momentum
             self.running_mean.mul_(1 - m).add_(ops.reshape(mean, (-1,)) * m)
-            self.running_var.mul_(1 - m).add_(ops.reshape(var, (-1,)) * (m * n / max(n - 1, 1)))
+            self.running_var.mul_(1 - m).add_(ops.reshape(var, (-1,)) * (m * n / (n - 1)))
         return out
 
 

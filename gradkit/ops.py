@@ -7,9 +7,10 @@ Every backward returns one gradient array (or None) per parent, already reduced 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,52 @@ from backends import DeviceMismatchError
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data, dims
 
 Axis = int | Sequence[int] | None
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Errstate:
+    """The fallback with a context variable's ``set``/``reset``: ``np.errstate`` entered and left."""
+
+    def set(self, _: Any) -> Any:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def reset(self, state: Any) -> None:
+        state.__exit__(None, None, None)
+
+
+def _numpy_error_state() -> tuple[Any, Any]:
+    """numpy's error-state context variable and its all-ignore value.
+
+    Setting that variable directly costs about 0.5 µs an op, where entering ``np.errstate`` costs 1 µs (a tenth
+    of a small op). If a numpy release moves the private variable, the fallback is ``np.errstate`` itself.
+    """
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover (numpy moved its private state)
+        return _Errstate(), None
+    with np.errstate(all="ignore"):
+        return var, var.get()
+
+
+_ERRSTATE, _QUIET = _numpy_error_state()
+_set_errstate, _reset_errstate = _ERRSTATE.set, _ERRSTATE.reset
+
+
+def ieee(fn: F) -> F:
+    """Decorate an op so that IEEE specials (``exp(1000) = inf``, ``log(0) = -inf``, ``0/0 = nan``, ``inf - inf``)
+    are results, as in torch, and never numpy RuntimeWarnings reaching the user (numpy and strict backends)."""
+
+    @functools.wraps(fn)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        token = _set_errstate(_QUIET)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _reset_errstate(token)
+
+    return quiet  # type: ignore[return-value]
 
 
 # Helpers.
@@ -41,36 +88,105 @@ def _as_tensor(ref: Tensor, other: Any) -> Tensor:
     return Tensor._wrap(_operand_data(ref, other), ref.backend)
 
 
+_CATEGORIES: dict[tuple[type, Any], int] = {}
+
+
+def _category(backend: Any, dtype: Any) -> int:
+    """0 for bool, 1 for integers, 2 for real floats: the order of torch's type-promotion categories."""
+    key = (type(dtype), dtype)  # the type first: a strict dtype never compares with a numpy one
+    try:
+        return _CATEGORIES[key]
+    except KeyError:
+        xp = backend.xp
+        found = _CATEGORIES[key] = 2 if xp.isdtype(dtype, "real floating") else 0 if dtype == xp.bool else 1
+        return found
+
+
+def _highest(backend: Any, dtypes: Sequence[Any]) -> Any:
+    """The promoted dtype of one group: among the dtypes of the highest category, the widest (torch's
+    ``promote_types`` for real types: ``int64`` with ``float32`` is ``float32``). None for no dtypes."""
+    if not dtypes:
+        return None
+    top = builtins.max(_category(backend, d) for d in dtypes)
+    return backend.xp.result_type(*[d for d in dtypes if _category(backend, d) == top])
+
+
+def result_dtype(backend: Any, arrays: Sequence[Any], numbers: Sequence[Any] = ()) -> Any:
+    """THE type-promotion rule of gradkit: torch's, by category (bool < integer < float).
+
+    Operands form three groups: tensors with dimensions, 0-d tensors, and Python numbers (a ``float`` counts as
+    the default dtype float32, an ``int`` as int64, a ``bool`` as bool). Each group promotes within itself
+    (the widest dtype of its highest category). Then a lower-priority group (0-d, then numbers) decides the
+    result only when it is of a HIGHER category than the groups above it: so ``float32 (3,) + float64 0-d`` is
+    float32, ``int64 (3,) + float64 0-d`` is float64, ``int64 (3,) + 1.5`` is float32, ``int32 (3,) + 5`` is
+    int32, ``float32 + float64`` (both with dimensions) is float64.
+    """
+    dims = [x.dtype for x in arrays if len(x.shape)]
+    zero = [x.dtype for x in arrays if not len(x.shape)]
+    xp = backend.xp
+    wrapped = [xp.bool if isinstance(k, (bool, np.bool_)) else backend.dtype(DEFAULT_DTYPE)
+               if isinstance(k, (float, np.floating)) else backend.dtype("int64") for k in numbers]
+    result = None
+    for group in (_highest(backend, wrapped), _highest(backend, zero), _highest(backend, dims)):
+        if group is not None and (result is None or _category(backend, group) >= _category(backend, result)):
+            result = group
+    return result
+
+
+def _float_dtype(backend: Any, dtype: Any) -> Any:
+    """``dtype`` if it is a float, else the default float dtype (torch: an integer tensor in a float op)."""
+    return dtype if backend.xp.isdtype(dtype, "real floating") else backend.dtype(DEFAULT_DTYPE)
+
+
+def _float_data(a: Tensor) -> Any:
+    """``a``'s data, cast to the default float dtype if it is an integer or bool tensor (``exp``, ``log``,
+    ``sqrt``, ``tanh``, ``sigmoid``, ``/`` and ``** float`` of an integer tensor are float32, as in torch)."""
+    return a._data if _category(a.backend, a._data.dtype) == 2 else a.backend.astype(a._data, DEFAULT_DTYPE)
+
+
 def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
-    """``(a's data, the number b)``; an integer or bool tensor meeting a float (or any true division) is cast
-    to the default float dtype first, as PyTorch does, so ``int_tensor + 1.5`` is float32, never float64."""
+    """``(a's data, the number b)`` with ``a``'s data cast to ``result_dtype`` (and to the default float for
+    a true division), so ``int_tensor + 1.5`` is float32, never float64, on every backend."""
     k = _operand_data(a, b)
     ad = a._data
-    if (divides or isinstance(k, float)) and not _is_float(a.backend, ad):
-        ad = a.backend.astype(ad, DEFAULT_DTYPE)
-    return ad, k
+    category = _category(a.backend, ad.dtype)
+    if category == 2 or (category == 1 and not divides and not isinstance(k, float)):
+        return ad, k  # the common cases (a float tensor; integers with an integer), where nothing changes
+    target = result_dtype(a.backend, [ad], [k])
+    if divides:
+        target = _float_dtype(a.backend, target)
+    return (ad if ad.dtype == target else a.backend.xp.astype(ad, target)), k
 
 
 def _promote(a: Tensor, b: Tensor) -> tuple[Any, Any]:
-    """The two arrays, an integer one cast to the other's float dtype (float32 is never promoted by ints)."""
+    """The two arrays cast to their ``result_dtype`` (torch's promotion)."""
     ad, bd = a._data, b._data
     if ad.dtype != bd.dtype:
-        fa, fb = _is_float(a.backend, ad), _is_float(b.backend, bd)
-        if fa and not fb:
-            bd = a.backend.xp.astype(bd, ad.dtype)
-        elif fb and not fa:
-            ad = a.backend.xp.astype(ad, bd.dtype)
+        target = result_dtype(a.backend, [ad, bd])
+        xp = a.backend.xp
+        ad = ad if ad.dtype == target else xp.astype(ad, target)
+        bd = bd if bd.dtype == target else xp.astype(bd, target)
     return ad, bd
 
 
 def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
-    if axis is None:
+    """``axis`` (an int, a sequence, or None) as sorted non-negative axes, as torch reads ``dim``: None and
+    ``()`` mean every axis; a 0-d tensor accepts 0 and -1 (and reduces nothing). Raises IndexError for an axis
+    out of range and ValueError for a repeated one."""
+    axes = () if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    if not axes:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    span = builtins.max(ndim, 1)
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"an axis must be an int, got {type(a).__name__} {a!r}")
+        if not -span <= a < span:
+            raise IndexError(f"axis {a} is out of range for a tensor with {ndim} dimensions (expected an axis in "
+                             f"[{-span}, {span - 1}])")
+    out = tuple(sorted(int(a) % span for a in axes))
+    if len(set(out)) != len(out):
+        raise ValueError(f"axis {axis} names an axis more than once")
+    return out if ndim else ()
 
 
 def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -78,6 +194,7 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 
 
 # Arithmetic.
+@ieee
 def add(a: Tensor, b: Any) -> Tensor:
     """``a + b`` with broadcasting; ``b`` a Tensor or a Python/numpy number (which adopts ``a``'s dtype)."""
     if isinstance(b, Scalar):
@@ -88,8 +205,19 @@ def add(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(ad + bd, (a, b), lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), "add")
 
 
+def _no_bool_subtraction(a: Tensor, b: Any) -> None:
+    """Raise TypeError, as torch does, when a subtraction has a bool operand."""
+    xp = a.backend.xp
+    if a._data.dtype == xp.bool or isinstance(b, (bool, np.bool_)) or (
+            isinstance(b, Tensor) and b._data.dtype == b.backend.xp.bool):
+        raise TypeError("subtraction with a bool tensor or bool is not supported (as in torch); convert the mask "
+                        "first, e.g. mask.astype('int64')")
+
+
+@ieee
 def sub(a: Tensor, b: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
+    """``a - b`` with broadcasting. Raises TypeError for a bool operand (as torch)."""
+    _no_bool_subtraction(a, b)
     if isinstance(b, Scalar):
         ad, k = _with_number(a, b)
         return Tensor._node(ad - k, (a,), lambda g: (g,), "sub")
@@ -98,8 +226,10 @@ def sub(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(ad - bd, (a, b), lambda g: (_unbroadcast(g, a), _unbroadcast(-g, b)), "sub")
 
 
+@ieee
 def rsub(a: Tensor, b: Any) -> Tensor:
     """``b - a`` for a number ``b`` (an array ``b`` broadcasts, as ``sub``)."""
+    _no_bool_subtraction(a, b)
     if not isinstance(b, Scalar):
         return sub(_as_tensor(a, b), a)
     ad, k = _with_number(a, b)
@@ -111,6 +241,7 @@ def neg(a: Tensor) -> Tensor:
     return Tensor._node(-a._data, (a,), lambda g: (-g,), "neg")
 
 
+@ieee
 def mul(a: Tensor, b: Any) -> Tensor:
     """``a * b`` with broadcasting."""
     if isinstance(b, Scalar):
@@ -122,6 +253,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
                         (a, b))
 
 
+@ieee
 def div(a: Tensor, b: Any) -> Tensor:
     """``a / b`` with broadcasting: d/da = 1/b, d/db = -a/b**2."""
     if isinstance(b, Scalar):
@@ -129,11 +261,14 @@ def div(a: Tensor, b: Any) -> Tensor:
         return Tensor._node(ad / k, (a,), lambda g: (g / k,), "div")
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
+    if not _is_float(a.backend, ad):  # int / int is the default float, as in torch
+        ad, bd = a.backend.astype(ad, DEFAULT_DTYPE), a.backend.astype(bd, DEFAULT_DTYPE)
     out = ad / bd
     return Tensor._node(out, (a, b), lambda g: (_unbroadcast(g / bd, a), _unbroadcast(-g * out / bd, b)), "div",
                         (a, b))
 
 
+@ieee
 def rdiv(a: Tensor, b: Any) -> Tensor:
     """``b / a`` for a number ``b``: d/da = -b/a**2 (an array ``b`` broadcasts, as ``div``)."""
     if not isinstance(b, Scalar):
@@ -143,34 +278,49 @@ def rdiv(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(out, (a,), lambda g: (-g * out / ad,), "rdiv", (a,))
 
 
+@ieee
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
-    """``a ** b``: d/da = b a**(b-1); for a Tensor exponent d/db = a**b ln(a) (nan where a <= 0)."""
+    """``a ** b``: d/da = b a**(b-1) (0 where b == 0); for a Tensor exponent d/db = a**b ln(a), which is 0 where
+    a == 0 and b >= 0 (torch's values at a base of zero), -inf/inf where a == 0 and b < 0, nan where a < 0.
+    An integer tensor to a float power is float32 (the default float); int ** int stays an integer."""
     xp = a.backend.xp
     if isinstance(b, Scalar):
-        k = _operand_data(a, b)
+        ad, k = _with_number(a, b)
         if k == 0:  # a**0 is constant; k * a**-1 would be 0 * inf = nan at a = 0
-            return Tensor._node(a._data**k, (a,), lambda g: (a.backend.xp.zeros_like(g),), "pow")
-        return Tensor._node(a._data**k, (a,), lambda g: (g * k * a._data ** (k - 1),), "pow", (a,))
+            return Tensor._node(ad**k, (a,), lambda g: (xp.zeros_like(g),), "pow")
+        return Tensor._node(ad**k, (a,), lambda g: (g * k * ad ** (k - 1),), "pow", (a,))
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     out = ad**bd
 
     def backward(g: Any) -> tuple[Any, Any]:
-        return _unbroadcast(g * bd * ad ** (bd - 1), a), _unbroadcast(g * out * xp.log(ad), b)
+        zero = xp.zeros_like(out)
+        da = xp.where(bd == 0, zero, bd * ad ** (bd - 1))
+        db = xp.where((ad == 0) & (bd >= 0), zero, out * xp.log(ad))
+        return _unbroadcast(g * da, a), _unbroadcast(g * db, b)
 
     return Tensor._node(out, (a, b), backward, "pow", (a, b))
 
 
+@ieee
 def rpow(a: Tensor, b: Any) -> Tensor:
-    """``b ** a`` for a number ``b``: d/da = b**a ln(b) (an array ``b`` broadcasts, as ``pow``)."""
+    """``b ** a`` for a number ``b``: d/da = b**a ln(b); 0 where b == 0 and a >= 0 (torch's value), nan for
+    b < 0 (an array ``b`` broadcasts, as ``pow``)."""
     if not isinstance(b, Scalar):
         return pow(_as_tensor(a, b), a)
     ad, k = _with_number(a, b)
+    xp = a.backend.xp
     out = k**ad
-    log_k = math.log(k) if k > 0 else math.nan
-    return Tensor._node(out, (a,), lambda g: (g * out * log_k,), "rpow")
+    if k > 0:
+        log_k = math.log(k)
+        return Tensor._node(out, (a,), lambda g: (g * out * log_k,), "rpow")
+    if k == 0:
+        return Tensor._node(out, (a,), lambda g: (xp.where(ad >= 0, xp.zeros_like(g), g * out * -math.inf),),
+                            "rpow")
+    return Tensor._node(out, (a,), lambda g: (g * math.nan,), "rpow")
 
 
+@ieee
 def matmul(a: Tensor, b: Any) -> Tensor:
     """``a @ b``: 1-D and batched operands as in numpy (batch axes broadcast, gradients summed back)."""
     b = _as_tensor(a, b)
@@ -196,20 +346,23 @@ def matmul(a: Tensor, b: Any) -> Tensor:
 
 
 # Elementwise functions.
+@ieee
 def exp(a: Tensor) -> Tensor:
-    """``e ** a``; overflows to inf as IEEE does."""
-    out = a.backend.xp.exp(a._data)
+    """``e ** a``; overflows to inf as IEEE does. An integer tensor gives float32 (as torch)."""
+    out = a.backend.xp.exp(_float_data(a))
     return Tensor._node(out, (a,), lambda g: (g * out,), "exp")
 
 
+@ieee
 def log(a: Tensor) -> Tensor:
-    """Natural log; ``log(0) = -inf`` and ``log(x < 0) = nan`` as IEEE (and numpy) say."""
-    return Tensor._node(a.backend.xp.log(a._data), (a,), lambda g: (g / a._data,), "log", (a,))
+    """Natural log; ``log(0) = -inf`` and ``log(x < 0) = nan`` as IEEE (and torch) say, without warnings."""
+    ad = _float_data(a)
+    return Tensor._node(a.backend.xp.log(ad), (a,), lambda g: (g / ad,), "log", (a,))
 
 
 def tanh(a: Tensor) -> Tensor:
-    """Hyperbolic tangent; d/da = 1 - tanh(a)**2."""
-    out = a.backend.xp.tanh(a._data)
+    """Hyperbolic tangent; d/da = 1 - tanh(a)**2. An integer tensor gives float32."""
+    out = a.backend.xp.tanh(_float_data(a))
 
     def backward(g: Any) -> tuple[Any]:  # g * (1 - out**2), with one temporary, updated in place
         d = out * out
@@ -222,62 +375,110 @@ def tanh(a: Tensor) -> Tensor:
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    """``1 / (1 + e**-a)``, computed as ``(1 + tanh(a/2)) / 2`` so that it never overflows."""
-    out = 0.5 * (1 + a.backend.xp.tanh(0.5 * a._data))
+    """``1 / (1 + e**-a)``, from ``e = e**-|a|`` (which never overflows): ``1 / (1 + e)`` for ``a >= 0`` and
+    ``e / (1 + e)`` below, so large negative inputs keep their tiny values (sigmoid(-100) is 3.7e-44 in float64,
+    as torch) instead of rounding to 0. d/da = s (1 - s). An integer tensor gives float32."""
+    xp = a.backend.xp
+    ad = _float_data(a)
+    e = xp.exp(-xp.abs(ad))
+    out = xp.where(ad >= 0, 1 / (1 + e), e / (1 + e))
     return Tensor._node(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
 
 
 def relu(a: Tensor) -> Tensor:
-    """``max(a, 0)``; no gradient passes at exactly 0."""
+    """``max(a, 0)``, with nan propagated (relu(nan) = nan, as torch); the gradient passes where ``a > 0`` and
+    at nan (torch's ``threshold_backward``), not at exactly 0."""
     xp = a.backend.xp
-    positive = a._data > 0
-    mask = xp.astype(positive, a._data.dtype)
-    out = xp.where(positive, a._data, xp.zeros_like(a._data))  # not a * mask: -inf * 0 is nan
-    return Tensor._node(out, (a,), lambda g: (g * mask,), "relu")
+    off = a._data <= 0
+    out = xp.where(off, xp.zeros_like(a._data), a._data)  # not a * mask: -inf * 0 is nan
+    return Tensor._node(out, (a,), lambda g: (g * xp.astype(xp.logical_not(off), g.dtype),), "relu")
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
-    """``|a|``; d/da = sign(a), 0 at 0."""
+    """``|a|``; d/da = sign(a), 0 at 0 and at nan (as torch)."""
     xp = a.backend.xp
-    return Tensor._node(xp.abs(a._data), (a,), lambda g: (g * xp.sign(a._data),), "abs", (a,))
+    ad = a._data
+
+    def backward(g: Any) -> tuple[Any]:
+        return (g * (xp.astype(ad > 0, g.dtype) - xp.astype(ad < 0, g.dtype)),)
+
+    return Tensor._node(xp.abs(ad), (a,), backward, "abs", (a,))
 
 
 # Reductions.
+@ieee
 def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None for all)."""
+    """Sum over ``axis`` (an int, a tuple, or None or ``()`` for all, as torch's ``dim``). An empty axis sums to 0;
+    a bool tensor sums to int64 (a count), as torch."""
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
     shape = _keepdims_shape(a.shape, axes)
-    out = xp.sum(a._data, axis=axes, keepdims=keepdims)
+    data = a._data if _category(a.backend, a._data.dtype) else a.backend.astype(a._data, "int64")  # bools count
+    out = xp.sum(data, axis=axes, keepdims=keepdims)
     return Tensor._node(out, (a,), lambda g: (xp.broadcast_to(xp.reshape(g, shape), a.shape),), "sum")
 
 
+@ieee
 def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (an int, a tuple, or None for all)."""
+    """Mean over ``axis`` (as ``sum``); the mean of an empty axis is nan (as torch, without a warning).
+
+    Raises:
+        TypeError: ``a`` is an integer or bool tensor (as torch: the mean has no integer dtype); use
+            ``a.astype("float32").mean()``.
+    """
+    if not _is_float(a.backend, a._data):
+        raise TypeError(f"mean() of a {a.dtype} tensor: the mean of integers is not an integer; convert first, "
+                        "e.g. t.astype('float32').mean() (as torch, which raises too)")
     axes = _axes(axis, a.ndim)
     count = math.prod(a.shape[i] for i in axes)
-    return div(sum(a, axes, keepdims), count)
+    return div(sum(a, axes, keepdims), count) if count else mul(sum(a, axes, keepdims), math.nan)
+
+
+def _reduced_nonempty(a: Tensor, axes: tuple[int, ...], name: str) -> None:
+    """Raise ValueError (torch: IndexError) when ``name`` reduces over an empty axis, which has no maximum."""
+    empty = [i for i in axes if a.shape[i] == 0]
+    if empty or (not axes and a.size == 0):
+        raise ValueError(f"{name}() over an empty axis ({'axis ' + str(empty[0]) if empty else 'all axes'} of a "
+                         f"tensor of shape {a.shape}) has no value; reduce over a non-empty axis")
 
 
 def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; the gradient is shared equally among tied maxima (as ``torch.amax``)."""
+    """Maximum over ``axis`` (as ``sum``); the gradient is shared equally among tied maxima, as ``torch.max()``
+    (for ``axis=None``) and ``torch.amax(x, dim)`` do; nan wins, and its gradient is torch's: shared among the
+    nans for ``axis=None``, nan for an axis. Raises ValueError over an empty axis."""
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
-    if a.size == 0:
-        raise ValueError("max() of an empty tensor")
+    _reduced_nonempty(a, axes, "max")
+    if _category(a.backend, a._data.dtype) == 0:  # the array API orders no bools: any is their maximum
+        return Tensor._wrap(xp.any(a._data, axis=axes, keepdims=keepdims), a.backend)
     top = xp.max(a._data, axis=axes, keepdims=True)
     out = top if keepdims else xp.reshape(top, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
     def backward(g: Any) -> tuple[Any]:
-        mask = xp.astype(a._data == top, a._data.dtype)
+        hit = a._data == top
+        if axis is None:  # torch.max(): a nan maximum's gradient is shared among the nans (amax(dim): all nan)
+            hit = hit | (xp.isnan(a._data) & xp.isnan(top))
+        mask = xp.astype(hit, g.dtype)
         return (mask * (xp.reshape(g, top.shape) / xp.sum(mask, axis=axes, keepdims=True)),)
 
     return Tensor._node(out, (a,), backward, "max", (a,))
 
 
 def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum along ``axis`` (int64; not differentiable)."""
-    return Tensor._wrap(a.backend.xp.argmax(a._data, axis=axis, keepdims=keepdims), a.backend)
+    """Index of the maximum along ``axis`` (of the flattened tensor for None), int64, not differentiable; the
+    first of tied maxima. Raises ValueError over an empty axis."""
+    xp = a.backend.xp
+    axes = _axes(axis, a.ndim)
+    _reduced_nonempty(a, axes, "argmax")
+    if not a.ndim:
+        return Tensor._wrap(a.backend.zeros((), "int64"), a.backend)
+    data = a._data
+    if axis is None:
+        data = xp.reshape(data, (-1,))
+    out = xp.argmax(data, axis=None if axis is None else axes[0], keepdims=keepdims and axis is not None)
+    if keepdims and axis is None:
+        out = xp.reshape(out, (1,) * a.ndim)
+    return Tensor._wrap(a.backend.astype(out, "int64"), a.backend)
 
 
 # Shapes.
@@ -289,7 +490,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         out = xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
-    return Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape")
+    return a._alias(Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape"))  # a view, as torch's
 
 
 def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -298,8 +499,8 @@ def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
-    return Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
-                        "permute")
+    return a._alias(Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
+                                 "permute"))  # a view, as torch's
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -311,7 +512,8 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     bounds = [0]
     for t in parts:
         bounds.append(bounds[-1] + t.shape[axis])
-    out = xp.concat([t._data for t in parts], axis=axis)
+    target = result_dtype(first.backend, [t._data for t in parts])  # torch's promotion (ints with floats: float)
+    out = xp.concat([first.backend.astype(t._data, target) for t in parts], axis=axis)
 
     def backward(g: Any) -> list[Any]:
         lead = (slice(None),) * axis
@@ -329,68 +531,148 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 
 # Indexing.
+def compare(a: Tensor, b: Any, op: Callable[[Any, Any], Any]) -> Tensor:
+    """``op(a, b)`` for a comparison ``op`` (``operator.lt``, ...), after torch's promotion (an int64 tensor
+    compares with a float32 one on every backend); a bool tensor, not differentiable."""
+    if isinstance(b, Scalar):
+        ad, k = _with_number(a, b)
+        return Tensor._wrap(op(ad, k), a.backend)
+    ad, bd = _promote(a, _as_tensor(a, b))
+    return Tensor._wrap(op(ad, bd), a.backend)
+
+
 def getitem(a: Tensor, key: Any) -> Tensor:
-    """``a[key]``: ints, slices, None and ``...`` as numpy; an integer array (or Tensor) gathers rows along
-    axis 0, repeated indices included (an embedding lookup); a tuple of integer arrays gathers elements
-    ``a[i, j]``. The backward of a gather is ``backend.scatter_add``."""
+    """``a[key]``, with torch's meaning.
+
+    Ints, slices, None and ``...`` index as numpy (a view's values, copied). An integer array (a Tensor, a list,
+    an array of ``a``'s backend) gathers rows along axis 0, repeated indices included (an embedding lookup); a
+    tuple of integer arrays gathers elements ``a[i, j]`` (broadcast together). A boolean mask (a bool Tensor or
+    array, or a list of bools) of the shape of ``a``'s leading axes selects those rows or elements, as torch's
+    ``a[mask]``. Every gather records its backward (``backend.scatter_add``).
+
+    Raises:
+        IndexError: an integer index outside ``[-n, n)`` for an axis of size ``n`` (the message names the index
+            and the size), a mask whose shape does not match, float index arrays, too many indices, or integer
+            arrays mixed with slices.
+        DeviceMismatchError: an index array on another backend.
+    """
     if isinstance(key, Tensor) and key.backend is a.backend and getattr(key._data.dtype, "kind", "") in ("i", "u"):
-        return _gather(a, (1, key._data))  # the embedding lookup's fast path
-    index = _index_arrays(a, key)
-    if index is None:
+        return _gather(a, [key._data])  # the embedding lookup's fast path
+    arrays = _index_arrays(a, key)
+    if arrays is None:
         key = key if isinstance(key, tuple) else (key,)
         if not any(k is Ellipsis for k in key):
             key = (*key, Ellipsis)  # the standard indexes every axis; numpy's implicit trailing ':' made explicit
+        key = _clamped_slices(key, a.shape)
+        out = a._data[key]
+        # the backward writes g into zeros at the key without its new axes (None), which assignment refuses
+        put = tuple(k for k in key if k is not None)
+        put_shape = out.shape if len(put) == len(key) else a._data[put].shape
 
         def backward(g: Any) -> tuple[Any]:
             full = a.backend.zeros(a.shape, g.dtype)
-            full[key] = g
+            full[put] = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
             return (full,)
 
-        return Tensor._node(a._data[key], (a,), backward, "getitem")
-    return _gather(a, index)
+        return a._alias(Tensor._node(out, (a,), backward, "getitem"))  # a view: one version counter
+    return _gather(a, arrays)
 
 
-def _index_arrays(a: Tensor, key: Any) -> Any:
-    """The flat row index for an integer-array key, or None for basic indexing."""
+def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:
+    """``key`` (with one ``...``) with every forward slice's bounds clamped to its axis, as numpy and torch read
+    them (``x[-5:]`` of 3 elements is all 3); the array API standard leaves out-of-range bounds unspecified."""
+    cut = key.index(Ellipsis)
+    after = builtins.sum(1 for k in key[cut + 1:] if k is not None)
+    out, axis = list(key), 0
+    for i, k in enumerate(key):
+        if k is Ellipsis:
+            axis = len(shape) - after
+        elif k is not None:
+            if isinstance(k, slice) and (k.step is None or k.step > 0) and axis < len(shape):
+                out[i] = slice(*k.indices(shape[axis]))
+            axis += 1
+    return tuple(out)
+
+
+def _index_arrays(a: Tensor, key: Any) -> list[Any] | None:
+    """One integer array per leading axis of ``a`` for an integer-array or mask key (a mask of ``d`` axes
+    becomes ``d`` arrays, its ``nonzero``), or None for basic indexing."""
     keys = key if isinstance(key, tuple) else (key,)
     arrays = [_int_array(a, k) for k in keys]
     if all(k is None for k in arrays):
         return None
     if any(k is None for k in arrays):
-        raise IndexError("mixing integer arrays with slices in one index is not supported; index in two steps")
-    if len(arrays) > a.ndim:
-        raise IndexError(f"too many indices ({len(arrays)}) for a tensor of shape {a.shape}")
-    if len(arrays) > 1:  # negative indices count from the end (as numpy); flattening needs them in [0, n)
-        arrays = [a.backend.xp.where(k < 0, k + n, k) for k, n in zip(arrays, a.shape)]
-    flat = arrays[0]
-    for k, n in zip(arrays[1:], a.shape[1:len(arrays)]):
-        flat = flat * n + k
-    return len(arrays), flat
+        raise IndexError("mixing integer arrays or masks with slices in one index is not supported; index in two "
+                         "steps")
+    flat: list[Any] = []
+    xp = a.backend.xp
+    for k in arrays:
+        if k.dtype != xp.bool:
+            flat.append(k)
+            continue
+        axis = len(flat)
+        if k.ndim == 0 or tuple(k.shape) != a.shape[axis:axis + k.ndim]:
+            raise IndexError(f"a boolean mask of shape {tuple(k.shape)} does not match the tensor's shape {a.shape} "
+                             f"at axis {axis}; a mask has the shape of the axes it selects from")
+        flat.extend(xp.nonzero(k))
+    if len(flat) > a.ndim:
+        raise IndexError(f"too many indices ({len(flat)}) for a tensor of shape {a.shape}")
+    return flat
 
 
 def _int_array(a: Tensor, k: Any) -> Any:
+    """``k`` as an integer or bool array of ``a``'s backend, or None when it is a basic index."""
     if isinstance(k, Tensor):
         if k.backend != a.backend:
             raise DeviceMismatchError(f"index on {k.backend!r}, tensor on {a.backend!r}: move the index with "
                                       f".to({a.backend.name!r})")
         k = k._data
     elif isinstance(k, list):
-        k = a.backend.asarray(k, "int64")
+        host = np.asarray(k)
+        k = a.backend.asarray(host, "bool" if host.dtype == np.bool_ else "int64")
     elif isinstance(k, np.ndarray) and not a.backend.owns(k):
         raise DeviceMismatchError(f"a numpy index array for a tensor on {a.backend!r}: move it with "
                                   f"Tensor(index, backend={a.backend.name!r})")
     elif not a.backend.owns(k) or not hasattr(k, "dtype"):
         return None
-    if k.dtype == a.backend.xp.bool:
-        raise IndexError("boolean mask indexing is not supported; use integer indices")
-    if not a.backend.xp.isdtype(k.dtype, "integral"):
-        raise IndexError(f"index arrays must be integers, got {k.dtype}")
+    xp = a.backend.xp
+    if k.dtype != xp.bool and not xp.isdtype(k.dtype, "integral"):
+        raise IndexError(f"index arrays must be integers or booleans (a mask), got {k.dtype}")
     return k
 
 
-def _gather(a: Tensor, index: Any) -> Tensor:
-    depth, flat = index
+def _check_bounds(a: Tensor, arrays: Sequence[Any]) -> list[Any]:
+    """The index arrays with negative entries counted from the end, after one bounds check for all of them.
+
+    Every backend's ``take`` would otherwise read an out-of-range index silently (wrapped or clamped) on some
+    device. The check is one fused comparison and reduction per array and ONE device -> host read of a bool per
+    lookup: on CuPy that read waits for the queued work (a synchronisation, tens of microseconds, once per
+    embedding lookup, which is small next to a training step). Correctness first, as torch (whose CUDA kernels
+    assert on the device instead).
+    """
+    xp = a.backend.xp
+    bad = None
+    for k, n in zip(arrays, a.shape):
+        out = xp.any((k < -n) | (k >= n))
+        bad = out if bad is None else bad | out
+    if bad is not None and bool(bad):
+        for axis, (k, n) in enumerate(zip(arrays, a.shape)):
+            host = a.backend.to_numpy(k).reshape(-1)
+            wrong = host[(host < -n) | (host >= n)]
+            if wrong.size:
+                raise IndexError(f"index {int(wrong[0])} is out of bounds for axis {axis} with size {n} (indices "
+                                 f"must be in [{-n}, {n}))")
+    return [k % n for k, n in zip(arrays, a.shape)]  # in [-n, n) now, so this counts negatives from the end
+
+
+def _gather(a: Tensor, arrays: Sequence[Any]) -> Tensor:
+    """``a[arrays[0], arrays[1], ...]`` (integer arrays broadcast together) as one ``take`` on the leading axes
+    flattened, with ``scatter_add`` as its backward."""
     xp, backend, shape = a.backend.xp, a.backend, a._data.shape
+    arrays = _check_bounds(a, arrays)
+    depth, flat = len(arrays), arrays[0]
+    for k, n in zip(arrays[1:], shape[1:depth]):
+        flat = flat * n + k
     rows = math.prod(shape[:depth])
     table_shape = (rows, *shape[depth:])
     table = a._data if depth == 1 else xp.reshape(a._data, table_shape)
@@ -398,8 +680,8 @@ def _gather(a: Tensor, index: Any) -> Tensor:
     if flat.ndim != 1:
         out = xp.reshape(out, (*flat.shape, *shape[depth:]))
 
-    def backward(g: Any) -> tuple[Any]:  # the forward's take proved every index is in [-rows, rows)
-        summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat % rows, g)
+    def backward(g: Any) -> tuple[Any]:
+        summed = backend.scatter_add(backend.zeros(table_shape, g.dtype), flat, g)
         return (summed if depth == 1 else xp.reshape(summed, a.shape),)
 
     return Tensor._node(out, (a,), backward, "gather")

@@ -68,7 +68,7 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
         out = xp.where(x < min, xp.full_like(x, min), out)
     if max is not None:
         inside = inside & (x <= max)
-        out = xp.where(x > max, xp.full_like(x, max), out)
+        out = xp.where(out > max, xp.full_like(x, max), out)  # max wins over min, as torch (min(max(x, lo), hi))
     return Tensor._node(out, (input,), lambda g: (g * xp.astype(inside, g.dtype),), "clamp")
 
 

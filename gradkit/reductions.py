@@ -92,12 +92,14 @@ def _extreme(name: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: 
 def _values_indices(x: Tensor, dim: int, keepdim: bool, largest: bool) -> ValuesIndices:
     """Values and first indices of the extreme along ``dim``; the gradient flows to those indices only."""
     xp, backend = x.backend.xp, x.backend
-    (d,) = ops._axes(dim, x.ndim)
-    if x.ndim == 0:
+    if x.ndim == 0:  # dim 0 or -1 (checked by _axes), as torch
+        ops._axes(dim, 0)
         return ValuesIndices(ops.reshape(x, ()), Tensor._wrap(backend.zeros((), "int64"), backend))
+    (d,) = ops._axes(dim, x.ndim)
     if x.shape[d] == 0:
         raise IndexError(f"{'max' if largest else 'min'}(dim={dim}): the dimension has length 0")
-    idx = (xp.argmax if largest else xp.argmin)(x._data, axis=d, keepdims=True)
+    data = x._data if x._data.dtype != xp.bool else xp.astype(x._data, xp.int8)  # the standard orders no bools
+    idx = (xp.argmax if largest else xp.argmin)(data, axis=d, keepdims=True)
     values = xp.take_along_axis(x._data, idx, axis=d)
     return _picked(x, d, idx, values, keepdim)
 
@@ -159,14 +161,14 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     Raises:
         TypeError: both ``unbiased`` and ``correction``, or both spellings of an argument.
     """
-    return _moment("var", input, dim, unbiased, keepdim, correction, axis, keepdims)
+    return _quiet_moment("var", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None, *,
         correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))`` with ``var``'s arguments, as ``torch.std``; one node with the
     backward ``(x - mean) / ((n - correction) std)`` (nan where std is 0, as torch)."""
-    return _moment("std", input, dim, unbiased, keepdim, correction, axis, keepdims)
+    return _quiet_moment("std", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def _moment(name: str, x: Tensor, dim: Any, unbiased: Any, keepdim: Any, correction: Any, axis: Any,
@@ -181,7 +183,7 @@ def _moment(name: str, x: Tensor, dim: Any, unbiased: Any, keepdim: Any, correct
     xp = x.backend.xp
     n = math.prod(x.shape[i] for i in axes)
     dof = n - corr
-    scale = 1 / dof if dof > 0 else math.nan  # nan, not a 0/0 warning, where torch gives nan
+    scale = 1 / dof if dof > 0 else math.inf  # torch divides by max(0, dof): inf (nan where the sum is 0)
     centred = x._data - xp.mean(x._data, axis=axes, keepdims=True) if n else x._data
     variance = xp.sum(centred * centred, axis=axes, keepdims=True) * scale
     result = variance if name == "var" else xp.sqrt(variance)
@@ -192,7 +194,9 @@ def _moment(name: str, x: Tensor, dim: Any, unbiased: Any, keepdim: Any, correct
         g = xp.reshape(g, shape)
         if name == "var":
             return (g * centred * (2 * scale),)
-        denom = result / scale if dof > 0 else result  # (n - correction) * std
+        if dof <= 0:  # torch: g / (2 std) * (2 / 0) * (x - mean): nan
+            return (g * centred * math.nan,)
+        denom = result / scale  # (n - correction) * std
         zero = denom == 0
         safe = xp.where(zero, xp.ones_like(denom), denom)
         nan = x.backend.full((), math.nan, x._data.dtype)
@@ -271,3 +275,8 @@ def _logical(name: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: 
     truth = x._data if x._data.dtype == xp.bool else x._data != 0
     return Tensor._wrap(getattr(xp, name)(truth, axis=axes, keepdims=pick_keepdim(name, keepdim, keepdims)),
                         x.backend)
+
+
+def _quiet_moment(*args: Any) -> Tensor:
+    """``_moment`` with IEEE specials silent (``ops.ieee``: inf - inf in a centred inf is nan, no warning)."""
+    return ops.ieee(_moment)(*args)

@@ -17,7 +17,7 @@ __all__ = ["cat", "concat", "flatten", "permute", "squeeze", "stack", "transpose
 
 
 def _axis(a: int, ndim: int, name: str) -> int:
-    if not -ndim <= a < max(ndim, 1):
+    if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes 0 and -1, as torch
         raise IndexError(f"{name}: dimension {a} is out of range for a tensor with {ndim} dimensions")
     return a % max(ndim, 1)
 

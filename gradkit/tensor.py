@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -119,8 +120,8 @@ class Tensor:
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_version",
-                 "_op", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_vc",
+                 "_born", "_op", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to the Tensor's reflected operator
 
     def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
@@ -152,7 +153,8 @@ class Tensor:
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Callable[[Any], Sequence[Any]] | None = None
         self._saved: tuple[tuple[Tensor, int], ...] = ()
-        self._version = 0
+        self._vc = [0]  # the version counter, one list shared by aliases of the same storage (detach, views)
+        self._born = 0  # the counter's value when this tensor was made (-1 for a view, see _alias)
         self._op = ""
 
     @classmethod
@@ -174,9 +176,24 @@ class Tensor:
                     out.requires_grad = True
                     out._parents, out._backward, out._op = parents, backward, op
                     if saved:
-                        out._saved = tuple([(t, t._version) for t in saved])
+                        out._saved = tuple([(t, t._vc[0]) for t in saved])
                     break
         return out
+
+    def _alias(self, out: Tensor) -> Tensor:
+        """``out`` (a tensor on the same storage: a detached copy or a view) now shares this tensor's version
+        counter, so an in-place change through either is seen by the other's saved-tensor checks."""
+        out._vc, out._born = self._vc, -1  # -1: a view's backward reads no data, so only saved tensors are checked
+        return out
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the storage has seen (torch's ``_version``); shared by aliases."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc[0] = value
 
     # Attributes.
     @property
@@ -333,8 +350,10 @@ class Tensor:
         self._backward = backward
 
     def detach(self) -> Tensor:
-        """The same data (shared, not copied) as a new leaf that does not require grad."""
-        return Tensor._wrap(self._data, self.backend)
+        """The same data (shared, not copied) as a new leaf that does not require grad. It shares the version
+        counter too (as torch's): an in-place change through it makes a backward that needs the old values
+        raise. (``.data`` deliberately does not, as in torch.)"""
+        return self._alias(Tensor._wrap(self._data, self.backend))
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
@@ -397,7 +416,7 @@ class Tensor:
             self._data *= value
         else:  # div_
             self._data /= value
-        self._version += 1
+        self._vc[0] += 1
         return self
 
     def add_(self, other: Any) -> Tensor:
@@ -512,27 +531,27 @@ class Tensor:
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data < _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.lt)
 
     def __le__(self, other: Any) -> Tensor:
         """Elementwise ``<=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data <= _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.le)
 
     def __gt__(self, other: Any) -> Tensor:
         """Elementwise ``>`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data > _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.gt)
 
     def __ge__(self, other: Any) -> Tensor:
         """Elementwise ``>=`` as a bool tensor (not differentiable)."""
-        return Tensor._wrap(self._data >= _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.ge)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         """Elementwise ``==`` as a bool tensor, as PyTorch's (``tril == 0``); hashing stays by identity."""
-        return Tensor._wrap(self._data == _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.eq)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         """Elementwise ``!=`` as a bool tensor."""
-        return Tensor._wrap(self._data != _operand_data(self, other), self.backend)
+        return _ops.compare(self, other, operator.ne)
 
     __hash__ = object.__hash__
 

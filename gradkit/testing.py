@@ -195,7 +195,8 @@ class ValueOps:
 
     @staticmethod
     def sum(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:  # noqa: A003
-        return _as_obj(np.sum(_as_obj(x), axis=_axis(axis), keepdims=keepdims))
+        x = _as_obj(x)
+        return _as_obj(np.sum(x, axis=_norm_axes(axis, x.ndim), keepdims=keepdims))
 
     @staticmethod
     def mean(x: Any, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -308,6 +309,10 @@ class ValueOps:
     @staticmethod
     def sqrt(x: Any) -> np.ndarray:
         return _as_obj(_as_obj(x) ** 0.5)
+
+    @staticmethod
+    def log10(x: Any) -> np.ndarray:
+        return _as_obj(ValueOps.log(x) / math.log(10))
 
     @staticmethod
     def var(x: Any, dim: Any = None, correction: int = 1, keepdim: bool = False) -> np.ndarray:
@@ -513,6 +518,10 @@ class TensorOps:
         return x.sqrt()
 
     @staticmethod
+    def log10(x: Tensor) -> Tensor:
+        return x.log10()
+
+    @staticmethod
     def var(x: Tensor, dim: Any = None, correction: int = 1, keepdim: bool = False) -> Tensor:
         return x.var(dim, keepdim=keepdim, correction=correction)
 
@@ -570,13 +579,12 @@ class TensorOps:
         return x.index_put(tuple(self._index(np.asarray(k)) for k in indices), values, accumulate)
 
 
-def _axis(axis: Any) -> Any:
-    return tuple(axis) if isinstance(axis, list) else axis
-
-
 def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    if axis is None:
+    """The engine's (torch's) reading of ``axis``: None and ``()`` mean every axis; 0-d reduces to itself."""
+    if axis is None or axis == () or axis == []:
         return tuple(range(ndim))
+    if not ndim:  # a 0-d array reduces over axis 0 or -1 to itself, as torch
+        return ()
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return tuple(sorted(a % ndim for a in axes))
 

@@ -250,8 +250,9 @@ class Value:
 
         With a number exponent ``n`` (a constant, not a graph node): d/dself = ``n * self**(n-1)``
         (``0`` for ``n == 0``).  With a ``Value`` exponent ``b`` the node has two parents:
-        d/dself = ``b * self**(b-1)`` and d/db = ``self**b * ln(self)``, which is ``nan`` where it is
-        undefined (``self <= 0``).  A negative base with a non-integer exponent gives ``nan`` (never a
+        d/dself = ``b * self**(b-1)`` (``0`` for ``b == 0``) and d/db = ``self**b * ln(self)``, with
+        PyTorch's values at a base of zero: ``0`` for ``b >= 0``, ``self**b * -inf`` (an infinity) for
+        ``b < 0``; ``nan`` for a negative base.  A negative base with a non-integer exponent gives ``nan`` (never a
         complex number); ``0 ** negative`` gives ``inf``; nothing raises.
         """
         a = self.data
@@ -259,7 +260,12 @@ class Value:
             b = other.data
             out = _pow(a, b)
             da = 0.0 if b == 0.0 else b * _pow(a, b - 1.0)
-            db = out * math.log(a) if a > 0.0 else _NAN
+            if a > 0.0:
+                db = out * math.log(a)
+            elif a == 0.0:
+                db = 0.0 if b >= 0.0 else out * -_INF  # torch's values at a base of zero
+            else:
+                db = _NAN
             return _new_node(out, (self, other), (da, db), "**")
         if not _is_number(other):
             return NotImplemented
@@ -282,16 +288,9 @@ class Value:
         return self
 
     def __abs__(self) -> Value:
-        """``abs(self)``; d/dself = sign(self), taken as 0 at 0 (``nan`` for a ``nan`` input)."""
+        """``abs(self)``; d/dself = sign(self), taken as 0 at 0 and at ``nan`` (as PyTorch)."""
         x = self.data
-        if x > 0.0:
-            d = 1.0
-        elif x < 0.0:
-            d = -1.0
-        elif x == 0.0:
-            d = 0.0
-        else:
-            d = _NAN
+        d = 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0
         return _new_node(abs(x), (self,), (d,), "abs")
 
     # ---------------------------------------------------------------- unary functions
@@ -322,14 +321,13 @@ class Value:
     def relu(self) -> Value:
         """``max(0, self)``; d/dself = 1 for ``self > 0`` and 0 otherwise (no gradient at exactly 0).
 
-        A ``nan`` input gives ``nan`` with derivative ``nan``.
+        A ``nan`` input gives ``nan`` with derivative 1 (PyTorch's: its backward passes the gradient
+        wherever the input is not ``<= 0``).
         """
         x = self.data
-        if x > 0.0:
-            return _new_node(x, (self,), (1.0,), "relu")
         if x <= 0.0:
             return _new_node(0.0, (self,), (0.0,), "relu")
-        return _new_node(_NAN, (self,), (_NAN,), "relu")
+        return _new_node(x, (self,), (1.0,), "relu")
 
     def sigmoid(self) -> Value:
         """Logistic sigmoid ``1 / (1 + e**-self)``, numerically stable for any input.

@@ -21,7 +21,9 @@ def test_counting_with_item_assignment(backend):
     for a, b in pairs:
         expected[a, b] += 1
     np.testing.assert_array_equal(N.numpy(), expected)
-    assert N.dtype == gk.int32 and N._version == 5  # each += is one write
+    # each += is two writes, as in torch (N[a, b] is a view sharing N's version counter: its += bumps it, then
+    # the assignment back does): torch's N._version is 10 here too
+    assert N.dtype == gk.int32 and N._version == 10
 
 
 def test_assignment_keys(backend):

@@ -83,6 +83,24 @@ def test_max_min_with_dim_return_values_and_indices(backend):
                                   [[2, 3, 3], [2, 2, 2]])
 
 
+def test_allclose_histogram_log10_and_to_device(backend):
+    x = t([1.0, np.inf, np.nan, -2.0], backend, dtype="float64")
+    assert gk.allclose(x, x, equal_nan=True) and not gk.allclose(x, x)  # nan != nan unless equal_nan
+    assert x.allclose(x + 1e-9, equal_nan=True) and not x.allclose(x + 1e-3, equal_nan=True)
+    assert gk.allclose(t([1.0, 2.0], backend), t([1.0, 2.0 + 1e-6], backend), rtol=1e-5)
+    values = N(500)
+    hist, edges = gk.histogram(t(values, backend, dtype="float64"), 7, density=True)
+    ref_hist, ref_edges = np.histogram(values, 7, density=True)
+    assert_close(hist, ref_hist)
+    assert_close(edges, ref_edges)
+    assert_close(t([1.0, 1000.0], backend).log10(), [0.0, 3.0], dtype="float32")
+    assert gk.log10(t([10, 100], backend)).dtype == gk.float32
+    y = t([1.0, 2.0], backend)
+    assert y.to(device="numpy").backend == gk.get_backend("numpy") and y.to(gk.float64).dtype == gk.float64
+    with pytest.raises(TypeError, match="both backend= and device="):
+        y.to("numpy", device="numpy")
+
+
 def test_topk(backend):
     x = t([[1.0, 5.0, 3.0, 5.0], [0.0, -1.0, 2.0, 1.0]], backend, dtype="float64")
     v, i = x.topk(2)
@@ -101,6 +119,7 @@ ORACLE = {
     "std keepdim": (lambda o, x: o.std(x, 0, 1, True), (N(3, 4),)),
     "std tuple dims": (lambda o, x: o.std(x, (0, 2)), (N(2, 3, 4),)),
     "sqrt": (lambda o, x: o.sqrt(x * x + 0.5), (N(3, 4),)),
+    "log10": (lambda o, x: o.log10(x * x + 0.5), (N(3, 4),)),
     "amin": (lambda o, x: o.amin(x, 1), (N(3, 4),)),
     "max values": (lambda o, x: o.max_values(x, 0), (N(3, 4),)),
     "min values keepdim": (lambda o, x: -o.max_values(-x, 1, True), (N(3, 4),)),

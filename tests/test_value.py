@@ -417,8 +417,8 @@ def test_relu_and_abs_pass_no_gradient_at_zero() -> None:
     assert v.grad == 0.0
 
 
-@pytest.mark.parametrize("a", [-2.0, 0.0, -0.5])
-def test_pow_value_exponent_at_non_positive_base_gives_nan_gradient(a: float) -> None:
+@pytest.mark.parametrize("a", [-2.0, -0.5])
+def test_pow_value_exponent_at_negative_base_gives_nan_gradient(a: float) -> None:
     base, expo = Value(a), Value(2.0)
     out = base**expo
     out.backward()
@@ -426,6 +426,25 @@ def test_pow_value_exponent_at_non_positive_base_gives_nan_gradient(a: float) ->
     assert math.isnan(expo.grad)
     assert type(expo.grad) is float
     assert base.grad == pytest.approx(2 * a)
+
+
+# (a, b, a ** b, d/da, d/db) as torch 2.13 gives them (float64) at a base of zero (tests/test_tensor_numbers.py
+# checks the Tensor engine against the same table).
+TORCH_POW_AT_ZERO = [
+    (0.0, 0.0, 1.0, 0.0, 0.0), (0.0, 1.0, 0.0, 1.0, 0.0), (0.0, 2.0, 0.0, 0.0, 0.0),
+    (0.0, 0.5, 0.0, math.inf, 0.0), (0.0, 3.0, 0.0, 0.0, 0.0), (0.0, -1.0, math.inf, -math.inf, -math.inf),
+    (0.0, -2.0, math.inf, -math.inf, -math.inf), (0.0, -0.5, math.inf, -math.inf, -math.inf),
+    (-0.0, -1.0, -math.inf, -math.inf, math.inf), (-0.0, 2.0, 0.0, -0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("row", TORCH_POW_AT_ZERO, ids=str)
+def test_pow_at_a_base_of_zero_has_torch_values(row: tuple[float, ...]) -> None:
+    a, b, *expected = row
+    base, expo = Value(a), Value(b)
+    out = base**expo
+    out.backward()
+    assert [out.data, base.grad, expo.grad] == expected
 
 
 def test_negative_base_fractional_exponent_is_nan_never_complex() -> None:
