@@ -156,6 +156,10 @@ class Tape:
         value = fn(*cargs, **ckwargs)
         if not found and not (isinstance(value, np.generic) or self.real_owns(value)):
             return value  # metadata (isdtype, a dtype): nothing to record
+        if "out" not in ckwargs:
+            for proxy in found:  # an op that returned one of its traced operands (astype to the same dtype)
+                if value is proxy._v:
+                    return proxy
         if any(value is x for x in (*cargs, *ckwargs.get("out", ()))):
             return value  # written into an array that is not traced (the tape already has the reason)
         return self._result(value, found, ("call", fn, args, kwargs))

@@ -94,9 +94,10 @@ def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
     valid = t != ignore_index
     safe = t * xp.astype(valid, t.dtype)  # ignored targets pick class 0, then count for nothing
     # Some target outside [0, C)? One fast reduction: |2s - (C - 1)| <= C - 1 exactly when 0 <= s <= C - 1.
-    if t.shape[0] and int(xp.max(xp.abs(2 * safe - (n_classes - 1)))) > n_classes - 1:
-        raise ValueError(f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index="
-                         f"{ignore_index}); targets pick one of the logits' class axis")
+    if t.shape[0]:
+        raise_if(xp.max(xp.abs(2 * safe - (n_classes - 1))) > n_classes - 1, lambda: ValueError(
+            f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index={ignore_index}); "
+            "targets pick one of the logits' class axis"))
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
     nll = xp.log(total)[:, 0] - shifted[rows, safe]  # picked by index: a -inf logit elsewhere stays harmless

@@ -16,6 +16,7 @@ import numpy as np
 
 from backends import DeviceMismatchError
 
+from ._trace import raise_if
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data, dims
 
 Axis = int | Sequence[int] | None
@@ -655,14 +656,20 @@ def _check_bounds(a: Tensor, arrays: Sequence[Any]) -> list[Any]:
     for k, n in zip(arrays, a.shape):
         out = xp.any((k < -n) | (k >= n))
         bad = out if bad is None else bad | out
-    if bad is not None and bool(bad):
-        for axis, (k, n) in enumerate(zip(arrays, a.shape)):
-            host = a.backend.to_numpy(k).reshape(-1)
-            wrong = host[(host < -n) | (host >= n)]
-            if wrong.size:
-                raise IndexError(f"index {int(wrong[0])} is out of bounds for axis {axis} with size {n} (indices "
-                                 f"must be in [{-n}, {n}))")
+    if bad is not None:
+        raise_if(bad, lambda: _out_of_bounds(a, arrays))
     return [k % n for k, n in zip(arrays, a.shape)]  # in [-n, n) now, so this counts negatives from the end
+
+
+def _out_of_bounds(a: Tensor, arrays: Sequence[Any]) -> IndexError:
+    """The IndexError naming the first index out of range (read on the host, once the check has failed)."""
+    for axis, (k, n) in enumerate(zip(arrays, a.shape)):
+        host = a.backend.to_numpy(getattr(k, "_v", k)).reshape(-1)
+        wrong = host[(host < -n) | (host >= n)]
+        if wrong.size:
+            return IndexError(f"index {int(wrong[0])} is out of bounds for axis {axis} with size {n} (indices must "
+                              f"be in [{-n}, {n}))")
+    return IndexError(f"an index is out of bounds for a tensor of shape {a.shape}")
 
 
 def _gather(a: Tensor, arrays: Sequence[Any]) -> Tensor:
