@@ -130,8 +130,8 @@ def test_killed_at_random_moments_resumes_bit_identical(tmp_path: Path, signum: 
             time.sleep(0.05)
             proc.send_signal(signum)
         status, err = finish(proc)
-        if status == 0:
-            break
+        if status == 0 or (status == -signum and "\nwrote " in f"\n{err}"):
+            break  # finished; a signal after the command's last line (interpreter shutdown) loses nothing
         if status == 128 + signum:
             stops += 1
             assert "interrupted" in err and "Traceback" not in err, err
