@@ -175,9 +175,10 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     every = config.eval_every or default_eval_every(run, splits)
     steps = "closed form" if run.optimizer is None else f"steps {run.step} -> {config.max_steps}, dev loss every " \
         f"{every}"
-    print(f"training {config.type} on {sum(len(w) for w in splits.words.values())} words "
-          f"({source or 'the embedded names list'}), backend {backend.name}: "
-          f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
+    if not args.quiet:
+        print(f"training {config.type} on {sum(len(w) for w in splits.words.values())} words "
+              f"({source or 'the embedded names list'}), backend {backend.name}: "
+              f"{sum(p.size for p in run.model.parameters())} parameters, {steps}", file=sys.stderr)
     on_log, report, bar = progress(run, args.quiet)
 
     def save(name: str) -> None:
@@ -203,7 +204,8 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     write_samples(workdir, samples)
     plots = write_plots(workdir, run, splits.vocab)
     names = [MODEL_FILE, BEST_FILE, "log.csv", "samples.txt", *(p.name for p in plots)]
-    print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
     return 0
 
 

@@ -130,13 +130,14 @@ def test_killed_at_random_moments_resumes_bit_identical(tmp_path: Path, signum: 
             time.sleep(0.05)
             proc.send_signal(signum)
         status, err = finish(proc)
-        if status == 0 or (status == -signum and "\nwrote " in f"\n{err}"):
-            break  # finished; a signal after the command's last line (interpreter shutdown) loses nothing
+        if status == 0:
+            break
         if status == 128 + signum:
             stops += 1
             assert "interrupted" in err and "Traceback" not in err, err
-        else:  # the signal came while Python was starting, before gradkit set its handlers: nothing was written
-            assert status in (-signum, 1) and "training mlp" not in err, (status, err)
+        else:  # the signal came while Python was starting, before gradkit set its handlers (nothing was written),
+            # or after the command had finished (interpreter shutdown): the next --resume completes the run
+            assert status in (-signum, 1) and "Traceback" not in err, (status, err)
     else:
         pytest.fail("the run never completed")
     assert stops >= 1
