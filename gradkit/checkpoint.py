@@ -40,7 +40,7 @@ __all__ = ["FORMAT", "MAX_BYTES", "MAX_MEMBERS", "MAX_META_BYTES", "MAX_RATIO", 
 # than loaded transposed (a square layer would load without a shape error).
 FORMAT = "gradkit.checkpoint/2"
 META_KEY = "__meta__"
-_FIX = "retrain with `gradkit train -o DIR`, or restore the file from a backup"
+_FIX = "retrain with `gradkit train --overwrite -o DIR`, or restore the file from a backup"
 _OUT_FIX = "choose another -o DIR or fix its permissions"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 MAX_BYTES = 2**31

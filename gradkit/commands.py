@@ -16,7 +16,7 @@ from typing import Any
 
 import backends
 
-from . import checkpoint, runmeta
+from . import checkpoint, plots, runmeta
 from .checkpoint import CheckpointError, OutputError
 from .data import load_words
 from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
@@ -154,6 +154,9 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     if run is not None and config.max_steps < run.step:
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
+    if getattr(config.spec, "plot_stats", False) and plots._pyplot() is None:
+        raise ConfigError('--plot-stats draws its pictures with matplotlib: pip install "gradkit[plot]", or drop '
+                          "--plot-stats")
     source = _source(args, meta, last)
     words = load_words(source)
     if run is None:
@@ -202,8 +205,8 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     samples = sample(run.model, splits.vocab, args.num_samples, seed=config.seed)
     _print_marked(samples, set(splits.words["train"]))
     write_samples(workdir, samples)
-    plots = write_plots(workdir, run, splits.vocab)
-    names = [MODEL_FILE, BEST_FILE, "log.csv", "samples.txt", *(p.name for p in plots)]
+    pictures = write_plots(workdir, run, splits.vocab)
+    names = [MODEL_FILE, BEST_FILE, "log.csv", "samples.txt", *(p.name for p in pictures)]
     if not args.quiet:
         print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
     return 0

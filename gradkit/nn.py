@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from backends import Backend, Generator
+from backends.random import default_generator
 
 from . import functional, ops
 from .autograd import no_grad
@@ -170,12 +171,15 @@ class Linear(Module):
     Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(in_features)`` (Kaiming; gain 5/3
     suits tanh) unless ``std`` is given, ``bias = 0``. (PyTorch's own default init is uniform; see the README's
     differences.) Draws come from ``generator`` (``backend.random(seed)``), whose backend the layer lives on;
-    they are drawn in the course's ``(in, out)`` order and stored transposed, so a seed gives the same function
+    without one, ``gradkit.default_generator`` (``gradkit.manual_seed`` seeds it); they are drawn in the course's
+    ``(in, out)`` order and stored transposed, so a seed gives the same function
     as the course's ``x @ W``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, generator: Generator,
-                 gain: float = 1.0, std: float | None = None, dtype: Any = DEFAULT_DTYPE) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 generator: Generator | None = None, gain: float = 1.0, std: float | None = None,
+                 dtype: Any = DEFAULT_DTYPE) -> None:
+        generator = default_generator if generator is None else generator
         scale = gain / in_features**0.5 if std is None else std
         drawn = generator.normal(0.0, scale, (in_features, out_features), dtype)
         self.weight = Parameter.of(_transposed(drawn, generator), generator.backend)
@@ -189,8 +193,9 @@ class Embedding(Module):
     """A lookup table: integer ids ``(B, T)`` -> vectors ``(B, T, embedding_dim)``; ``weight (num_embeddings,
     embedding_dim)`` ~ N(0, 1) (the course's ``C``). The backward sums repeated ids (``scatter_add``)."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, *, generator: Generator,
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, generator: Generator | None = None,
                  dtype: Any = DEFAULT_DTYPE) -> None:
+        generator = default_generator if generator is None else generator
         self.weight = _init(generator, (num_embeddings, embedding_dim), 1.0, dtype)
 
     def forward(self, ids: Any) -> Tensor:

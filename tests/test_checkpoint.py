@@ -292,7 +292,7 @@ def test_broken_file_raises_checkpoint_error(tmp_path: Path, case: str) -> None:
     assert str(path) in str(err) and err.path == path
     assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)  # no raw traceback
     if case not in ("missing", "directory"):
-        assert "retrain with `gradkit train -o DIR`" in str(err) or "numpy.load" in str(err) \
+        assert "retrain with `gradkit train --overwrite -o DIR`" in str(err) or "numpy.load" in str(err) \
             or "upgrade" in str(err)
 
 

@@ -82,7 +82,7 @@ def test_train_counts_writes_its_files_and_marks_training_words(tmp_path, capsys
 def test_train_prints_losses_and_samples_and_the_model_moves_between_backends(tmp_path, capsys):
     out = tmp_path / "run"
     status, stdout, stderr = gk(capsys, "train", "--backend", "numpy", "--max-steps", "300", "--n-hidden", "20",
-                                "--log-every", "50", "-o", out)
+                                "--log-every", "50", "--eval-every", "1000", "-o", out)
     assert status == 0
     assert "training mlp on 29910 words (the embedded names list), backend numpy" in stderr
     lines = stdout.splitlines()
@@ -122,8 +122,8 @@ def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     a, b = tmp_path / "A", tmp_path / "B"
     assert gk(capsys, "train", "--max-steps", "1000", "--lr-decay-step", "500", *common, "-o", a)[0] == 0
     assert gk(capsys, "train", "--max-steps", "500", "--lr-decay-step", "500", *common, "-o", b)[0] == 0
-    status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "1000", *common, "-o", b)
-    assert status == 0 and "steps 500 -> 1000" in stderr
+    status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "1000", *common[:-3], "-n", "1", "-o", b)
+    assert status == 0 and "steps 500 -> 1000" in stderr  # without --quiet: the header names the steps
     with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
         names = [n for n in za.files if n.startswith("model/")]
         assert names == ["model/C.weight", "model/hidden.weight", "model/hidden.bias", "model/out.weight",
@@ -349,3 +349,12 @@ def test_smoothing_must_be_finite(tmp_path, capsys, value):
     status, _, err = gk(capsys, "train", "--type", "counts", "--smoothing", value, "-o", tmp_path / "x")
     assert status == 2 and "--smoothing must be a finite number" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_plot_stats_without_matplotlib_is_an_error_before_any_work(tmp_path, capsys, monkeypatch):
+    from gradkit import plots
+
+    monkeypatch.setattr(plots, "_pyplot", lambda: None)
+    out = tmp_path / "run"
+    status, _, stderr = gk(capsys, "train", "--type", "bnmlp", "--plot-stats", "--max-steps", "2", "-o", out)
+    assert status == 2 and 'pip install "gradkit[plot]"' in stderr and not out.exists()
