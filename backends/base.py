@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import resource
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .errors import DeviceMismatchError
 from .random import Generator, dtype_name
+
+# capture(fn, args) -> (graph, result): fn's device work recorded as one graph; graph.launch() runs it.
+GraphCapture = Callable[[Callable[..., Any], list], tuple[Any, Any]]
 
 
 class Backend:
@@ -113,6 +117,11 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work (a no-op on the host); call before a timer stops."""
+
+    def graph_capture(self) -> GraphCapture | None:
+        """A function ``capture(fn, args) -> (graph, result)`` that records ``fn(*args)``'s device work as one
+        graph without running it (``graph.launch()`` runs it), or None where the device has no graphs (here)."""
+        return None
 
     def random(self, seed: int | None) -> Generator:
         """A seeded ``Generator`` drawing on the host and moving to this backend: one seed, the same numbers

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .base import Backend, host_memory
+from .base import Backend, GraphCapture, host_memory
 
 
 class CupyBackend(Backend):
@@ -37,6 +38,29 @@ class CupyBackend(Backend):
 
     def synchronize(self) -> None:
         self.device.synchronize()
+
+    def graph_capture(self) -> GraphCapture | None:
+        """CuPy's stream capture: ``Stream.begin_capture`` / ``end_capture`` on a blocking stream (ordered with
+        the legacy default stream), the graph launched on that stream."""
+        stream = self._cupy.cuda.Stream(non_blocking=False)
+
+        class Launch:
+            def __init__(self, graph: Any) -> None:
+                self.graph = graph
+
+            def launch(self) -> None:
+                self.graph.launch(stream=stream)
+
+        def capture(fn: Callable[..., Any], args: list) -> tuple[Any, Any]:
+            with stream:
+                stream.begin_capture()
+                try:
+                    result = fn(*args)
+                finally:
+                    graph = stream.end_capture()
+            return Launch(graph), result
+
+        return capture
 
     def memory_info(self) -> dict[str, int]:
         free, total = self._cupy.cuda.runtime.memGetInfo()

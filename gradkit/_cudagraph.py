@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._program import MISS, Program
+from backends.base import GraphCapture
 
-Capture = Callable[[Callable[..., Any], list], tuple[Any, Any]]
+from ._program import MISS, Program
 
 
 class GraphRunner:
@@ -34,12 +34,12 @@ class GraphRunner:
         program: built with ``keep_all=True``.
         staged: positions of the inputs that are new arrays each call (copied into static buffers).
         capture: ``capture(fn, args) -> (graph, result)``: records ``fn(*args)``'s device work without running
-            it; ``graph.launch()`` runs it. ``cupy_capture()`` makes CuPy's.
+            it; ``graph.launch()`` runs it. ``Backend.graph_capture()`` gives the backend's (CuPy's).
         copy: a fresh copy of an array.
         max_captures: captures before the runner gives up on graphs and runs the program directly.
     """
 
-    def __init__(self, program: Program, staged: set[int], capture: Capture, copy: Callable[[Any], Any],
+    def __init__(self, program: Program, staged: set[int], capture: GraphCapture, copy: Callable[[Any], Any],
                  max_captures: int = 4) -> None:
         self.program, self.staged, self.capture, self.copy = program, staged, capture, copy
         self.max_captures = max_captures
@@ -101,28 +101,3 @@ class GraphRunner:
         graph.launch()  # the capture recorded the work; this runs it
         self.launches += 1
 
-
-def cupy_capture() -> Capture:
-    """CuPy's stream capture: ``Stream.begin_capture`` / ``end_capture`` on a blocking stream, the graph
-    launched on that stream."""
-    import cupy
-
-    stream = cupy.cuda.Stream(non_blocking=False)
-
-    class Launch:
-        def __init__(self, graph: Any) -> None:
-            self.graph = graph
-
-        def launch(self) -> None:
-            self.graph.launch(stream=stream)
-
-    def capture(fn: Callable[..., Any], args: list) -> tuple[Any, Any]:
-        with stream:
-            stream.begin_capture()
-            try:
-                result = fn(*args)
-            finally:
-                graph = stream.end_capture()
-        return Launch(graph), result
-
-    return capture

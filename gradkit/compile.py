@@ -47,7 +47,7 @@ import numpy as np
 from backends import Backend
 
 from . import autograd
-from ._cudagraph import GraphRunner, cupy_capture
+from ._cudagraph import GraphRunner
 from ._program import MISS, Program
 from ._trace import Namespace, Num, Tape, Traced
 from .nn import Module
@@ -80,7 +80,7 @@ def compile(fn: Callable[..., Any] | None = None, *, state: Any = (), max_traces
         max_traces: after this many traces (arguments whose values change every call, say) the function
             runs eagerly, with a warning.
         cuda_graphs: on CuPy, launch each replay as one captured CUDA graph (a capture function, as
-            ``gradkit._cudagraph.cupy_capture()`` returns, uses graphs on any backend: for tests).
+            ``Backend.graph_capture()`` returns, uses graphs on any backend: for tests).
 
     Returns:
         A ``Compiled`` callable with ``fn``'s name and docstring.
@@ -352,11 +352,11 @@ class Tracer:
     def _graph_runner(self, backend: Backend, outputs: list[int]) -> GraphRunner | None:
         """On CuPy (or with a capture function given as ``cuda_graphs``, for tests), the program as a graph."""
         wanted = self.owner.cuda_graphs
-        if not (callable(wanted) or (wanted and backend.name == "cupy")):
+        capture = wanted if callable(wanted) else backend.graph_capture() if wanted else None
+        if capture is None:
             return None
         tape = self.tape
         assert tape is not None
-        capture = wanted if callable(wanted) else cupy_capture()
         fresh = set(self.arg_inputs.values())
         staged = {i for i, s in enumerate(tape.inputs) if s in fresh and not tape.values[s].num}
         xp = backend.xp
