@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from backends import DeviceMismatchError
-
 from . import ops
 from .autograd import is_grad_enabled
 from .tensor import Tensor, _operand_data
@@ -51,26 +49,6 @@ def _value(a: Tensor, value: Any) -> Any:
     return v
 
 
-def _array(a: Tensor, k: Any) -> Any:
-    """An index component as a backend array (Tensors, lists, numpy arrays of this backend), or None."""
-    if isinstance(k, Tensor):
-        if k.backend != a.backend:
-            raise DeviceMismatchError(f"index on {k.backend!r}, tensor on {a.backend!r}: move the index with "
-                                      f".to({a.backend.name!r})")
-        return k._data
-    if isinstance(k, list):
-        host = np.asarray(k)
-        if host.dtype.kind not in "biu":
-            raise IndexError(f"an index list holds integers or booleans, got {host.dtype}")
-        return a.backend.asarray(host)
-    if a.backend.owns(k) and hasattr(k, "dtype"):
-        return k
-    if isinstance(k, np.ndarray):
-        raise DeviceMismatchError(f"a numpy index array for a tensor on {a.backend!r}: move it with "
-                                  f"Tensor(index, backend={a.backend.name!r})")
-    return None
-
-
 def _flat_rows(a: Tensor, arrays: list[Any]) -> Any:
     """Integer index arrays for the leading ``len(arrays)`` axes -> one flat 1-D row index (range-checked)."""
     xp = a.backend.xp
@@ -78,11 +56,7 @@ def _flat_rows(a: Tensor, arrays: list[Any]) -> Any:
         raise IndexError(f"too many indices ({len(arrays)}) for a tensor of shape {a.shape}")
     shape = np.broadcast_shapes(*(tuple(k.shape) for k in arrays))
     flat = None
-    for k, n in zip(arrays, a.shape):
-        k = xp.astype(k, xp.int64)
-        if k.ndim and bool(xp.any((k < -n) | (k >= n))) or not k.ndim and not -n <= int(k) < n:
-            raise IndexError(f"index out of range for an axis of length {n}")
-        k = xp.where(k < 0, k + n, k)
+    for k, n in zip(ops._check_bounds(a, [xp.astype(k, xp.int64) for k in arrays]), a.shape):
         flat = k if flat is None else flat * n + k
     return xp.reshape(xp.broadcast_to(flat, shape), (-1,)), shape
 
@@ -97,7 +71,7 @@ def setitem(a: Tensor, key: Any, value: Any) -> None:
     _refuse_graph(a, value, "item assignment")
     key = normalize_key(key)
     keys = key if isinstance(key, tuple) else (key,)
-    arrays = [_array(a, k) for k in keys]
+    arrays = [ops._int_array(a, k) for k in keys]
     v = _value(a, value)
     xp = a.backend.xp
     if all(k is None for k in arrays):  # basic indexing: ints, slices, None, ...
@@ -116,15 +90,15 @@ def setitem(a: Tensor, key: Any, value: Any) -> None:
         arrays = [a.backend.asarray(np.int64(c)) if k is None else k for k, c in zip(arrays, keys)]
         if any(k.dtype == xp.bool for k in arrays):
             raise IndexError("a boolean mask must be the whole index")
-        _put(a, arrays, v, accumulate=False)
+        _put(a, _flat_rows(a, arrays), len(arrays), v, accumulate=False)
     a._version += 1
 
 
-def _put(a: Tensor, arrays: list[Any], v: Any, accumulate: bool) -> None:
-    """Rows of the leading axes picked by integer ``arrays`` set to (or, accumulating, summed with) ``v``."""
+def _put(a: Tensor, rows_of: tuple[Any, tuple[int, ...]], depth: int, v: Any, accumulate: bool) -> None:
+    """Rows of the leading ``depth`` axes picked by ``rows_of = _flat_rows(a, arrays)`` set to (or,
+    accumulating, summed with) ``v``."""
     xp, be = a.backend.xp, a.backend
-    flat, shape = _flat_rows(a, arrays)
-    depth = len(arrays)
+    flat, shape = rows_of
     rows = math.prod(a.shape[:depth])
     rest = a.shape[depth:]
     table = xp.reshape(a._data, (rows, *rest))
@@ -151,14 +125,14 @@ def index_put_(a: Tensor, indices: tuple[Any, ...], values: Any, accumulate: boo
         setitem(a, tuple(indices), values)
         return a
     _refuse_graph(a, values, "index_put_")
-    arrays = [_array(a, k) for k in indices]
+    arrays = [ops._int_array(a, k) for k in indices]
     if any(k is None for k in arrays):
         raise IndexError("index_put_ takes a tuple of index tensors")
     xp = a.backend.xp
     if len(arrays) == 1 and arrays[0].dtype == xp.bool:
         mask = arrays[0]
         arrays = [xp.astype(k, xp.int64) for k in xp.nonzero(mask)]
-    _put(a, arrays, _value(a, values), accumulate=True)
+    _put(a, _flat_rows(a, arrays), len(arrays), _value(a, values), accumulate=True)
     a._version += 1
     return a
 
@@ -174,7 +148,7 @@ def index_add_(a: Tensor, dim: int, index: Any, source: Any, *, alpha: float = 1
     _refuse_graph(a, source, "index_add_")
     xp = a.backend.xp
     d = ops._axes(dim, a.ndim)[0]
-    idx = _array(a, index)
+    idx = ops._int_array(a, index)
     src = _value(a, source)
     if idx is None or idx.ndim != 1:
         raise ValueError("index_add_: index must be a 1-D integer tensor")
@@ -196,15 +170,15 @@ def index_put(a: Tensor, indices: tuple[Any, ...], values: Any, accumulate: bool
     not overwritten (everywhere when accumulating), to ``values`` from the positions they went to."""
     xp, be = a.backend.xp, a.backend
     vt = ops._as_tensor(a, values)
-    arrays = [_array(a, k) for k in indices]
+    arrays = [ops._int_array(a, k) for k in indices]
     if any(k is None for k in arrays):
         raise IndexError("index_put takes a tuple of index tensors")
-    flat, shape = _flat_rows(a, arrays)
+    flat, shape = rows_of = _flat_rows(a, arrays)
     depth = len(arrays)
     rows = math.prod(a.shape[:depth])
     rest = a.shape[depth:]
     copy = Tensor._wrap(xp.asarray(a._data, copy=True), be)
-    _put(copy, arrays, _value(a, vt), accumulate)
+    _put(copy, rows_of, depth, _value(a, vt), accumulate)
     ones = be.full((flat.shape[0], *rest), 1, a._data.dtype)
     kept = None if accumulate else xp.reshape(be.put(be.full((rows, *rest), 1, a._data.dtype), flat, ones * 0),
                                               a.shape)

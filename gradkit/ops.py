@@ -630,6 +630,8 @@ def _int_array(a: Tensor, k: Any) -> Any:
         k = k._data
     elif isinstance(k, list):
         host = np.asarray(k)
+        if host.dtype.kind not in "biu":
+            raise IndexError(f"an index list holds integers or booleans, got {host.dtype}")
         k = a.backend.asarray(host, "bool" if host.dtype == np.bool_ else "int64")
     elif isinstance(k, np.ndarray) and not a.backend.owns(k):
         raise DeviceMismatchError(f"a numpy index array for a tensor on {a.backend!r}: move it with "
@@ -667,9 +669,9 @@ def _out_of_bounds(a: Tensor, arrays: Sequence[Any]) -> IndexError:
         host = a.backend.to_numpy(getattr(k, "_v", k)).reshape(-1)
         wrong = host[(host < -n) | (host >= n)]
         if wrong.size:
-            return IndexError(f"index {int(wrong[0])} is out of bounds for axis {axis} with size {n} (indices must "
+            return IndexError(f"index {int(wrong[0])} is out of range for axis {axis} with size {n} (indices must "
                               f"be in [{-n}, {n}))")
-    return IndexError(f"an index is out of bounds for a tensor of shape {a.shape}")
+    return IndexError(f"an index is out of range for a tensor of shape {a.shape}")
 
 
 def _gather(a: Tensor, arrays: Sequence[Any]) -> Tensor:
