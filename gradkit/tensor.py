@@ -399,6 +399,16 @@ class Tensor:
         src = self.dtype
         return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
 
+    def _assign(self, value: Any, key: Any = None) -> Tensor:
+        """THE door through which a tensor's contents change: ``self[key] = value`` (``key=None``: all of it),
+        ``value`` a Tensor, a Python number or an array of this backend, broadcast and cast to ``self``'s dtype.
+        Every in-place op is written as its out-of-place op followed by this call, e.g.
+        ``def clamp_(self, lo, hi): return self._assign(self.clamp(lo, hi))``. Returns self."""
+        if key is None:
+            return self._inplace("copy_", value)
+        _indexing.setitem(self, key, value)
+        return self
+
     # In-place updates (for optimizers and data preparation; they bump the version counter).
     def _inplace(self, name: str, other: Any) -> Tensor:
         if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):

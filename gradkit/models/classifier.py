@@ -7,7 +7,7 @@ from typing import Any
 from backends import Generator
 
 from .. import nn, ops
-from ..nn import _transposed
+from ..nn.modules import _transposed
 from ..tensor import Tensor
 
 

@@ -40,8 +40,8 @@ import numpy as np
 from backends import Backend, DeviceMismatchError
 from backends.random import dtype_name
 
-from .autograd import no_grad
-from .tensor import Symbolic, Tensor, _resolve_backend
+from ..autograd import no_grad
+from ..tensor import Symbolic, Tensor, _resolve_backend
 
 __all__ = ["SGD", "AdamW", "Optimizer", "StepLR"]
 

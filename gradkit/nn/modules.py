@@ -2,13 +2,11 @@
 Tanh, ReLU, BatchNorm1d, Sequential, Flatten, ModuleList, ModuleDict, LayerNorm, GELU, Sigmoid,
 FlattenConsecutive.
 
-``gradkit.nn.functional`` is ``gradkit.functional`` (so ``import gradkit.nn.functional as F`` works as with
-torch), registered as a submodule the way ``os.path`` is.
+``gradkit.nn`` re-exports these, beside ``gradkit.nn.functional``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,11 +15,9 @@ import numpy as np
 from backends import Backend, Generator
 from backends.random import default_generator
 
-from . import functional, ops
-from .autograd import no_grad
-from .tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
-
-sys.modules[__name__ + ".functional"] = functional
+from .. import functional, ops
+from ..autograd import no_grad
+from ..tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
 
 
 class Parameter(Tensor):
