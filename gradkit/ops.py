@@ -483,6 +483,13 @@ def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
 
 
 # Shapes.
+def view_op(a: Tensor, out: Any, backward: Callable[[Any], Sequence[Any]], op: str) -> Tensor:
+    """The tensor of a view op: ``out`` is an array that views ``a._data`` (basic slicing, ``reshape`` without a
+    copy, ``permute_dims``, ``broadcast_to``, ...), recorded with ``backward`` as op ``op``. The result shares
+    ``a``'s storage and version counter, as PyTorch's views do: a write through either is seen by the other."""
+    return a._alias(Tensor._node(out, (a,), backward, op))
+
+
 def reshape(a: Tensor, *shape: Any) -> Tensor:
     """The same elements in ``shape`` (ints or one tuple; one axis may be -1)."""
     shape = dims(shape)
@@ -491,7 +498,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         out = xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
-    return a._alias(Tensor._node(out, (a,), lambda g: (xp.reshape(g, a.shape),), "reshape"))  # a view, as torch's
+    return view_op(a, out, lambda g: (xp.reshape(g, a.shape),), "reshape")
 
 
 def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -500,8 +507,7 @@ def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
-    return a._alias(Tensor._node(xp.permute_dims(a._data, perm), (a,), lambda g: (xp.permute_dims(g, inverse),),
-                                 "permute"))  # a view, as torch's
+    return view_op(a, xp.permute_dims(a._data, perm), lambda g: (xp.permute_dims(g, inverse),), "permute")
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -575,7 +581,7 @@ def getitem(a: Tensor, key: Any) -> Tensor:
             full[put] = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
             return (full,)
 
-        return a._alias(Tensor._node(out, (a,), backward, "getitem"))  # a view: one version counter
+        return view_op(a, out, backward, "getitem")
     return _gather(a, arrays)
 
 
