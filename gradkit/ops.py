@@ -483,11 +483,12 @@ def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
 
 
 # Shapes.
-def view_op(a: Tensor, out: Any, backward: Callable[[Any], Sequence[Any]], op: str) -> Tensor:
-    """The tensor of a view op: ``out`` is an array that views ``a._data`` (basic slicing, ``reshape`` without a
-    copy, ``permute_dims``, ``broadcast_to``, ...), recorded with ``backward`` as op ``op``. The result shares
-    ``a``'s storage and version counter, as PyTorch's views do: a write through either is seen by the other."""
-    return a._alias(Tensor._node(out, (a,), backward, op))
+def view_op(a: Tensor, fn: Callable[[Any], Any], backward: Callable[[Any], Sequence[Any]], op: str) -> Tensor:
+    """The tensor of a view op: ``fn(a._data)``, where ``fn`` maps an array of ``a``'s shape to a view of it
+    (basic slicing, ``reshape`` without a copy, ``permute_dims``, ``broadcast_to``, ...), recorded with
+    ``backward`` as op ``op``. The result shares ``a``'s storage and version counter, as PyTorch's views do: a
+    write through either is seen by the other (``fn`` is applied again where the storage must be rebound)."""
+    return a._alias(Tensor._node(fn(a._data), (a,), backward, op))
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
@@ -495,10 +496,10 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     shape = dims(shape)
     xp = a.backend.xp
     try:
-        out = xp.reshape(a._data, shape)
+        xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
-    return view_op(a, out, lambda g: (xp.reshape(g, a.shape),), "reshape")
+    return view_op(a, lambda x: xp.reshape(x, shape), lambda g: (xp.reshape(g, a.shape),), "reshape")
 
 
 def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -507,7 +508,7 @@ def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(i % a.ndim for i in axes)
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
-    return view_op(a, xp.permute_dims(a._data, perm), lambda g: (xp.permute_dims(g, inverse),), "permute")
+    return view_op(a, lambda x: xp.permute_dims(x, perm), lambda g: (xp.permute_dims(g, inverse),), "permute")
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -581,7 +582,7 @@ def getitem(a: Tensor, key: Any) -> Tensor:
             full[put] = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
             return (full,)
 
-        return view_op(a, out, backward, "getitem")
+        return view_op(a, lambda x: x[key], backward, "getitem")
     return _gather(a, arrays)
 
 
