@@ -48,6 +48,11 @@ class Backend:
         """True when ``array`` is an array of this namespace on this device."""
         raise NotImplementedError
 
+    def writeable(self, array: Any) -> bool:
+        """True when ``array`` (of this backend) may be written in place; False where the namespace's arrays are
+        immutable or this one is read-only (a broadcast view). ``Tensor._assign`` rebinds where it is False."""
+        return True
+
     def asarray(self, obj: Any, dtype: Any = None) -> Any:
         """Host data (Python numbers, lists, numpy arrays) or an array this backend owns, as an array of this
         backend in ``dtype`` (a name such as ``"float32"`` or any dtype object; ``None`` keeps or infers it).

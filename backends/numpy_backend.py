@@ -24,6 +24,9 @@ class NumpyBackend(Backend):
     def owns(self, array: Any) -> bool:
         return isinstance(array, (np.ndarray, np.generic))  # numpy gives 0-d results as scalars
 
+    def writeable(self, array: Any) -> bool:
+        return type(array) is np.ndarray and array.flags.writeable  # a 0-d result is a numpy scalar: immutable
+
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         # bincount, summed in float64: 3-6x faster than np.add.at. Few rows: one call over (row, column)
         # pairs; many: one call per column, which skips building the pair index (1.6x faster at 24,576 rows).

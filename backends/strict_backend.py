@@ -27,6 +27,9 @@ class StrictBackend(Backend):
     def owns(self, array: Any) -> bool:
         return isinstance(array, self._array) and array.device == self.device
 
+    def writeable(self, array: Any) -> bool:
+        return bool(array._array.flags.writeable)  # array_api_strict wraps a numpy array (broadcast views: read-only)
+
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         xp = self.xp
         idx = xp.reshape(indices, (-1, 1))

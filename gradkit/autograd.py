@@ -1,9 +1,8 @@
 """The reverse-mode engine behind ``Tensor.backward``: grad mode, topological order, accumulation.
 
-Each non-leaf tensor holds ``_parents`` (a tuple of tensors), ``_backward`` (a function from the output's
-gradient array to one gradient array, or None, per parent) and ``_saved`` ((tensor, version) pairs for the
-tensors whose data the backward reads). The backward functions capture arrays, never tensors, so nodes
-and their backward functions form no reference cycles and the garbage collector has nothing to chase.
+Each non-leaf tensor holds ``_node``, a ``Node``: its parents' edges, its backward function and the versions
+of the tensors that backward reads. The backward functions capture arrays, never tensors, so nodes and their
+backward functions form no reference cycles and the garbage collector has nothing to chase.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class _GradState(threading.local):
     enabled = True
 
 
-_GradMode = _GradState()  # read by Tensor._node on every op
+_GradMode = _GradState()  # read by Tensor._grad_fn on every op
 
 
 def is_grad_enabled() -> bool:
@@ -154,24 +153,51 @@ def _freed(_: Any) -> tuple:
     )
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that ``root`` depends on through recorded ops, parents before children, root last.
+class Node:
+    """One recorded op (torch's ``grad_fn``): what a non-leaf tensor's values were computed from.
+
+    ``parents`` holds one edge per input: a ``Node`` (an input computed by another op), a ``Tensor`` (a leaf
+    that requires grad: its gradient accumulates into ``.grad``) or None (an input without a gradient).
+    ``backward(g)`` maps the output's gradient array to one gradient array (or None) per parent. ``saved`` holds
+    ``(storage, version, tensor description)`` for each tensor whose data the backward reads: a change made in
+    place since then is an error at ``backward()``, as in torch. ``retain`` is a weak reference to the tensor
+    whose ``.grad`` keeps this node's gradient (``retain_grad()``), or None.
+
+    Tensors point at nodes, nodes never at the tensors they made: an in-place op gives a tensor a new node (its
+    history rebased, as torch's CopySlices) while the nodes recorded earlier keep their inputs.
+    """
+
+    __slots__ = ("parents", "backward", "saved", "op", "retain")
+
+    def __init__(self, parents: tuple, backward: Callable[[Any], Any], saved: tuple, op: str) -> None:
+        self.parents, self.backward, self.saved, self.op, self.retain = parents, backward, saved, op, None
+
+    def __repr__(self) -> str:
+        return f"<{self.op} node>"
+
+    def name(self) -> str:
+        """torch's name for ``grad_fn``'s class, e.g. ``MulBackward0``."""
+        return "".join(part.capitalize() for part in self.op.split("_")) + "Backward0"
+
+
+def topological_order(root: Node) -> list[Node]:
+    """Every node that ``root`` depends on, parents before children, root last (leaf tensors are not nodes).
 
     Iterative depth-first search, so graphs of any depth work with the default recursion limit.
     """
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()  # tensors hash by identity
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    order: list[Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
     push, pop, append, add = stack.append, stack.pop, order.append, visited.add
     while stack:
         node, expanded = pop()
         if expanded:
             append(node)
-        elif node not in visited:
-            add(node)
+        elif id(node) not in visited:
+            add(id(node))
             push((node, True))
-            for parent in node._parents:
-                if parent not in visited:
+            for parent in node.parents:
+                if type(parent) is Node and id(parent) not in visited:
                     push((parent, False))
     return order
 
@@ -179,52 +205,61 @@ def topological_order(root: Tensor) -> list[Tensor]:
 def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
     """Propagate ``seed`` (an array of ``root``'s shape) from ``root`` to every leaf that requires grad.
 
-    Leaf gradients accumulate into ``leaf.grad`` (out of place, so no buffer is shared); interior
-    gradients live only during the call. Unless ``retain_graph``, each interior node's backward function
-    and saved arrays are freed as soon as it has run.
+    Leaf gradients accumulate into ``leaf.grad`` (out of place, so no buffer is shared); interior gradients
+    live only during the call. Unless ``retain_graph``, each node's backward function and saved arrays are freed
+    as soon as it has run.
 
     Raises:
-        RuntimeError: a tensor saved for backward was changed in place after it was used (its version
-            counter moved), or the graph was already freed by an earlier backward.
+        RuntimeError: a tensor saved for backward was changed in place after it was used (its version counter
+            moved), or the graph was already freed by an earlier backward.
 
     Floating-point specials (inf, nan) are IEEE results, as in torch: numpy's warnings about them are off here.
     """
     with np.errstate(all="ignore"):
-        _propagate(root, seed, retain_graph)
+        if root._grad_fn is None:
+            _accumulate(root, seed, set())
+        else:
+            _propagate(root._grad_fn, seed, retain_graph)
 
 
-def _propagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
-    grads: dict[Tensor, Any] = {root: seed}
+def _propagate(root: Node, seed: Any, retain_graph: bool) -> None:
+    grads: dict[int, Any] = {id(root): seed}
+    leaves: dict[int, tuple[Tensor, Any]] = {}
     pop, get = grads.pop, grads.get
-    handed: set[int] = set()
     for node in reversed(topological_order(root)):
-        g = pop(node, None)
+        g = pop(id(node), None)
         if g is None:
             continue
-        backward = node._backward
-        if backward is None:  # a leaf
-            if node.requires_grad:
-                _accumulate(node, g, handed)
-            continue
-        if node._vc[0] != node._born and node._born >= 0:
-            raise RuntimeError(
-                f"the output of {node._op} (shape {node.shape}) was modified in place after it was computed "
-                f"(version {node._born} -> {node._version}), so its recorded backward no longer matches it; use an "
-                "out-of-place op, or clone() it before changing it"
-            )
-        for saved, version in node._saved:
-            if saved._vc[0] != version:
+        for st, version, what in node.saved:
+            if st.version != version:
                 raise RuntimeError(
-                    f"a tensor of shape {saved.shape} needed by the backward of {node._op} was modified in place "
-                    f"after it was used (version {version} -> {saved._version}); use an out-of-place op "
-                    "(x = x + y instead of x += y), or clone() it before changing it"
-                )
-        for parent, pg in zip(node._parents, backward(g)):
-            if pg is not None and parent.requires_grad:
-                prev = get(parent)
-                grads[parent] = pg if prev is None else prev + pg
+                    f"one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: {what}, saved by {node.name()}, is at version {st.version}; expected version "
+                    f"{version} instead. Use an out-of-place op (x = x + y instead of x += y), or clone() the "
+                    "tensor before changing it")
+        if node.retain is not None:
+            _retain(node.retain, g)
+        for parent, pg in zip(node.parents, node.backward(g)):
+            if pg is None or parent is None:
+                continue
+            if type(parent) is Node:
+                prev = get(id(parent))
+                grads[id(parent)] = pg if prev is None else prev + pg
+            elif parent.requires_grad:
+                prev_leaf = leaves.get(id(parent))
+                leaves[id(parent)] = (parent, pg if prev_leaf is None else prev_leaf[1] + pg)
         if not retain_graph:
-            node._parents, node._saved, node._backward = (), (), _freed
+            node.parents, node.saved, node.backward = (), (), _freed
+    handed: set[int] = set()
+    for leaf, g in leaves.values():
+        _accumulate(leaf, g, handed)
+
+
+def _retain(ref: Any, g: Any) -> None:
+    t = ref()
+    if t is not None:
+        kept = t.backend.xp.asarray(g, copy=True)
+        t.grad = _TENSOR[0]._wrap(kept if t.grad is None else t.grad._data + kept, t.backend)
 
 
 def _accumulate(leaf: Tensor, g: Any, handed: set[int]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from . import ops
 from ._trace import raise_if
 from .ops import _as_tensor, _promote, _unbroadcast, ieee
-from .tensor import Tensor, pick_dim
+from .tensor import OUTPUT, Tensor, pick_dim
 
 
 def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
@@ -33,7 +33,7 @@ def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -
     _, e, total = _shifted(input, d)
     out = e / total
     return Tensor._node(out, (input,), lambda g: (out * (g - xp.sum(g * out, axis=d, keepdims=True)),),
-                        "softmax")
+                        "softmax", (OUTPUT,))
 
 
 @ieee

@@ -3,10 +3,10 @@
 out-of-place, differentiable ``index_put``.
 
 Keys: ints, slices, ``None``, ``...``, integer arrays (Tensors, lists, ``range``) and one boolean mask (a bool
-Tensor or a list of bools). Writing into a tensor that is part of a recorded graph is refused with a
-RuntimeError naming the fix (``no_grad()`` for a manual backward, the out-of-place ``index_put`` or ``where``
-for a differentiable result): gradkit does not rewrite a graph in place (PyTorch's CopySlices). Every write
-bumps the tensor's version counter, so a backward that saved it raises instead of using changed data.
+Tensor or a list of bools). Every write goes through the one door, ``Tensor._assign`` (``gradkit._inplace``):
+inside a recorded graph it is recorded (torch's CopySlices), so gradients flow through the written values, and
+it bumps the version counter, so a backward that saved the tensor raises instead of using changed data.
+``write`` is the door's in-place path for a key.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import is_grad_enabled
 from .tensor import Tensor, _operand_data
 
-__all__ = ["index_add_", "index_put", "index_put_", "normalize_key", "setitem"]
+__all__ = ["index_add", "index_add_", "index_put", "index_put_", "normalize_key", "write"]
 
 
 def normalize_key(key: Any) -> Any:
@@ -28,17 +27,6 @@ def normalize_key(key: Any) -> Any:
     if isinstance(key, tuple):
         return tuple(list(k) if isinstance(k, range) else k for k in key)
     return list(key) if isinstance(key, range) else key
-
-
-def _refuse_graph(a: Tensor, value: Any, what: str) -> None:
-    if not is_grad_enabled():
-        return
-    if a.requires_grad or (isinstance(value, Tensor) and value.requires_grad):
-        raise RuntimeError(
-            f"{what} into a tensor that is part of a recorded graph (it or the value requires grad): gradkit "
-            "does not record in-place writes. For a manual backward (makemore part 4) do it inside `with "
-            "gradkit.no_grad():`; for a differentiable result build it out of place with "
-            "gradkit.index_put(x, indices, values) or gradkit.where(mask, value, x)")
 
 
 def _value(a: Tensor, value: Any) -> Any:
@@ -61,18 +49,18 @@ def _flat_rows(a: Tensor, arrays: list[Any]) -> Any:
     return xp.reshape(xp.broadcast_to(flat, shape), (-1,)), shape
 
 
-def setitem(a: Tensor, key: Any, value: Any) -> None:
-    """``a[key] = value`` in place (``value`` broadcast; a number, a Tensor or an array of ``a``'s backend).
+def write(a: Tensor, key: Any, v: Any) -> None:
+    """``a[key] = v`` in ``a``'s own array (``v`` a number or an array of ``a``'s backend, broadcast): the door's
+    in-place path for a key (``Tensor._assign`` decides when it may be taken and bumps the version).
 
     Raises:
-        RuntimeError: ``a`` or ``value`` is part of a recorded graph (see the module's note).
         IndexError: an index out of range; integer arrays mixed with slices; a mask of the wrong shape.
     """
-    _refuse_graph(a, value, "item assignment")
     key = normalize_key(key)
     keys = key if isinstance(key, tuple) else (key,)
     arrays = [ops._int_array(a, k) for k in keys]
-    v = _value(a, value)
+    if hasattr(v, "dtype") and v.dtype != a._data.dtype:
+        v = a.backend.xp.astype(v, a._data.dtype)
     xp = a.backend.xp
     if all(k is None for k in arrays):  # basic indexing: ints, slices, None, ...
         if not any(k is Ellipsis for k in keys):
@@ -91,7 +79,6 @@ def setitem(a: Tensor, key: Any, value: Any) -> None:
         if any(k.dtype == xp.bool for k in arrays):
             raise IndexError("a boolean mask must be the whole index")
         _put(a, _flat_rows(a, arrays), len(arrays), v, accumulate=False)
-    a._version += 1
 
 
 def _put(a: Tensor, rows_of: tuple[Any, tuple[int, ...]], depth: int, v: Any, accumulate: bool) -> None:
@@ -116,52 +103,45 @@ def _put(a: Tensor, rows_of: tuple[Any, tuple[int, ...]], depth: int, v: Any, ac
 def index_put_(a: Tensor, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
     """``a[indices] = values`` in place, as ``torch.Tensor.index_put_``; with ``accumulate`` the values are added
     and repeated indices sum. ``indices`` is a tuple of integer tensors (one per leading axis, broadcast
-    together) or of one bool mask. Returns ``a``.
-
-    Raises:
-        RuntimeError: ``a`` or ``values`` is part of a recorded graph (use ``index_put``, out of place).
-    """
+    together) or of one bool mask. Returns ``a``. Through the door: recorded in a graph where one is involved."""
     if not accumulate:
-        setitem(a, tuple(indices), values)
-        return a
-    _refuse_graph(a, values, "index_put_")
+        return a._assign(values, tuple(indices))
     arrays = [ops._int_array(a, k) for k in indices]
     if any(k is None for k in arrays):
         raise IndexError("index_put_ takes a tuple of index tensors")
     xp = a.backend.xp
     if len(arrays) == 1 and arrays[0].dtype == xp.bool:
-        mask = arrays[0]
-        arrays = [xp.astype(k, xp.int64) for k in xp.nonzero(mask)]
-    _put(a, _flat_rows(a, arrays), len(arrays), _value(a, values), accumulate=True)
-    a._version += 1
-    return a
+        arrays = [xp.astype(k, xp.int64) for k in xp.nonzero(arrays[0])]
+    return a._assign(index_put(a, tuple(Tensor._wrap(k, a.backend) for k in arrays), values, accumulate=True))
+
+
+def index_add(a: Tensor, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+    """``a`` with ``alpha * source`` added along ``dim`` at the 1-D integer ``index``, repeated indices summed,
+    as ``torch.index_add``: out of place and differentiable. Shapes: ``source`` is ``a``'s shape with
+    ``len(index)`` at ``dim``.
+
+    Raises:
+        ValueError: an index that is not 1-D integers; shapes that do not match.
+    """
+    d = ops._axes(dim, a.ndim)[0]
+    idx = ops._int_array(a, index)
+    src = ops._as_tensor(a, source)
+    if idx is None or idx.ndim != 1:
+        raise ValueError("index_add: index must be a 1-D integer tensor")
+    expected = (*a.shape[:d], idx.shape[0], *a.shape[d + 1:])
+    if src.shape != expected:
+        raise ValueError(f"index_add: source of shape {src.shape} for index of length {idx.shape[0]} along dim "
+                         f"{dim} of a tensor of shape {a.shape} (expected {expected})")
+    front = (d, *(i for i in range(a.ndim) if i != d))  # dim d first, then back
+    back = tuple(sorted(range(a.ndim), key=front.__getitem__))
+    moved = index_put(ops.permute(a, front), (Tensor._wrap(idx, a.backend),), ops.permute(src, front) * alpha,
+                      accumulate=True)
+    return ops.permute(moved, back)
 
 
 def index_add_(a: Tensor, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
-    """``a`` with ``alpha * source`` added along ``dim`` at the 1-D integer ``index``, repeated indices summed,
-    as ``torch.Tensor.index_add_``. Shapes: ``source`` is ``a``'s shape with ``len(index)`` at ``dim``.
-    Returns ``a``.
-
-    Raises:
-        RuntimeError: ``a`` or ``source`` is part of a recorded graph. ValueError: shapes that do not match.
-    """
-    _refuse_graph(a, source, "index_add_")
-    xp = a.backend.xp
-    d = ops._axes(dim, a.ndim)[0]
-    idx = ops._int_array(a, index)
-    src = _value(a, source)
-    if idx is None or idx.ndim != 1:
-        raise ValueError("index_add_: index must be a 1-D integer tensor")
-    expected = (*a.shape[:d], idx.shape[0], *a.shape[d + 1:])
-    if tuple(getattr(src, "shape", ())) != expected:
-        raise ValueError(f"index_add_: source of shape {tuple(getattr(src, 'shape', ()))} for index of length "
-                         f"{idx.shape[0]} along dim {dim} of a tensor of shape {a.shape} (expected {expected})")
-    moved = xp.moveaxis(a._data, d, 0)
-    flat, _ = _flat_rows(Tensor._wrap(moved, a.backend), [idx])
-    summed = a.backend.scatter_add(moved, flat, xp.moveaxis(src, d, 0) * alpha)
-    a._data[...] = xp.moveaxis(summed, 0, d)
-    a._version += 1
-    return a
+    """``index_add`` in place, as ``torch.Tensor.index_add_``, through the door; returns ``a``."""
+    return a._assign(index_add(a, dim, index, source, alpha=alpha))
 
 
 def index_put(a: Tensor, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:

@@ -16,8 +16,9 @@ import numpy as np
 
 from backends import DeviceMismatchError
 
+from . import _inplace
 from ._trace import raise_if
-from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float, _operand_data, dims
+from .tensor import DEFAULT_DTYPE, OUTPUT, Scalar, Tensor, _is_float, _operand_data, dims
 
 Axis = int | Sequence[int] | None
 F = TypeVar("F", bound=Callable[..., Any])
@@ -266,7 +267,7 @@ def div(a: Tensor, b: Any) -> Tensor:
         ad, bd = a.backend.astype(ad, DEFAULT_DTYPE), a.backend.astype(bd, DEFAULT_DTYPE)
     out = ad / bd
     return Tensor._node(out, (a, b), lambda g: (_unbroadcast(g / bd, a), _unbroadcast(-g * out / bd, b)), "div",
-                        (a, b))
+                        (a, b, OUTPUT))
 
 
 @ieee
@@ -276,7 +277,7 @@ def rdiv(a: Tensor, b: Any) -> Tensor:
         return div(_as_tensor(a, b), a)
     ad, k = _with_number(a, b, divides=True)
     out = k / ad
-    return Tensor._node(out, (a,), lambda g: (-g * out / ad,), "rdiv", (a,))
+    return Tensor._node(out, (a,), lambda g: (-g * out / ad,), "rdiv", (a, OUTPUT))
 
 
 @ieee
@@ -300,7 +301,7 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
         db = xp.where((ad == 0) & (bd >= 0), zero, out * xp.log(ad))
         return _unbroadcast(g * da, a), _unbroadcast(g * db, b)
 
-    return Tensor._node(out, (a, b), backward, "pow", (a, b))
+    return Tensor._node(out, (a, b), backward, "pow", (a, b, OUTPUT))
 
 
 @ieee
@@ -314,10 +315,10 @@ def rpow(a: Tensor, b: Any) -> Tensor:
     out = k**ad
     if k > 0:
         log_k = math.log(k)
-        return Tensor._node(out, (a,), lambda g: (g * out * log_k,), "rpow")
+        return Tensor._node(out, (a,), lambda g: (g * out * log_k,), "rpow", (OUTPUT,))
     if k == 0:
         return Tensor._node(out, (a,), lambda g: (xp.where(ad >= 0, xp.zeros_like(g), g * out * -math.inf),),
-                            "rpow")
+                            "rpow", (a, OUTPUT))
     return Tensor._node(out, (a,), lambda g: (g * math.nan,), "rpow")
 
 
@@ -351,7 +352,7 @@ def matmul(a: Tensor, b: Any) -> Tensor:
 def exp(a: Tensor) -> Tensor:
     """``e ** a``; overflows to inf as IEEE does. An integer tensor gives float32 (as torch)."""
     out = a.backend.xp.exp(_float_data(a))
-    return Tensor._node(out, (a,), lambda g: (g * out,), "exp")
+    return Tensor._node(out, (a,), lambda g: (g * out,), "exp", (OUTPUT,))
 
 
 @ieee
@@ -372,7 +373,7 @@ def tanh(a: Tensor) -> Tensor:
         d *= -1
         return (d,)
 
-    return Tensor._node(out, (a,), backward, "tanh")
+    return Tensor._node(out, (a,), backward, "tanh", (OUTPUT,))
 
 
 def sigmoid(a: Tensor) -> Tensor:
@@ -383,7 +384,7 @@ def sigmoid(a: Tensor) -> Tensor:
     ad = _float_data(a)
     e = xp.exp(-xp.abs(ad))
     out = xp.where(ad >= 0, 1 / (1 + e), e / (1 + e))
-    return Tensor._node(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid")
+    return Tensor._node(out, (a,), lambda g: (g * out * (1 - out),), "sigmoid", (OUTPUT,))
 
 
 def relu(a: Tensor) -> Tensor:
@@ -462,7 +463,7 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
         mask = xp.astype(hit, g.dtype)
         return (mask * (xp.reshape(g, top.shape) / xp.sum(mask, axis=axes, keepdims=True)),)
 
-    return Tensor._node(out, (a,), backward, "max", (a,))
+    return Tensor._node(out, (a,), backward, "max", (a, OUTPUT))
 
 
 def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
@@ -487,8 +488,22 @@ def view_op(a: Tensor, fn: Callable[[Any], Any], backward: Callable[[Any], Seque
     """The tensor of a view op: ``fn(a._data)``, where ``fn`` maps an array of ``a``'s shape to a view of it
     (basic slicing, ``reshape`` without a copy, ``permute_dims``, ``broadcast_to``, ...), recorded with
     ``backward`` as op ``op``. The result shares ``a``'s storage and version counter, as PyTorch's views do: a
-    write through either is seen by the other (``fn`` is applied again where the storage must be rebound)."""
-    return a._alias(Tensor._node(fn(a._data), (a,), backward, op))
+    write through either is seen by the other (``fn`` is applied again where the storage must be rebound).
+    ``expand``'s views overlap: writing through one raises torch's error."""
+    return _inplace.view(a, fn, backward, op)
+
+
+def _reshapes_as_view(xp: Any, x: Any, shape: tuple[int, ...]) -> bool:
+    """True when ``x`` reshapes to ``shape`` without a copy: always for a C-contiguous array (the common case,
+    checked through numpy's or CuPy's flags), otherwise when the namespace's ``reshape(copy=False)`` agrees."""
+    flags = getattr(getattr(x, "_array", x), "flags", None)
+    if flags is None or flags.c_contiguous:
+        return True
+    try:
+        xp.reshape(x, shape, copy=False)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def reshape(a: Tensor, *shape: Any) -> Tensor:
@@ -496,10 +511,14 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     shape = dims(shape)
     xp = a.backend.xp
     try:
-        xp.reshape(a._data, shape)
+        out = xp.reshape(a._data, shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
-    return view_op(a, lambda x: xp.reshape(x, shape), lambda g: (xp.reshape(g, a.shape),), "reshape")
+    shape = tuple(out.shape)  # -1 resolved
+    backward = lambda g: (xp.reshape(g, a.shape),)  # noqa: E731
+    if not _reshapes_as_view(xp, a._data, shape):  # a copy (a non-contiguous input): a new tensor, as torch's
+        return Tensor._node(out, (a,), backward, "reshape")
+    return view_op(a, lambda x: xp.reshape(x, shape), backward, "reshape")
 
 
 def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
@@ -509,6 +528,32 @@ def permute(a: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))
     xp = a.backend.xp
     return view_op(a, lambda x: xp.permute_dims(x, perm), lambda g: (xp.permute_dims(g, inverse),), "permute")
+
+
+def expand(a: Tensor, *sizes: Any) -> Tensor:
+    """``a`` broadcast to ``sizes`` without copying, as ``torch.Tensor.expand``: ``-1`` keeps an axis, new axes
+    go in front, and only size-1 axes grow. A view whose elements share memory: writing through it raises.
+
+    Raises:
+        RuntimeError: torch's message for a size that is neither -1, the axis's size, nor a growth of 1."""
+    sizes = dims(sizes)
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({a.ndim})")
+    shape = []
+    for i, n in enumerate(sizes):
+        old = a.shape[i - lead] if i >= lead else None
+        if n == -1 and old is not None:
+            n = old
+        if n < 0 or (old is not None and old != 1 and n != old):
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({old}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(a.shape)}")
+        shape.append(int(n))
+    target = tuple(shape)
+    xp = a.backend.xp
+    return view_op(a, lambda x: xp.broadcast_to(x, target), lambda g: (_unbroadcast(g, a),), "expand")
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from . import ops
-from .tensor import DEFAULT_DTYPE, Scalar, Tensor, _is_float
+from .tensor import DEFAULT_DTYPE, OUTPUT, Scalar, Tensor, _is_float
 
 __all__ = ["clamp", "clamp_max", "clamp_min", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril", "triu",
            "where"]
@@ -33,7 +33,7 @@ def sqrt(input: Tensor) -> Tensor:
                                                                             nan))
         return (xp.where(zero, at_zero, g * half),)
 
-    return Tensor._node(out, (input,), backward, "sqrt")
+    return Tensor._node(out, (input,), backward, "sqrt", (OUTPUT,))
 
 
 def log10(input: Tensor) -> Tensor:

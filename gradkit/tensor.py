@@ -20,10 +20,12 @@ from backends import Backend, DeviceMismatchError
 
 from . import autograd
 from . import dtypes as _dtypes
-from .autograd import is_grad_enabled
 from .dtypes import DType
 
 DEFAULT_DTYPE = "float32"
+
+
+OUTPUT: Any = object()  # in ``Tensor._node(..., saved=(a, OUTPUT))``: the backward reads the op's own output
 
 
 class Symbolic:
@@ -120,8 +122,7 @@ class Tensor:
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "backend", "_parents", "_backward", "_saved", "_vc",
-                 "_born", "_op", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "backend", "_grad_fn", "_st", "_view", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to the Tensor's reflected operator
 
     def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None,
@@ -150,12 +151,9 @@ class Tensor:
         self.grad: Tensor | None = None
         self.requires_grad = requires_grad
         self.backend = backend
-        self._parents: tuple[Tensor, ...] = ()
-        self._backward: Callable[[Any], Sequence[Any]] | None = None
-        self._saved: tuple[tuple[Tensor, int], ...] = ()
-        self._vc = [0]  # the version counter, one list shared by aliases of the same storage (detach, views)
-        self._born = 0  # the counter's value when this tensor was made (-1 for a view, see _alias)
-        self._op = ""
+        self._grad_fn: autograd.Node | None = None  # the op that computed the values; None for a leaf
+        self._st: Any = None  # the Storage (version counter, views) shared with aliases; made when first needed
+        self._view: Any = None  # for a view or an alias of another tensor's storage: its _inplace.View
 
     @classmethod
     def _wrap(cls, data: Any, backend: Backend, requires_grad: bool = False) -> Tensor:
@@ -167,51 +165,58 @@ class Tensor:
     @classmethod
     def _node(cls, data: Any, parents: tuple[Tensor, ...], backward: Callable[[Any], Sequence[Any]],
               op: str, saved: tuple[Tensor, ...] = ()) -> Tensor:
-        """The output of an op: records the graph when grad mode is on and a parent requires grad."""
+        """The output of an op: records the graph (a ``Node``) when grad mode is on and a parent requires grad.
+        ``saved`` lists the tensors whose data ``backward`` reads, ``OUTPUT`` standing for the output itself:
+        changing one in place afterwards makes ``backward()`` raise, as torch's saved-tensor check does."""
         out = cls.__new__(cls)
         out._init(data, parents[0].backend, False)
         if autograd._GradMode.enabled:
             for p in parents:
                 if p.requires_grad:
+                    edges = tuple([(q._grad_fn or q) if q.requires_grad else None for q in parents])
                     out.requires_grad = True
-                    out._parents, out._backward, out._op = parents, backward, op
-                    if saved:
-                        out._saved = tuple([(t, t._vc[0]) for t in saved])
+                    out._grad_fn = autograd.Node(edges, backward, _inplace.saved(saved, out) if saved else (), op)
                     break
-        return out
-
-    def _alias(self, out: Tensor) -> Tensor:
-        """``out`` (a tensor on the same storage: a detached copy or a view) now shares this tensor's version
-        counter, so an in-place change through either is seen by the other's saved-tensor checks."""
-        out._vc, out._born = self._vc, -1  # -1: a view's backward reads no data, so only saved tensors are checked
         return out
 
     @property
     def _version(self) -> int:
         """How many in-place changes the storage has seen (torch's ``_version``); shared by aliases."""
-        return self._vc[0]
+        st = self._st
+        return 0 if st is None else st.version
 
-    @_version.setter
-    def _version(self, value: int) -> None:
-        self._vc[0] = value
+    @property
+    def grad_fn(self) -> autograd.Node | None:
+        """The node of the op that computed this tensor (None for a leaf), as torch's ``grad_fn``."""
+        return self._grad_fn
+
+    @property
+    def _base(self) -> Tensor | None:
+        """The tensor whose storage this view shares (None for a tensor that owns its storage), as torch's."""
+        return None if self._view is None else self._view.root
+
+    def is_view(self) -> builtins.bool:
+        """True for a view or an alias of another tensor's storage (basic slices, ``view``, ``transpose``, ...)."""
+        return self._view is not None
 
     # Attributes.
     @property
     def data(self) -> Tensor:
         """The same storage as a new tensor outside the graph (``requires_grad=False``), as PyTorch's ``.data``:
-        the course's ``p.data += -lr * p.grad`` updates ``p`` in place. Like PyTorch's, changes made through it
-        are not seen by autograd's version counter; prefer ``with no_grad(): p -= lr * p.grad``."""
-        return Tensor._wrap(self._data, self.backend)
+        the course's ``p.data += -lr * p.grad`` updates ``p`` in place. As in PyTorch, a change made through it
+        does not move the version counter: a backward that saved ``p`` then uses the new values, unchecked."""
+        return _inplace.alias(self, tracked=False)
 
     @data.setter
     def data(self, value: Any) -> None:
-        """Replace the storage with ``value`` (a Tensor or an array of this backend; its shape and dtype)."""
+        """Replace the contents with ``value`` (a Tensor or an array of this backend), its shape and dtype
+        included, as PyTorch's ``t.data = value``; through the one door (``_inplace.rebind``)."""
         array = value._data if isinstance(value, Tensor) else value
         if not self.backend.owns(array):
             raise DeviceMismatchError(f"cannot set .data of a tensor on {self.backend!r} to a "
                                       f"{type(value).__name__}; wrap it first: Tensor(value, "
                                       f"backend={self.backend.name!r})")
-        self._data = array
+        _inplace.rebind(self, array)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -248,7 +253,7 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user (not by an op that recorded a graph)."""
-        return self._backward is None
+        return self._grad_fn is None
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor's value (a device -> host read); ambiguous for other sizes."""
@@ -327,33 +332,26 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (summed over calls), as
-        ``torch.Tensor.retain_grad``; a no-op on leaves. The hook wraps this node's backward function (through
-        a weak reference, so no reference cycle), so the engine is unchanged.
+        ``torch.Tensor.retain_grad``; a no-op on leaves. Its node keeps a weak reference to the tensor.
 
         Raises:
             RuntimeError: the tensor does not require grad."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        inner = self._backward
-        if inner is None or getattr(inner, "retains_grad", False):
-            return
-        me = weakref.ref(self)
+        if self._grad_fn is not None:
+            self._grad_fn.retain = weakref.ref(self)
 
-        def backward(g: Any) -> Sequence[Any]:
-            t = me()
-            if t is not None:
-                kept = t.backend.xp.asarray(g, copy=True)
-                t.grad = Tensor._wrap(kept if t.grad is None else t.grad._data + kept, t.backend)
-            return inner(g)
-
-        backward.retains_grad = True  # type: ignore[attr-defined]
-        self._backward = backward
+    @property
+    def retains_grad(self) -> builtins.bool:
+        """True when ``retain_grad()`` was called on this non-leaf tensor (torch's ``retains_grad``)."""
+        node = self._grad_fn
+        return node is not None and node.retain is not None and node.retain() is self
 
     def detach(self) -> Tensor:
-        """The same data (shared, not copied) as a new leaf that does not require grad. It shares the version
-        counter too (as torch's): an in-place change through it makes a backward that needs the old values
-        raise. (``.data`` deliberately does not, as in torch.)"""
-        return self._alias(Tensor._wrap(self._data, self.backend))
+        """The same data (shared, not copied) as a new leaf that does not require grad. It shares the storage's
+        version counter (as torch's): an in-place change through it makes a backward that needs the old values
+        raise, and a change through either is seen by the other."""
+        return _inplace.alias(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
@@ -399,81 +397,64 @@ class Tensor:
         src = self.dtype
         return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
 
-    def _assign(self, value: Any, key: Any = None) -> Tensor:
-        """THE door through which a tensor's contents change: ``self[key] = value`` (``key=None``: all of it),
-        ``value`` a Tensor, a Python number or an array of this backend, broadcast and cast to ``self``'s dtype.
-        Every in-place op is written as its out-of-place op followed by this call, e.g.
-        ``def clamp_(self, lo, hi): return self._assign(self.clamp(lo, hi))``. Returns self."""
-        if key is None:
-            return self._inplace("copy_", value)
-        _indexing.setitem(self, key, value)
-        return self
+    # Changes of contents: all of them go through ``_assign``, the one door (see ``gradkit._inplace``).
+    def _assign(self, value: Any, key: Any = None, *, op: Callable[[Any, Any], Any] | None = None) -> Tensor:
+        """THE door through which a tensor's contents change: ``self[key] = value`` (``key=None``: all of it), or
+        with ``op`` (``operator.iadd``, ...) ``self[key] = op(self[key], value)``. ``value`` is a Tensor, a Python
+        number or an array of this backend, broadcast to the region and cast to ``self``'s dtype. Returns self.
 
-    # In-place updates (for optimizers and data preparation; they bump the version counter).
-    def _inplace(self, name: str, other: Any) -> Tensor:
-        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
-            raise RuntimeError(f"{name} changes a tensor in place with a tensor that requires grad (gradkit does not "
-                               "rewrite a recorded graph); do it inside gradkit.no_grad() (as optimizers do), or "
-                               "use the out-of-place form (x = x + y, or x += y on a non-leaf)")
-        value = _operand_data(self, other)
-        if name == "copy_":
-            self._data[...] = value
-        elif name == "add_":
-            self._data += value
-        elif name == "sub_":
-            self._data -= value
-        elif name == "mul_":
-            self._data *= value
-        else:  # div_
-            self._data /= value
-        self._vc[0] += 1
-        return self
+        It writes in place where that is safe and the backend's array is writeable, and otherwise rebinds the
+        storage to a new array (every view and alias follows); it bumps the version counter, here only. In grad
+        mode a change that involves a tensor requiring grad is recorded: the tensor's history is rebased, as
+        torch's CopySlices (see ``gradkit._inplace``).
 
-    def add_(self, other: Any) -> Tensor:
-        """``self += other`` in place; returns self."""
-        return self._inplace("add_", other)
+        Raises:
+            RuntimeError: torch's errors: an in-place change of a leaf that requires grad (or a view of one) in
+                grad mode; a write into an expanded view; a result dtype that cannot be cast to ``self``'s;
+                a value whose shape does not broadcast to the region.
+        """
+        return _inplace.assign(self, value, key, op)
 
-    def sub_(self, other: Any) -> Tensor:
-        """``self -= other`` in place; returns self."""
-        return self._inplace("sub_", other)
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self += alpha * other`` in place; returns self."""
+        return self._assign(other if alpha == 1 else other * alpha, op=operator.iadd)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns self."""
+        return self._assign(other if alpha == 1 else other * alpha, op=operator.isub)
 
     def mul_(self, other: Any) -> Tensor:
         """``self *= other`` in place; returns self."""
-        return self._inplace("mul_", other)
+        return self._assign(other, op=operator.imul)
 
     def div_(self, other: Any) -> Tensor:
         """``self /= other`` in place; returns self."""
-        return self._inplace("div_", other)
+        return self._assign(other, op=operator.itruediv)
 
-    def copy_(self, other: Any) -> Tensor:
-        """Overwrite the data with ``other`` (broadcast) in place; returns self."""
-        return self._inplace("copy_", other)
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite the data with ``src`` (broadcast, cast to ``self``'s dtype) in place; returns self."""
+        return self._assign(src)
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place; returns self."""
-        return self._inplace("mul_", 0)
+        return self._assign(0)
 
-    # ``x += y`` and friends: in place, except where that would have to rewrite a recorded graph (a non-leaf that
-    # requires grad, or a ``y`` that requires grad, with grad mode on: the course's ``self.out += self.bias``).
-    # There Python's rebinding is used, ``x = x + y``: the name gets a new tensor recorded in the graph, the
-    # gradient is exact, and only other references to the old tensor keep the old value (a difference from
-    # PyTorch, which writes the storage). A leaf that requires grad is refused, as PyTorch does.
-    def _rebinds(self, other: Any) -> builtins.bool:
-        other_grad = isinstance(other, Tensor) and other.requires_grad
-        return is_grad_enabled() and (other_grad or self.requires_grad) and not (self.requires_grad and self.is_leaf)
+    def fill_(self, value: Any) -> Tensor:
+        """Fill with ``value`` (a number or a one-element tensor) in place; returns self."""
+        return self._assign(value)
 
     def __iadd__(self, other: Any) -> Tensor:
-        return _ops.add(self, other) if self._rebinds(other) else self.add_(other)
+        """``self += other``: in place, as in PyTorch (every reference to ``self`` sees the change)."""
+        return self._assign(other, op=operator.iadd)
 
     def __isub__(self, other: Any) -> Tensor:
-        return _ops.sub(self, other) if self._rebinds(other) else self.sub_(other)
+        return self._assign(other, op=operator.isub)
 
     def __imul__(self, other: Any) -> Tensor:
-        return _ops.mul(self, other) if self._rebinds(other) else self.mul_(other)
+        return self._assign(other, op=operator.imul)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return _ops.div(self, other) if self._rebinds(other) else self.div_(other)
-
+        return self._assign(other, op=operator.itruediv)
 
     # Operators and methods: each is the op of the same name in ``gradkit.ops`` / ``gradkit.functional``.
 
@@ -522,9 +503,9 @@ class Tensor:
         return _ops.getitem(self, _indexing.normalize_key(key))
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """``self[key] = value`` in place (see ``indexing.setitem``): the course's ``N[i, j] += 1``,
-        ``x[mask] = 0``; refused (RuntimeError) on a tensor that is part of a recorded graph."""
-        _indexing.setitem(self, key, value)
+        """``self[key] = value`` in place, through the door (``_assign``): the course's ``N[i, j] += 1``,
+        ``x[mask] = 0``, ``dlogits[range(n), Yb] -= 1``; recorded in a graph where a tensor requires grad."""
+        self._assign(value, _indexing.normalize_key(key))
 
     def index_put_(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
         """``self[indices] = values`` in place, summing repeated indices with ``accumulate`` (see
@@ -708,6 +689,23 @@ class Tensor:
         """Axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose`` (``permute`` takes a whole order)."""
         return _shapes.transpose(self, dim0, dim1)
 
+    def t(self) -> Tensor:
+        """A matrix transposed (a view), as ``torch.Tensor.t``; 0-d and 1-D tensors are returned as views.
+
+        Raises:
+            RuntimeError: more than 2 dimensions (use ``transpose(dim0, dim1)`` or ``permute``)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return _ops.permute(self)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """``self`` broadcast to ``sizes`` without a copy (a view; see ``ops.expand``)."""
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """``expand(other.shape)``."""
+        return _ops.expand(self, other.shape)
+
     def permute(self, *axes: Any) -> Tensor:
         """Axes permuted (ints or one tuple), as ``torch.permute``."""
         return _ops.permute(self, dims(axes))
@@ -795,7 +793,8 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 
 autograd._TENSOR.append(Tensor)
-from . import functional as _functional  # noqa: E402 (they import this module)
+from . import _inplace  # noqa: E402 (they import this module)
+from . import functional as _functional  # noqa: E402
 from . import indexing as _indexing  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402

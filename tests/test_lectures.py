@@ -8,11 +8,11 @@ loss, and part 4's whole manual backward against autograd's gradients (float64, 
 
 from __future__ import annotations
 
-import gradkit.nn.functional as F
 import numpy as np
 import pytest
 
 import gradkit as gk
+import gradkit.nn.functional as F
 from gradkit.data.words import load_words
 from gradkit.testing import assert_close
 
@@ -305,11 +305,11 @@ def test_part4_manual_backward_matches_autograd(backend):
     db1 = dhprebn.sum(0)
     demb = dembcat.view(emb.shape)
     dC = gk.zeros_like(C)
-    with gk.no_grad():  # the one change: item assignment into a graph is refused (it names this fix)
-        for k in range(Xb.shape[0]):
-            for j in range(Xb.shape[1]):
-                ix = Xb[k, j]
-                dC[ix] += demb[k, j]
+    for k in range(Xb.shape[0]):  # as the lecture writes it, in grad mode: recorded, as torch records it
+        for j in range(Xb.shape[1]):
+            ix = Xb[k, j]
+            dC[ix] += demb[k, j]
+    assert dC.requires_grad and not dC.is_leaf  # demb requires grad (it was computed from the graph), as in torch
 
     def cmp(s, dt, t):
         ex = gk.all(dt == t.grad).item()
@@ -328,11 +328,10 @@ def test_part4_manual_backward_matches_autograd(backend):
                        ("W1", dW1, W1), ("b1", db1, b1), ("emb", demb, emb), ("C", dC, C)]:
         cmp(name, d, t)
 
-    # Exercise 2: cross_entropy's backward in one go (under no_grad: item assignment into the graph).
-    with gk.no_grad():
-        dlogits = F.softmax(logits, 1)
-        dlogits[range(n), Yb] -= 1
-        dlogits /= n
+    # Exercise 2: cross_entropy's backward in one go, as written (item assignment into the graph, recorded).
+    dlogits = F.softmax(logits, 1)
+    dlogits[range(n), Yb] -= 1
+    dlogits /= n
     cmp("logits (fused)", dlogits, logits)
     # Exercise 3: batchnorm's backward in one go.
     hpreact_fast = bngain * (hprebn - hprebn.mean(0, keepdim=True)) / gk.sqrt(
@@ -343,11 +342,23 @@ def test_part4_manual_backward_matches_autograd(backend):
     cmp("hprebn (fused)", dhprebn, hprebn)
 
 
-def test_part4_item_assignment_into_the_graph_names_the_fix(backend):
-    logits = gk.randn(4, 5, requires_grad=True)
+def test_part4_item_assignment_into_the_graph_is_differentiable(backend):
+    """torch records ``dlogits[range(n), Yb] -= 1`` on a tensor of the graph. Straight on softmax's output, whose
+    backward reads that output, backward() raises torch's error; on a clone, the gradient is softmax's."""
+    logits = gk.randn(4, 5, dtype=gk.float64, requires_grad=True, device=backend)
+    rows, cols = range(4), gk.tensor([0, 1, 2, 3], device=backend)
     dlogits = F.softmax(logits, 1)
-    with pytest.raises(RuntimeError, match="no_grad"):
-        dlogits[range(4), gk.tensor([0, 1, 2, 3])] -= 1
+    dlogits[rows, cols] -= 1
+    assert dlogits.requires_grad and dlogits._version == 1
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*version 1; expected version 0"):
+        dlogits.sum().backward()
+    dlogits = F.softmax(logits, 1).clone()
+    dlogits[rows, cols] -= 1
+    weights = gk.randn(4, 5, dtype=gk.float64, device=backend)
+    (dlogits * weights).sum().backward()
+    p, w = F.softmax(logits, 1).numpy(), weights.numpy()
+    expected = p * (w - (p * w).sum(1, keepdims=True))  # the softmax Jacobian applied to the weights
+    np.testing.assert_allclose(logits.grad.numpy(), expected, rtol=1e-12)
 
 
 # Part 5: the custom layers of the WaveNet-style model.

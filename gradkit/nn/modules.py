@@ -15,7 +15,7 @@ import numpy as np
 from backends import Backend, Generator
 from backends.random import default_generator
 
-from .. import functional, ops
+from .. import _inplace, functional, ops
 from ..autograd import no_grad
 from ..tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
 
@@ -129,10 +129,10 @@ class Module:
             if values[name].shape != t.shape:
                 raise ValueError(f"state dict entry {name!r} has shape {values[name].shape}, the model's has "
                                  f"{t.shape}")
-        for name, value in values.items():
-            t = own[name]
-            t._data = t.backend.asarray(value, t.dtype)
-            t._version += 1
+        with no_grad():
+            for name, value in values.items():
+                t = own[name]
+                t._assign(t.backend.asarray(value, t.dtype))
 
     def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Module:
         """Move every parameter and buffer to ``backend`` and/or cast floats to ``dtype``, in place (the
@@ -141,7 +141,7 @@ class Module:
         for _, t in self.named_tensors():
             moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t._data.dtype, "real floating")
                          else None)
-            t._data, t.backend = moved._data, moved.backend
+            _inplace.rebind(t, moved._data, moved.backend)
             t.grad = None
         return self
 
