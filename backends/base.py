@@ -53,6 +53,22 @@ class Backend:
         immutable or this one is read-only (a broadcast view). ``Tensor._assign`` rebinds where it is False."""
         return True
 
+    def scratch(self, array: Any) -> Any:
+        """``array``, a fresh result nobody else holds, as one the caller may update in place (to save an
+        allocation): itself where arrays are mutable, a mutable copy where the namespace's arrays are not."""
+        return array
+
+    def setitem(self, array: Any, key: Any, value: Any) -> Any:
+        """``array[key] = value`` (basic indexing, ``array`` a fresh result) and the array: in place where arrays
+        are mutable, on a copy where they are not."""
+        array[key] = value
+        return array
+
+    def contiguous(self, array: Any) -> bool:
+        """True when ``array`` is C-contiguous (so ``reshape`` views it); True where the namespace cannot say."""
+        flags = getattr(array, "flags", None)
+        return flags is None or bool(flags.c_contiguous)
+
     def asarray(self, obj: Any, dtype: Any = None) -> Any:
         """Host data (Python numbers, lists, numpy arrays) or an array this backend owns, as an array of this
         backend in ``dtype`` (a name such as ``"float32"`` or any dtype object; ``None`` keeps or infers it).

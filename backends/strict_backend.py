@@ -30,6 +30,9 @@ class StrictBackend(Backend):
     def writeable(self, array: Any) -> bool:
         return bool(array._array.flags.writeable)  # array_api_strict wraps a numpy array (broadcast views: read-only)
 
+    def contiguous(self, array: Any) -> bool:
+        return bool(array._array.flags.c_contiguous)
+
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         xp = self.xp
         idx = xp.reshape(indices, (-1, 1))

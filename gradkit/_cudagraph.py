@@ -6,12 +6,12 @@ same scalar values. So ``GraphRunner``
 - captures the program once (``Program(..., keep_all=True)``: every intermediate stays referenced, so no
   address is freed and reused while the graph lives) and launches the graph on later calls;
 - copies the arrays that are new each call (the minibatch) into the graph's static input buffers first, and
-  captures again when a state array is another object than at capture (``p.data = ...``) or when a number
-  that a kernel reads (the lr, AdamW's bias corrections) changed: after ``max_captures`` captures it runs the
-  program without a graph (AdamW's step-dependent numbers, a schedule changing every step);
+  captures again when a state array is another object than at capture (a storage rebound); after
+  ``max_captures`` captures it runs the program without a graph. Learning rates and step counts are 0-d device
+  tensors, read by the kernels, so a schedule needs no new capture;
+- takes the branches on the minibatch on the host first (``Program.branches``);
 - reads the flags of the program's input checks (``_trace.raise_if``) after each launch, and raises there;
-- hands out copies of the graph's output buffers (a fresh ``p.grad`` each step, as eager does), and computes
-  the number outputs (step counts) in Python each call (``Program.numbers``).
+- hands out copies of the graph's output buffers (a fresh ``p.grad`` each step, as eager does).
 
 The device work of a graph is ordered with the default stream's: the graph runs on a blocking stream, which
 CUDA's legacy default stream synchronises with.
@@ -46,26 +46,21 @@ class GraphRunner:
         self.graph: Any = None
         self.captures = self.launches = 0
         inputs = program.tape.inputs
-        values = program.tape.values
-        self._arrays = [i for i, s in enumerate(inputs)
-                        if not values[s].num and i not in staged and s in program.read_slots]
-        where = {s: i for i, s in enumerate(program.number_slots)}
+        self._arrays = [i for i, s in enumerate(inputs) if i not in staged and s in program.read_slots]
         position = {s: i for i, s in enumerate(inputs)}
-        self._out = [("number", where[s]) if values[s].num else ("input", position[s]) if s in position
-                     else ("array", k) for k, s in enumerate(program.outputs)]
+        self._out = [("input", position[s]) if s in position else ("array", k) for k, s in enumerate(program.outputs)]
 
     def __call__(self, *inputs: Any) -> Any:
-        numbers = self.program.numbers(*inputs)
-        if numbers is MISS:
+        if self.program.branches(*inputs) is MISS:
             return MISS
-        if self.graph is not None and self._fits(inputs, numbers):
+        if self.graph is not None and self._fits(inputs):
             for i, buffer in self._buffers.items():
                 buffer[...] = inputs[i]
             self.graph.launch()
             self.launches += 1
         elif self.captures < self.max_captures:
             try:
-                self._capture(inputs, numbers)
+                self._capture(inputs)
             except Exception:  # an op that cannot be captured: run without graphs from now on
                 self.graph, self.max_captures = None, 0
                 return self._plain(inputs)
@@ -74,8 +69,7 @@ class GraphRunner:
         for flag, (_, error) in zip(self._result[-1], self.program.checks, strict=True):
             if bool(flag):
                 raise error()
-        return tuple(numbers[k] if kind == "number" else inputs[k] if kind == "input" else self.copy(self._result[k])
-                     for kind, k in self._out)
+        return tuple(inputs[k] if kind == "input" else self.copy(self._result[k]) for kind, k in self._out)
 
     def _plain(self, inputs: tuple) -> Any:
         result = self.program.core(*inputs)
@@ -84,12 +78,11 @@ class GraphRunner:
                 raise error()
         return result[:-2]
 
-    def _fits(self, inputs: tuple, numbers: tuple) -> bool:
+    def _fits(self, inputs: tuple) -> bool:
         captured = self._inputs
-        return (all(inputs[i] is captured[i] for i in self._arrays)
-                and numbers[:self.program.baked] == self._numbers[:self.program.baked])
+        return all(inputs[i] is captured[i] for i in self._arrays)
 
-    def _capture(self, inputs: tuple, numbers: tuple) -> None:
+    def _capture(self, inputs: tuple) -> None:
         args = list(inputs)
         self._buffers = {i: self.copy(inputs[i]) for i in self.staged}
         for i, buffer in self._buffers.items():
@@ -97,7 +90,7 @@ class GraphRunner:
         self.graph = None
         graph, result = self.capture(self.program.core, args)
         self.captures += 1
-        self.graph, self._inputs, self._numbers, self._result = graph, args, numbers, result
+        self.graph, self._inputs, self._result = graph, args, result
         graph.launch()  # the capture recorded the work; this runs it
         self.launches += 1
 

@@ -4,8 +4,8 @@ Each entry becomes one statement (``v7 = xp_sum(v3, axis=1)``, ``v3 -= v9``, ``v
 no graph, no topological sort, just the backend calls in the order the eager step made them. On the way:
 
 - dead entries go (results nobody reads that are neither outputs nor updates in place);
-- the entries on traced Python numbers (lr, step counts) run first, then the guards on the numbers the trace
-  turned into plain Python values: a guard that fails returns ``MISS`` before any array is touched;
+- the branches on the minibatch (``bool()`` of an array computed from the inputs) and what they read run first:
+  a branch that goes the other way returns ``MISS`` before any array is changed;
 - entries with only constant operands (``arange(27)``) are computed once, unless the array (or a view of it) is
   later updated in place or leaves the program;
 - each value is deleted after its last use, so temporaries are freed as early as in the eager engine.
@@ -114,19 +114,14 @@ class Program:
                                        "_max_reduce": numpy_fast._max_reduce}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
-        needed = set(outputs) | {s for s, _ in tape.guards}
+        needed = set(outputs)
         entries = self._live(self._fold(self._live(tape.entries, needed), set(outputs)), needed)
         if not keep_all:
             entries = self._reuse(entries, set(outputs) | set(tape.inputs))
-        numbers = [e for e in entries if e[1] is not None and tape.values[e[1]].num]
-        arrays = self._hoist([e for e in entries if e[1] is None or not tape.values[e[1]].num])
-        lines = [self._statement(e) for e in numbers]
-        for slot, value in tape.guards:
-            lines.append(f"if not ({self._ref(slot)} == {self._const(value)}): return MISS")
-        body = [self._statement(e) for e in arrays]
+        arrays = self._hoist(entries)
+        lines = [self._statement(e) for e in arrays]
         if not keep_all:
-            body = self._with_deletes(arrays, body, set(outputs) | set(self.folded))
-        lines += body
+            lines = self._with_deletes(arrays, lines, set(outputs) | set(self.folded))
         outs = "".join(f"{self._ref(s)}, " for s in outputs)
         if keep_all:  # every intermediate stays referenced (CUDA graph capture: no address is reused)
             kept = ", ".join(f"v{e[1]}" for e in arrays if e[1] is not None and e[1] not in self.folded)
@@ -134,21 +129,16 @@ class Program:
             outs += "(" + "".join(f"{flag}, " for flag, _ in self.checks) + "), "
         params = ", ".join(f"v{s}" for s in tape.inputs)
         self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
-        # The numbers alone (for a CUDA graph, whose kernels hold the numbers they were captured with): the
-        # number statements and guards, returning every number an array entry reads and every number output.
-        baked = sorted({s for e in arrays for s in _reads(e) if tape.values[s].num})
-        self.number_slots = baked + [s for s in outputs if tape.values[s].num and s not in baked]
-        self.baked = len(baked)
-        # ... and the branches on the minibatch with what they read (a CUDA graph cannot read the device)
-        head = lines[:len(numbers) + len(tape.guards)] + [self._statement(e, host=True) for e in arrays[:self.n_cone]]
-        returned = "".join(f"{self._ref(s)}, " for s in self.number_slots)
-        self.numbers_source = (f"def numbers({params}):\n" + "".join(f"    {line}\n" for line in head)
-                               + f"    return ({returned})\n")
+        # The branches on the minibatch with what they read, alone (a CUDA graph cannot read the device: its
+        # runner takes them on the host before the launch).
+        head = [self._statement(e, host=True) for e in arrays[:self.n_cone]]
+        self.branches_source = (f"def branches({params}):\n" + "".join(f"    {line}\n" for line in head)
+                                + "    return True\n")
         namespace = dict(self.consts)
         exec(compile(self.source, f"<gradkit.compile program {id(self):x}>", "exec"), namespace)  # noqa: S102
-        exec(compile(self.numbers_source, f"<gradkit.compile numbers {id(self):x}>", "exec"), namespace)  # noqa: S102
+        exec(compile(self.branches_source, f"<gradkit.compile branches {id(self):x}>", "exec"), namespace)  # noqa: S102
         self.core: Callable[..., Any] = namespace["core"]
-        self.numbers: Callable[..., Any] = namespace["numbers"]
+        self.branches: Callable[..., Any] = namespace["branches"]
         self.n_entries = len(entries)
         self.read_slots = {s for e in entries for s in _reads(e)} | set(outputs)
 
@@ -310,7 +300,7 @@ class Program:
         if kind == "ufunc_out":
             return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "branch":
-            if self.keep_all and not host:  # a CUDA graph: ``numbers`` takes the branch before the launch
+            if self.keep_all and not host:  # a CUDA graph: ``branches`` takes it before the launch
                 return "pass"
             return f"if {'not ' if e[3] else ''}{self._arg(e[2])}: return MISS"
         if kind == "check":

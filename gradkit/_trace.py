@@ -1,29 +1,27 @@
-"""The recording half of ``gradkit.compile``: array proxies, traced Python numbers, the tape and its code.
+"""The recording half of ``gradkit.compile``: array proxies and the tape.
 
-While a step is traced, every array the engine touches is a ``Traced`` proxy around the real array and every
-traced Python number (the lr, a step count) is a ``Num``. Each operation computes its real result at once (so
-the traced call is the eager call, number for number) and appends one entry to the ``Tape``: an ``xp``
-function, an array operator (in-place ones included), an index or index assignment, or a backend hook.
+While a step is traced, every array the engine touches is a ``Traced`` proxy around the real array. Each
+operation computes its real result at once (so the traced call is the eager call, number for number) and
+appends one entry to the ``Tape``: an ``xp`` function, an array operator (in-place ones included), an index or
+index assignment, or a backend hook.
 ``Program`` turns a tape into Python source: one statement per entry, dead entries dropped, constant entries
 folded, each temporary deleted after its last use (the peak memory of the eager engine, not more).
 
 Whatever cannot be replayed faithfully is noted as a *reason* and the call simply goes on eagerly: a host
-read of an array (``.item()``, ``float()``, ``bool()``, ``tolist()``, ``to_numpy``), an array that is not an
-input (a tensor captured from an enclosing scope), host data moved to the device inside the step (random
-draws), an array attribute or result the tape does not know.
+read of an array (``.item()``, ``float()``, ``tolist()``, ``to_numpy``), a raw array that no Tensor holds, host
+data moved to the device inside the step (random draws), an array attribute or result the tape does not know.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .tensor import Symbolic, Tensor
+from .tensor import Tensor
 
 #: Functions and methods whose result may share memory with their first array argument.
 ALIASING = frozenset({"getitem", "T", "mT", "reshape", "permute_dims", "matrix_transpose", "broadcast_to",
@@ -36,45 +34,43 @@ METHODS = frozenset({"reshape", "astype", "copy", "take", "sum", "max", "min", "
 _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
            "matmul": "@", "and_": "&", "or_": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
 _CMPOPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_NUMBER = (int, float, bool, np.generic)
 
 
 class Ref:
-    """A traced value as the tape keeps it: its slot, whether it is a number, its dtype's kind, and (for a value
-    made from constants alone, which the program may fold) the value. The tape never keeps the arrays
-    themselves, so a trace frees its temporaries as early as the eager call does."""
+    """A traced value as the tape keeps it: its slot, its dtype's kind, and (for a value made from constants
+    alone, which the program may fold) the value. The tape never keeps the arrays themselves, so a trace frees
+    its temporaries as early as the eager call does."""
 
-    __slots__ = ("_s", "num", "kind", "value", "shape", "dtype", "ufunc_ok")
+    __slots__ = ("_s", "kind", "value", "shape", "dtype", "ufunc_ok")
 
-    def __init__(self, slot: int, num: bool, value: Any) -> None:
+    def __init__(self, slot: int, value: Any) -> None:
         dtype = getattr(value, "dtype", None)
-        self._s, self.num, self.kind, self.value = slot, num, getattr(dtype, "kind", ""), None
+        self._s, self.kind, self.value = slot, getattr(dtype, "kind", ""), None
         self.shape, self.dtype = getattr(value, "shape", None), dtype
         self.ufunc_ok = type(value) is np.ndarray  # numpy's out= works on it
 
 
 class Tape:
-    """One traced call: its entries, inputs, guards on traced numbers, and the reasons it cannot be replayed."""
+    """One traced call: its entries, inputs, and the reasons it cannot be replayed."""
 
     def __init__(self, real_owns: Callable[[Any], bool]) -> None:
         self.entries: list[tuple] = []
         self.values: list[Ref] = []        # slot -> what the program needs to know of its value
         self.inputs: list[int] = []
-        self.guards: list[tuple[int, Any]] = []
         self.reasons: list[str] = []
         self.real_owns = real_owns
         self._input_ids: dict[int, Traced] = {}
 
     # slots and inputs
-    def _new(self, cls: type, value: Any) -> Any:
-        proxy = cls(self, value, len(self.values))
-        self.values.append(Ref(proxy._s, cls is Num, value))
+    def _new(self, value: Any) -> Traced:
+        proxy = Traced(self, value, len(self.values))
+        self.values.append(Ref(proxy._s, value))
         return proxy
 
     def freeze(self, obj: Any) -> Any:
         """``obj`` with every proxy replaced by its ``Ref`` (what an entry keeps)."""
         t = type(obj)
-        if t is Traced or t is Num:
+        if t is Traced:
             return self.values[obj._s]
         if t is tuple:
             return tuple([self.freeze(x) for x in obj])
@@ -90,18 +86,13 @@ class Tape:
         """The proxy of an input array (one proxy per array object, so aliases stay aliases)."""
         found = self._input_ids.get(id(value))
         if found is None:
-            found = self._input_ids[id(value)] = self._new(Traced, value)
+            found = self._input_ids[id(value)] = self._new(value)
             self.inputs.append(found._s)
         return found
 
     def forget_inputs(self) -> None:
         """Drop the trace's references to its input arrays (the program keeps none)."""
         self._input_ids.clear()
-
-    def input_number(self, value: Any) -> Num:
-        proxy = self._new(Num, value)
-        self.inputs.append(proxy._s)
-        return proxy
 
     def reason(self, text: str) -> None:
         if text not in self.reasons:
@@ -114,7 +105,7 @@ class Tape:
     # unwrapping arguments
     def unwrap(self, obj: Any, found: list) -> Any:
         t = type(obj)
-        if t is Traced or t is Num:
+        if t is Traced:
             found.append(obj)
             return obj._v
         if t is tuple:
@@ -128,8 +119,8 @@ class Tape:
         if isinstance(obj, Tensor):
             self.reason("an array operation received a Tensor where the engine passes arrays")
         elif isinstance(obj, np.ndarray) or (not isinstance(obj, np.generic) and self.real_owns(obj)):
-            self.reason("the step reads an array that is not among its inputs (a tensor or model captured from an "
-                        "enclosing scope, or host data): pass it as an argument or in compile(..., state=[...])")
+            self.reason("the step computes with a raw array that no Tensor holds (host data, or an array kept "
+                        "outside a Tensor): wrap it in a Tensor")
         return obj
 
     # recording
@@ -138,9 +129,7 @@ class Tape:
             if value is proxy._v:
                 return proxy
         if isinstance(value, np.generic) or self.real_owns(value):
-            proxy = self._new(Traced, value)
-        elif found and all(type(p) is Num for p in found) and isinstance(value, _NUMBER):
-            proxy = self._new(Num, value)
+            proxy = self._new(value)
         else:
             if found:
                 self.reason(f"an operation gave a {type(value).__name__}, which the tape does not record")
@@ -299,80 +288,23 @@ class Traced:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Num(Symbolic):
-    """A traced Python number (an input such as the learning rate or an optimizer's step count, or a number
-    computed from one). Arithmetic is recorded; turning it into a plain number (``float()``, ``if``) records a
-    guard: the program is valid only for calls where that value is the same."""
-
-    __slots__ = ("_t", "_v", "_s")
-    __array_ufunc__ = None
-
-    def __init__(self, tape: Tape, value: Any, slot: int) -> None:
-        self._t, self._v, self._s = tape, value, slot
-
-    def _concrete(self) -> Any:
-        self._t.guards.append((self._s, self._v))
-        return self._v
-
-    def operand_for(self, ref: Tensor) -> Any:
-        floating = ref.backend.xp.isdtype(ref._data.dtype, "real floating")
-        return self if floating and type(self._v) in (int, float) else self._concrete()
-
-    def sqrt(self) -> Any:
-        """``math.sqrt`` of this number, recorded."""
-        return self._t.call(math.sqrt, self)
-
-    def __repr__(self) -> str:
-        return f"Num(slot {self._s}, {self._v!r})"
-
-    def __bool__(self) -> bool:
-        return bool(self._concrete())
-
-    def __float__(self) -> float:
-        return float(self._concrete())
-
-    def __int__(self) -> int:
-        return int(self._concrete())
-
-    def __index__(self) -> int:
-        return operator.index(self._concrete())
-
-    def __format__(self, spec: str) -> str:
-        return format(self._concrete(), spec)
-
-    def __hash__(self) -> int:
-        return hash(self._concrete())
-
-    def __neg__(self) -> Any:
-        return self._t.unary("-", operator.neg, self)
-
-    def __abs__(self) -> Any:
-        return self._t.call(abs, self)
-
-
 def _operators() -> None:
-    def number_ok(other: Any) -> bool:
-        return isinstance(other, (Traced, Num, *_NUMBER))
-
     for name, sym in {**_BINOPS, **_CMPOPS}.items():
         fn = getattr(operator, name)
         dunder = name.rstrip("_")
         ifn = getattr(operator, f"i{dunder}", None)
 
         def fwd(self: Any, other: Any, _f: Any = fn, _s: str = sym) -> Any:
-            if type(self) is Num and not number_ok(other):
-                return NotImplemented  # a Tensor: its reflected operator takes the number
             if isinstance(other, Tensor):
                 return NotImplemented
             return self._t.binop(_s, _f, self, other)
 
         setattr(Traced, f"__{dunder}__", fwd)
-        setattr(Num, f"__{dunder}__", fwd)
         if name in _CMPOPS:
             continue
 
         def rev(self: Any, other: Any, _f: Any = fn, _s: str = sym) -> Any:
-            if (type(self) is Num and not number_ok(other)) or isinstance(other, Tensor):
+            if isinstance(other, Tensor):
                 return NotImplemented
             return self._t.binop(_s, _f, other, self)
 
@@ -382,7 +314,6 @@ def _operators() -> None:
             return self._t.iop(_s, _f, self, other)
 
         setattr(Traced, f"__r{dunder}__", rev)
-        setattr(Num, f"__r{dunder}__", rev)
         setattr(Traced, f"__i{dunder}__", inplace)
 
 

@@ -111,7 +111,7 @@ def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
         per_row = weight * (g / count if reduction == "mean" else g)
-        d = e / total  # softmax, then "- onehot" and the per-row scale in place
+        d = backend.scratch(e / total)  # softmax, then "- onehot" and the per-row scale in place
         d -= onehot
         d *= xp.reshape(per_row, (-1, 1))
         return (d,)
@@ -140,6 +140,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x2 = xp.reshape(xd, (-1, fan_in)) if x.ndim != 2 else xd
     out = x2 @ xp.matrix_transpose(w)
     if bias is not None:
+        out = x.backend.scratch(out)
         out += _as_tensor(x, bias)._data  # in place: out is the matmul's fresh result
     if x.ndim != 2:
         out = xp.reshape(out, (*x.shape[:-1], fan_out))

@@ -367,7 +367,7 @@ def tanh(a: Tensor) -> Tensor:
     out = a.backend.xp.tanh(_float_data(a))
 
     def backward(g: Any) -> tuple[Any]:  # g * (1 - out**2), with one temporary, updated in place
-        d = out * out
+        d = a.backend.scratch(out * out)
         d -= 1
         d *= g
         d *= -1
@@ -493,14 +493,13 @@ def view_op(a: Tensor, fn: Callable[[Any], Any], backward: Callable[[Any], Seque
     return _inplace.view(a, fn, backward, op)
 
 
-def _reshapes_as_view(xp: Any, x: Any, shape: tuple[int, ...]) -> bool:
-    """True when ``x`` reshapes to ``shape`` without a copy: always for a C-contiguous array (the common case,
-    checked through numpy's or CuPy's flags), otherwise when the namespace's ``reshape(copy=False)`` agrees."""
-    flags = getattr(getattr(x, "_array", x), "flags", None)
-    if flags is None or flags.c_contiguous:
+def _reshapes_as_view(backend: Any, x: Any, shape: tuple[int, ...]) -> bool:
+    """True when ``x`` reshapes to ``shape`` without a copy: always for a C-contiguous array (the common case),
+    otherwise when the namespace's ``reshape(copy=False)`` agrees."""
+    if backend.contiguous(x):
         return True
     try:
-        xp.reshape(x, shape, copy=False)
+        backend.xp.reshape(x, shape, copy=False)
     except (ValueError, AttributeError, TypeError):
         return False
     return True
@@ -516,7 +515,7 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
     shape = tuple(out.shape)  # -1 resolved
     backward = lambda g: (xp.reshape(g, a.shape),)  # noqa: E731
-    if not _reshapes_as_view(xp, a._data, shape):  # a copy (a non-contiguous input): a new tensor, as torch's
+    if not _reshapes_as_view(a.backend, a._data, shape):  # a copy (a non-contiguous input): a new tensor, as torch's
         return Tensor._node(out, (a,), backward, "reshape")
     return view_op(a, lambda x: xp.reshape(x, shape), backward, "reshape")
 
@@ -623,9 +622,8 @@ def getitem(a: Tensor, key: Any) -> Tensor:
         put_shape = out.shape if len(put) == len(key) else a._data[put].shape
 
         def backward(g: Any) -> tuple[Any]:
-            full = a.backend.zeros(a.shape, g.dtype)
-            full[put] = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
-            return (full,)
+            value = g if put_shape == g.shape else a.backend.xp.reshape(g, put_shape)
+            return (a.backend.setitem(a.backend.zeros(a.shape, g.dtype), put, value),)
 
         return view_op(a, lambda x: x[key], backward, "getitem")
     return _gather(a, arrays)

@@ -28,22 +28,7 @@ DEFAULT_DTYPE = "float32"
 OUTPUT: Any = object()  # in ``Tensor._node(..., saved=(a, OUTPUT))``: the backward reads the op's own output
 
 
-class Symbolic:
-    """The base of the Python numbers that ``gradkit.compile`` traces (a learning rate, a step count): ops take
-    them where they take a Python number. Instances exist only while a step is being traced."""
-
-    __slots__ = ()
-
-    def operand_for(self, ref: Tensor) -> Any:
-        """This number as an operand of ``ref``'s op (itself, or its value where the op must know it)."""
-        raise NotImplementedError
-
-    def sqrt(self) -> Any:
-        """``math.sqrt`` of this number, recorded."""
-        raise NotImplementedError
-
-
-Scalar = (int, float, np.number, np.bool_, Symbolic)
+Scalar = (int, float, np.number, np.bool_)
 
 
 def dims(args: tuple) -> tuple[int, ...]:
@@ -777,8 +762,6 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
             )
         return other._data
     if isinstance(other, Scalar) and not isinstance(other, np.complexfloating):
-        if isinstance(other, Symbolic):
-            return other.operand_for(ref)
         return other.item() if isinstance(other, np.generic) else other
     if ref.backend.owns(other) and getattr(other.dtype, "kind", "f") in "biuf":
         return other

@@ -191,15 +191,21 @@ def new_run(config: TrainConfig, vocab: Vocab, backend: Backend, generator: Gene
     return Run(config, model, config.spec.optimizer(model), rng)
 
 
-def train_step(model: LanguageModel, optimizer: optim.Optimizer, X: Tensor, Y: Tensor, lr: float) -> Tensor:
-    """One optimizer step on the minibatch ``(X, Y)`` at learning rate ``lr``: forward (``model.loss``),
-    zero_grad, backward, update. Returns the loss (a 0-d Tensor, still on the device)."""
+def train_step(model: LanguageModel, optimizer: optim.Optimizer, X: Tensor, Y: Tensor) -> Tensor:
+    """One optimizer step on the minibatch ``(X, Y)`` at the optimizer's learning rate: forward
+    (``model.loss``), zero_grad, backward, update. Returns the loss (a 0-d Tensor, still on the device)."""
     loss = model.loss(X, Y)
     optimizer.zero_grad()
     loss.backward()
-    optimizer.lr = lr
     optimizer.step()
     return loss
+
+
+def set_lr(optimizer: optim.Optimizer, lr: float) -> None:
+    """Every group's learning rate set to ``lr`` (outside the compiled step: it reads the rate's tensor)."""
+    for group in optimizer.param_groups:
+        if group["lr"] != lr:
+            group["lr"] = lr
 
 
 def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
@@ -239,7 +245,8 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         else:
             Xb, Yb = X.long(), Y.long()
         lr = config.spec.lr_at(run.step)
-        loss = step(model, run.optimizer, Xb, Yb, lr)
+        set_lr(run.optimizer, lr)
+        loss = step(model, run.optimizer, Xb, Yb)
         model.after_step(Xb, Yb, lr)
         if run.step % config.log_every == 0 or run.step == end - 1:
             value = loss.item()

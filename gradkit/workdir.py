@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from backends import Backend
 
-from . import __version__, checkpoint, plots, runmeta
+from . import __version__, _statedict, checkpoint, plots, runmeta
 from .checkpoint import CheckpointError
 from .data import Vocab
 from .train import ConfigError, Run, TrainConfig, new_run
@@ -29,7 +27,7 @@ def save_run(workdir: Path, run: Run, vocab: Vocab, backend: Backend, source: st
     random state, loss and dev-loss history, input file (None for the embedded names; text for the user's
     eyes, never opened again) and its SHA-256, and gradkit version. The learning rate is a function of the
     step, so no schedule state is needed. Returns the path."""
-    arrays = {f"model/{k}": v for k, v in run.model.state_dict().items()}
+    arrays = {f"model/{k}": v.numpy() for k, v in run.model.state_dict().items()}
     meta: dict[str, Any] = {
         "type": run.config.type, "config": run.config.to_dict(), "vocab": vocab.to_dict(),
         "dtype": run.config.dtype, "backend": backend.name, "seed": run.config.seed, "step": run.step,
@@ -38,8 +36,9 @@ def save_run(workdir: Path, run: Run, vocab: Vocab, backend: Backend, source: st
     }
     if run.optimizer is not None:
         state = run.optimizer.state_dict()
-        arrays.update({f"optim/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
-        meta["optimizer"] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+        arrays.update({f"optim/{k}": v.numpy() for k, v in _statedict.flatten(state["state"])})
+        meta["optimizer"] = {"param_groups": [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()}
+                                              for g in state["param_groups"]]}
     path = workdir / name
     checkpoint.save(path, arrays, meta)
     return path
@@ -67,8 +66,12 @@ def load_run(workdir: Path, backend: Backend, name: str = MODEL_FILE) -> tuple[R
         run = new_run(config, vocab, backend, runmeta.budget(path, backend, config.seed, arrays))
         run.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
         if run.optimizer is not None:
-            optim_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
-            run.optimizer.load_state_dict({**meta["optimizer"], **optim_arrays})
+            state: dict[str, dict[str, Any]] = {}
+            for k, v in arrays.items():
+                if k.startswith("optim/"):
+                    index, _, name = k[6:].partition(".")
+                    state.setdefault(index, {})[name] = v
+            run.optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
         run.rng.bit_generator.state = fields["rng_state"]
     except CheckpointError:
         raise

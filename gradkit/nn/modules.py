@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
 from backends import Backend, Generator
 from backends.random import default_generator
 
-from .. import _inplace, functional, ops
+from .. import _inplace, _statedict, functional, ops
 from ..autograd import no_grad
 from ..tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
 
@@ -105,34 +103,27 @@ class Module:
         """Evaluation mode (BatchNorm uses its running statistics); returns self."""
         return self.train(False)
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Host numpy copies of every parameter and buffer, keyed by dotted name."""
-        return {name: t.numpy() for name, t in self.named_tensors()}
+    def state_dict(self) -> dict[str, Tensor]:
+        """Every parameter and buffer keyed by dotted name, as detached tensors on the same storage (as torch's:
+        save them with ``gradkit.save``, or read them with ``.numpy()``)."""
+        return {name: t.detach() for name, t in self.named_tensors()}
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy arrays (host arrays, e.g. from ``state_dict``) into the parameters and buffers, on their
-        backend and in their dtype.
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+        """Copy tensors or host arrays (``state_dict()``, ``gradkit.load``) into the parameters and buffers, on
+        their backend and in their dtype, through the door (every alias sees the new values). All or nothing:
+        every entry is checked first. Returns torch's ``(missing_keys, unexpected_keys)``.
 
         Raises:
-            KeyError: with ``strict``, names missing from ``state`` or not in the model (both listed).
-            ValueError: an array whose shape differs from the parameter's.
+            RuntimeError: with ``strict``, names missing from ``state`` or not in the model (both listed, as
+                torch's message). ValueError: an entry whose shape differs from the tensor it loads into.
         """
         own = dict(self.named_tensors())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if strict and (missing or unexpected):
-            raise KeyError(f"state dict does not match the model: missing {missing}, unexpected {unexpected}")
-        values = {}
-        for name, t in own.items():  # every shape checked before anything is loaded: all or nothing
-            if name not in state:
-                continue
-            values[name] = np.array(state[name])  # a copy: on numpy, asarray would alias the caller's array
-            if values[name].shape != t.shape:
-                raise ValueError(f"state dict entry {name!r} has shape {values[name].shape}, the model's has "
-                                 f"{t.shape}")
-        with no_grad():
-            for name, value in values.items():
-                t = own[name]
-                t._assign(t.backend.asarray(value, t.dtype))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing}, "
+                               f"unexpected keys {unexpected}")
+        _statedict.copy_in(own, {k: v for k, v in state.items() if k in own}, f"{type(self).__name__}.load_state_dict")
+        return missing, unexpected
 
     def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Module:
         """Move every parameter and buffer to ``backend`` and/or cast floats to ``dtype``, in place (the

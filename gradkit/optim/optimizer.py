@@ -1,0 +1,288 @@
+"""``Optimizer``: PyTorch's base class (parameter groups, per-parameter state, ``zero_grad``, ``state_dict``), in
+tinygrad's shape: every piece of state is a Tensor, updated through the one door (``Tensor._assign``).
+
+- ``param_groups``: a list of dicts (``ParamGroup``), each with ``params`` and the hyper-parameters, as torch's:
+  ``[{'params': decay, 'weight_decay': 0.1}, {'params': no_decay, 'weight_decay': 0.0}]``. A group's ``lr`` is
+  a float in the dict, as torch's, and also a 0-d float64 Tensor that the update reads: setting
+  ``group['lr'] = x`` (a schedule) writes that tensor, so a compiled step sees the new rate without a new trace.
+- ``state``: per parameter, a dict of Tensors (``step``, ``exp_avg``, ``momentum_buffer``...), on the
+  parameter's backend (they follow it when ``Module.to`` moves it).
+- ``state_dict()`` is torch's layout: ``{'state': {index: {name: Tensor}}, 'param_groups': [{..., 'params':
+  [indices]}]}``; ``load_state_dict`` checks the whole dict first, then copies through the shared named-tensor
+  walker (``gradkit._statedict``), as ``Module.load_state_dict`` does.
+
+Source: PyTorch's ``torch.optim.Optimizer`` documentation; tinygrad's ``nn/optim.py`` (state as tensors).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _statedict
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "ParamGroup", "required"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required: Any = _Required()  # torch's marker for a hyper-parameter without a default (SGD's lr)
+
+
+class ParamGroup(dict):
+    """One parameter group: a dict, as torch's. Its ``lr`` also lives in a 0-d float64 Tensor per backend
+    (``lr_tensor``), rewritten through the door whenever the dict's ``lr`` is set."""
+
+    #: The keys whose values reach an update through tensors (``gradkit.compile`` does not guard them).
+    _tensor_mirrored = frozenset({"lr"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lr_tensors: dict[Any, Tensor] = {}
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        if key == "lr":
+            with no_grad():
+                for t in self._lr_tensors.values():
+                    t.fill_(value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def lr_tensor(self, backend: Any) -> Tensor:
+        """This group's learning rate as a 0-d float64 Tensor on ``backend`` (made on first use)."""
+        found = self._lr_tensors.get(backend)
+        if found is None:
+            found = self._lr_tensors[backend] = Tensor(float(self["lr"]), dtype="float64", backend=backend)
+        return found
+
+
+class Optimizer:
+    """The base of gradkit's optimizers (see the module docstring).
+
+    Args:
+        params: an iterable of Tensors, of ``(name, Tensor)`` pairs (``model.named_parameters()``), or of dicts
+            that each define a parameter group (``params`` plus any hyper-parameter of ``defaults``).
+        defaults: the hyper-parameters of a group that does not set them.
+
+    Raises:
+        TypeError: ``params`` is a single Tensor; an entry that is not a Tensor; a non-float parameter; a
+            parameter that is not a leaf.
+        ValueError: no parameters; a parameter in two groups (or twice in one).
+    """
+
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[Tensor, dict[str, Tensor]] = {}
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params argument given to the optimizer should be an iterable "
+                            "of Tensors or dicts, but got a Tensor; wrap it in a list")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list; pass model.parameters() of a "
+                             "model that has some")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k not in ("params", "param_names")]
+        return "\n".join([*lines, ")"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (``{'params': [...], ...}``), its missing hyper-parameters from ``defaults``, as torch's.
+
+        Raises:
+            KeyError: a required hyper-parameter missing. ValueError: a parameter already in another group.
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        group = ParamGroup(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        names, tensors = _parse_params(list(params), type(self).__name__)
+        group["params"] = tensors
+        if names is not None:
+            group["param_names"] = names
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise KeyError(f"parameter group didn't specify a value of required optimization parameter {key}")
+            group.setdefault(key, default)
+        self._check_hyper(group)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in tensors):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def _check_hyper(self, group: dict[str, Any]) -> None:
+        """Raise torch's ValueError for a hyper-parameter out of range (the subclasses' checks)."""
+        lr = group.get("lr")
+        if lr is not None and lr is not required and not (isinstance(lr, Tensor) or lr >= 0):
+            raise ValueError(f"Invalid learning rate: {lr}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``grad = None`` (torch's default), or, with ``set_to_none=False``,
+        zeros written into the existing gradient tensors."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    with no_grad():
+                        p.grad.zero_()
+
+    def step(self, closure: Any = None) -> Any:
+        """One update of every parameter that has a gradient; ``closure`` (re-evaluates the loss) is called first
+        when given, and its loss returned, as torch's."""
+        loss = None
+        if closure is not None:
+            from ..autograd import enable_grad
+
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(group, p, p.grad)
+        return loss
+
+    def _update(self, group: ParamGroup, p: Tensor, grad: Tensor) -> None:
+        raise NotImplementedError
+
+    def _state(self, p: Tensor, names: tuple[str, ...], like_param: tuple[str, ...]) -> dict[str, Tensor]:
+        """``state[p]``, made on first use (0-d float32 ``step``; the ``like_param`` buffers zero, in ``p``'s
+        shape and dtype), and moved to ``p``'s backend if the model moved."""
+        st = self.state.get(p)
+        if st is None:
+            st = self.state[p] = {}
+            for name in names:
+                st[name] = (Tensor(p.backend.zeros(p.shape, p._data.dtype), backend=p.backend) if name in like_param
+                            else Tensor(0.0, dtype="float32", backend=p.backend))
+        else:
+            for t in st.values():
+                if t.backend != p.backend:
+                    from .. import _inplace
+
+                    _inplace.rebind(t, p.backend.asarray(t.numpy()), p.backend)
+        return st
+
+    # state dicts
+    def state_dict(self) -> dict[str, Any]:
+        """torch's layout: ``{'state': {index: {name: Tensor}}, 'param_groups': [{hyper-parameters, 'params':
+        [indices]}]}``, parameters numbered across groups in order. The tensors are the optimizer's own (as
+        torch's): save them, or ``copy.deepcopy`` the dict."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            out = {k: v for k, v in group.items() if k != "params"}
+            out["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(out)
+        state = {index[id(p)]: dict(st) for p, st in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (possibly through ``gradkit.save``/``load``): the groups'
+        hyper-parameters and every state tensor, copied onto each parameter's backend (floats in its dtype,
+        ``step`` as it is). The whole dict is checked before anything changes.
+
+        Raises:
+            ValueError: torch's messages for another number of groups or of parameters in a group; a state entry
+                for a parameter that does not exist, of another shape, or not a tensor.
+        """
+        cls = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{cls}.load_state_dict expects the dict that state_dict() returned ('state' and "
+                             f"'param_groups'), got {type(state_dict).__name__}")
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        params: dict[int, Tensor] = {}
+        for mine, theirs in zip(self.param_groups, groups):
+            if len(theirs["params"]) != len(mine["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                                 "optimizer's group")
+            params.update(zip((int(i) for i in theirs["params"]), mine["params"]))
+        new_state, targets, values = self._load_targets(state_dict["state"], params)
+        _statedict.copy_in(targets, values, f"{cls}.load_state_dict")
+        self.state.update(new_state)
+        for mine, theirs in zip(self.param_groups, groups):
+            for key, value in theirs.items():
+                if key not in ("params", "param_names"):
+                    mine[key] = tuple(value) if isinstance(value, list) else value
+
+    def _load_targets(self, state: dict[Any, Any], params: dict[int, Tensor]) -> tuple[
+            dict[Tensor, dict[str, Tensor]], dict[str, Tensor], dict[str, Any]]:
+        """Per parameter, its state dict as it will be (tensors made where missing, registered only once the load
+        succeeds), and the tensors and values of the copy, by dotted path."""
+        new_state: dict[Tensor, dict[str, Tensor]] = {}
+        targets: dict[str, Tensor] = {}
+        values: dict[str, Any] = {}
+        for key, entries in state.items():
+            i = int(key)
+            if i not in params:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, which no group "
+                                 "has")
+            p = params[i]
+            st = new_state[p] = dict(self.state.get(p, {}))
+            for name, value in entries.items():
+                array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+                if name not in st:
+                    dtype = array.dtype if name == "step" or array.dtype.kind != "f" else p._data.dtype
+                    st[name] = Tensor(p.backend.zeros(array.shape, dtype), backend=p.backend)
+                targets[f"{i}.{name}"], values[f"{i}.{name}"] = st[name], array
+        return new_state, targets, values
+
+
+def _parse_params(items: list[Any], owner: str) -> tuple[list[str] | None, list[Tensor]]:
+    """The tensors of a group, and their names when given as ``(name, Tensor)`` pairs."""
+    names: list[str] = []
+    tensors: list[Tensor] = []
+    for i, item in enumerate(items):
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            name, t = item
+            names.append(name)
+        else:
+            t = item
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{owner} can only optimize Tensors, but parameter {i} is a {type(t).__name__}")
+        if not t.backend.xp.isdtype(t._data.dtype, "real floating"):
+            raise TypeError(f"{owner}: parameter {i} has dtype {t.dtype}; only floating-point tensors can be "
+                            "optimized")
+        if not t.is_leaf:
+            raise ValueError(f"{owner} can't optimize a non-leaf Tensor (parameter {i}); pass the leaf, e.g. "
+                             "t.detach().requires_grad_()")
+        tensors.append(t)
+    if len({id(t) for t in tensors}) != len(tensors):
+        raise ValueError(f"{owner}: a parameter appears more than once in a group; pass each parameter once")
+    if names and len(names) != len(tensors):
+        raise TypeError(f"{owner}: mix of named and unnamed parameters in one group")
+    return (names or None), tensors
+
+
+def check_range(name: str, value: Any, low: float = 0.0, high: float = math.inf) -> None:
+    """torch's ValueError for a hyper-parameter outside ``[low, high)`` (``Invalid beta parameter at index 0``)."""
+    if not (isinstance(value, (int, float, np.floating, np.integer)) and low <= value < high):
+        raise ValueError(f"Invalid {name}: {value}")
