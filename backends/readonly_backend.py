@@ -34,6 +34,16 @@ def freeze(x: Any) -> Any:
     return x
 
 
+def _plain(x: Any) -> Any:
+    """``x`` with Frozen arrays seen as plain (still read-only) ndarrays: numpy's own functions (``mean``) update
+    their fresh temporaries in place, which a Frozen result would refuse."""
+    if type(x) is Frozen:
+        return x.view(np.ndarray)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_plain(v) for v in x)
+    return x
+
+
 class _Namespace:
     """``numpy_fast`` whose functions return read-only arrays."""
 
@@ -44,7 +54,7 @@ class _Namespace:
 
             @functools.wraps(fn)
             def frozen(*args: Any, **kwargs: Any) -> Any:
-                return freeze(fn(*args, **kwargs))
+                return freeze(fn(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()}))
 
             real = frozen
         setattr(self, name, real)

@@ -76,6 +76,41 @@ class GradkitMLP:
         return [loss for _, loss, _ in self.run.history]
 
 
+class ClosureMLP:
+    """The course's own step, compiled: the parameters in a list, the data tensors and an SGD optimizer captured
+    from the enclosing scope, a fresh index tensor each call (``gradkit.compile`` finds its state itself)."""
+
+    def __init__(self, backend: Any, X: np.ndarray, Y: np.ndarray, init: dict[str, np.ndarray], batch: int,
+                 dtype: str, seed: int = SEED) -> None:
+        import gradkit as gk
+        import gradkit.nn.functional as F
+
+        Xtr, Ytr = gk.tensor(X, device=backend), gk.tensor(Y, device=backend)
+        C, W1, b1, W2, b2 = params = [gk.tensor(init[k], device=backend, dtype=dtype, requires_grad=True)
+                                      for k in ("C", "W1", "b1", "W2", "b2")]
+        opt = gk.optim.SGD(params, lr=LR)
+
+        @gk.compile
+        def step(ix: Any) -> Any:
+            emb = C[Xtr[ix]]
+            h = gk.tanh(emb.view(emb.shape[0], -1) @ W1 + b1)
+            logits = h @ W2 + b2
+            loss = F.cross_entropy(logits, Ytr[ix])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.step, self.backend, self.batch, self.n = step, backend, batch, X.shape[0]
+        self.tensor = gk.tensor
+        self.rng = np.random.default_rng([seed, 1])
+
+    def __call__(self, k: int) -> None:
+        for _ in range(k):
+            self.step(self.tensor(self.rng.integers(0, self.n, self.batch), device=self.backend))
+        self.backend.synchronize()
+
+
 # the embedding backward in plain numpy: dC[v] = sum of demb rows whose index is v ----------------------------
 def emb_add_at(C_shape: tuple[int, int], ix: np.ndarray, demb: np.ndarray) -> np.ndarray:
     dC = np.zeros(C_shape, demb.dtype)

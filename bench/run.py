@@ -104,6 +104,8 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
         "gradkit": "gradkit.train.fit(run, splits, max_steps=run.step + k) on the numpy backend, the step compiled "
                    "(gradkit.compile: fit's default)",
         "eager": "the same fit(..., compiled=False): the eager engine (Tensors, graph, topological sort)",
+        "closure": "the course's step as a closure (parameters in a list, data and SGD captured, a fresh index "
+                   "tensor each call) under gradkit.compile",
         "numpy": "the step by hand in plain numpy, analytic backward, in-place SGD",
         "torch_optim": "PyTorch eager, torch.optim.SGD (zero_grad, backward, step: gradkit's calls)",
         "torch_manual": "PyTorch eager, the course's loop (p.grad = None; backward; p.data += -lr * p.grad)",
@@ -119,6 +121,7 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
                 g = mlp_step.GradkitMLP(backend, batch, dtype)
                 init = g.weights()
                 contenders = {"gradkit": g, "eager": mlp_step.GradkitMLP(backend, batch, dtype, compiled=False),
+                              "closure": mlp_step.ClosureMLP(backend, X, Y, init, batch, dtype),
                               "numpy": mlp_step.HandNumpyMLP(X, Y, init, batch, emb["fastest"])}
                 if torch is not None:
                     contenders["torch_optim"] = mlp_step.TorchMLP(torch, X, Y, init, batch, update="optim")
@@ -139,6 +142,7 @@ def section_mlp(torch: Any, mode: str) -> dict[str, Any]:
                     if name != "gradkit":
                         this["ratio_gradkit_over"][name] = common.paired_ratio(samples["gradkit"], samples[name])
                 this["ratio_eager_over_numpy"] = common.paired_ratio(samples["eager"], samples["numpy"])
+                this["ratio_closure_over_numpy"] = common.paired_ratio(samples["closure"], samples["numpy"])
                 if torch is not None:  # the faster PyTorch way of this configuration: the stricter comparison
                     best = min(("torch_optim", "torch_manual"), key=lambda n: this["ms_per_step"][n]["median"])
                     this["torch_best"] = best
@@ -331,6 +335,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             v = r["ratio_gradkit_over"]["numpy"]["median"]
             rows.append((f"compiled gradkit / hand numpy, batch {batch}, float32", f"<= {limit}", f"{v:.2f}",
                          verdict(v, limit)))
+    for batch, limit in ((32, 1.10), (8192, 1.02)):  # the course's closure-style step, compiled
+        r = mlp.get((batch, "float32"))
+        if r and "ratio_closure_over_numpy" in r:
+            v = r["ratio_closure_over_numpy"]["median"]
+            rows.append((f"compiled closure-style step / hand numpy, batch {batch}, float32", f"<= {limit}",
+                         f"{v:.2f}", verdict(v, limit)))
     for r in results.get("alone", {}).get("rows", []):
         if r.get("batch") == 8192 and r.get("dtype") == "float32" and "error" not in r:
             v = r["ratio_gradkit_over_numpy"]["median"]

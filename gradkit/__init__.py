@@ -8,7 +8,7 @@ The names a PyTorch user reaches for live here with PyTorch's signatures (``grad
 from backends import BackendUnavailableError, DeviceMismatchError, Generator, UnknownBackendError, get_backend
 from backends.random import default_generator, manual_seed
 
-from . import functional, nn
+from . import functional, nn, optim
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .compile import GradkitCompileWarning, compile  # noqa: A004 (torch.compile's name; the module stays importable)
 from .creation import (
@@ -48,7 +48,7 @@ __all__ = [
     "float32", "float64", "full", "full_like", "functional", "get_backend", "histogram", "index_put", "int32",
     "int64", "is_grad_enabled", "linear", "linspace", "log", "log10", "log_softmax", "long", "manual_seed",
     "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "multinomial", "nn", "no_grad", "one_hot",
-    "ones", "ones_like", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape",
+    "ones", "ones_like", "optim", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape",
     "set_grad_enabled", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]

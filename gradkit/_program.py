@@ -92,6 +92,70 @@ def _reads(entry: tuple) -> list[int]:
     return found
 
 
+_PURE = frozenset({"call", "op", "unary", "getitem", "attr", "method"})
+_WRITES = frozenset({"iop", "setitem"})
+
+
+def _cse(tape: Tape, entries: list[tuple]) -> tuple[list[tuple], dict[int, int]]:
+    """Common subexpressions removed: an entry that repeats an earlier one (the same operation on the same values,
+    with no write in between) reads the earlier result instead (the engine checks an index tensor's bounds
+    once per use: the step's second use reuses the first check). Returns the entries and the slot map."""
+    alias: dict[int, int] = {}
+    seen: dict[Any, int] = {}
+    out: list[tuple] = []
+    for e in entries:
+        e = _remap(tape, e, alias) if alias else e
+        if e[0] in _WRITES:
+            seen.clear()  # conservative: any write may change what an earlier result read
+        elif e[0] in _PURE and e[1] is not None and tape.values[e[1]].value is None:
+            key = _key((e[0], *e[2:]))  # the operation and its operands, not the output slot
+            if key is not None:
+                if key in seen:
+                    alias[e[1]] = seen[key]
+                    continue
+                seen[key] = e[1]
+        out.append(e)
+    return out, alias
+
+
+def _key(obj: Any) -> Any:
+    """A hashable description of an entry's operation and operands (Refs by slot), or None."""
+    t = type(obj)
+    if t is Ref:
+        return ("ref", obj._s)
+    if t is tuple or t is list:
+        parts = tuple(_key(x) for x in obj)
+        return None if None in parts else (t.__name__, parts)
+    if t is dict:
+        parts = tuple((k, _key(v)) for k, v in obj.items())
+        return None if any(v is None for _, v in parts) else ("dict", parts)
+    if t is slice:
+        return ("slice", _key(obj.start), _key(obj.stop), _key(obj.step))
+    if obj is None or t in (bool, int, float, str) or obj is Ellipsis:
+        return (t.__name__, obj)
+    try:
+        hash(obj)
+    except TypeError:
+        return ("id", id(obj))  # an array constant: the same object only
+    return ("obj", id(obj))
+
+
+def _remap(tape: Tape, obj: Any, alias: dict[int, int]) -> Any:
+    t = type(obj)
+    if t is Ref:
+        target = alias.get(obj._s)
+        return obj if target is None else tape.values[target]
+    if t is tuple:
+        return tuple([_remap(tape, x, alias) for x in obj])
+    if t is list:
+        return [_remap(tape, x, alias) for x in obj]
+    if t is dict:
+        return {k: _remap(tape, v, alias) for k, v in obj.items()}
+    if t is slice:
+        return slice(_remap(tape, obj.start, alias), _remap(tape, obj.stop, alias), _remap(tape, obj.step, alias))
+    return obj
+
+
 def _aliases(entry: tuple) -> bool:
     kind = entry[0]
     if kind == "getitem":
@@ -114,8 +178,10 @@ class Program:
                                        "_max_reduce": numpy_fast._max_reduce}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
+        entries, alias = _cse(tape, tape.entries)
+        outputs = self.outputs = [alias.get(s, s) for s in outputs]
         needed = set(outputs)
-        entries = self._live(self._fold(self._live(tape.entries, needed), set(outputs)), needed)
+        entries = self._live(self._fold(self._live(entries, needed), set(outputs)), needed)
         if not keep_all:
             entries = self._reuse(entries, set(outputs) | set(tape.inputs))
         arrays = self._hoist(entries)
@@ -221,7 +287,8 @@ class Program:
         out: list[tuple] = []
         for i, e in enumerate(entries):
             a: Any = e[3] if e[0] == "op" else e[3][0] if e[0] == "call" and len(e[3]) == 1 and not e[4] else None
-            ok = (type(a) is Ref and a._s in fresh and a._s not in keep and a._s not in viewed and last.get(a._s) == i
+            ok = (type(a) is Ref and a.mutable and a._s in fresh and a._s not in keep and a._s not in viewed
+                  and last.get(a._s) == i
                   and a._s not in self.folded and a.shape and e[1] is not None
                   and values[e[1]].shape == a.shape and values[e[1]].dtype == a.dtype)
             if ok and e[0] == "op" and e[2] in ("+", "-", "*", "/"):

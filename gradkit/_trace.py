@@ -41,13 +41,15 @@ class Ref:
     alone, which the program may fold) the value. The tape never keeps the arrays themselves, so a trace frees
     its temporaries as early as the eager call does."""
 
-    __slots__ = ("_s", "kind", "value", "shape", "dtype", "ufunc_ok")
+    __slots__ = ("_s", "kind", "value", "shape", "dtype", "ufunc_ok", "mutable")
 
     def __init__(self, slot: int, value: Any) -> None:
         dtype = getattr(value, "dtype", None)
         self._s, self.kind, self.value = slot, getattr(dtype, "kind", ""), None
         self.shape, self.dtype = getattr(value, "shape", None), dtype
         self.ufunc_ok = type(value) is np.ndarray  # numpy's out= works on it
+        flags = getattr(getattr(value, "_array", value), "flags", None)  # (strict wraps a numpy array)
+        self.mutable = flags is None or bool(getattr(flags, "writeable", True))  # the program may reuse it
 
 
 class Tape:

@@ -54,7 +54,7 @@ from .tensor import Tensor
 __all__ = ["Compiled", "GradkitCompileWarning", "compile"]
 
 _IMMUTABLE = (type(None), bool, int, float, str, np.generic, Backend)
-_HOOKS = ("zeros", "full", "arange", "astype", "scatter_add", "put")
+_HOOKS = ("zeros", "full", "arange", "astype", "scatter_add", "put", "scratch")
 _OPAQUE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, type,
            functools.partial, np.ndarray, Tensor, weakref.ref)
 _MAX_DEPTH, _MAX_CELLS = 8, 20000
@@ -218,7 +218,8 @@ class World:
             self._walk(value, 0)
 
     def _walk(self, obj: Any, depth: int) -> None:
-        if id(obj) in self._seen or depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS or not _walkable(obj):
+        if (id(obj) in self._seen or depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS or not _walkable(obj)
+                or _is_data(obj)):
             return
         self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
@@ -229,20 +230,35 @@ class World:
             else:
                 self._walk(value, depth + 1)
 
-    def guards(self, code: Code) -> None:
-        """Guard lines: every container holds what it held (numbers by value, the rest by identity)."""
+    def guards(self, code: Code, read: set[int]) -> None:
+        """Guard lines: every container the program depends on holds what it held (numbers by value, the rest by
+        identity). Tensors the step did not read (``read``: their ids) and containers of nothing else are left
+        out: a model attribute holding the last minibatch, say, is not part of the step."""
+        by_id = {id(obj): (obj, items) for obj, items, _ in self.containers}
+        memo: dict[int, bool] = {}
+
+        def relevant(value: Any) -> bool:
+            if isinstance(value, Tensor):
+                return id(value) in read
+            if id(value) not in by_id:
+                return not _is_data(value)
+            key = id(value)
+            if key not in memo:
+                memo[key] = False  # a cycle counts as not relevant through itself
+                memo[key] = any(relevant(v) for _, v in _cells(by_id[key][1]))
+            return memo[key]
+
         for obj, items, _ in self.containers:
-            if isinstance(items, list) and not any(isinstance(v, Tensor) or _walkable(v) for v in items):
-                continue  # a list of numbers (a loss history): data the program does not read
+            if not relevant(obj):
+                continue
             skip = getattr(obj, "_tensor_mirrored", ())
             name = code.const(items)
             if isinstance(items, list):
                 code.guard(f"len({name}) != {len(items)}")
             for key, value in _cells(items):
-                if key in skip:
+                if key in skip or not relevant(value):
                     continue
-                cell = f"{name}[{code.const(key)}]" if not isinstance(items, dict) or key in items else "None"
-                cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else cell
+                cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
                 if isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
                     code.guard(f"type({cell}) is not {code.const(type(value))} or {cell} != {code.const(value)}")
                 else:
@@ -265,6 +281,14 @@ class World:
 
 
 _ABSENT = object()
+
+
+def _is_data(value: Any) -> bool:
+    """A list of numbers, or of lists or tuples of numbers (a loss history, logged statistics): data a program
+    does not read, left unguarded (its length changes as a run goes on)."""
+    if isinstance(value, (list, tuple)):
+        return isinstance(value, list) and all(_is_data(v) or isinstance(v, (int, float, np.generic)) for v in value)
+    return False
 
 
 def _cells(items: Any) -> Iterator[tuple[Any, Any]]:
@@ -403,7 +427,7 @@ class Tracer:
             return "None"
 
         self._arg_code(code)
-        self.world.guards(code)
+        self.world.guards(code, set(self.inputs))
         self._read_inputs()
         self._write_tensors(out)
         self._write_world(out)
@@ -639,14 +663,21 @@ def _patch(backend: Backend, tape: Tape) -> Callable[[], None]:
         tape.host_read(".numpy() / to_numpy")
         return real_to_numpy(_real(array))
 
+    def setitem(array: Any, key: Any, value: Any) -> Any:
+        if real.writeable(_real(array)):  # in place: recorded as an index assignment
+            array[key] = value
+            return array
+        return tape.call(real.setitem, array, key, value)
+
     backend.owns, backend.asarray, backend.to_numpy = owns, asarray, to_numpy  # type: ignore[method-assign]
+    backend.setitem = setitem  # type: ignore[method-assign]
     backend.writeable = lambda a: real.writeable(_real(a))  # type: ignore[method-assign]
     backend.contiguous = lambda a: real.contiguous(_real(a))  # type: ignore[method-assign]
     backend.xp = Namespace(tape, real_xp)
 
     def restore() -> None:
         backend.xp = real_xp
-        for name in (*_HOOKS, "owns", "asarray", "to_numpy", "writeable", "contiguous"):
+        for name in (*_HOOKS, "owns", "asarray", "to_numpy", "writeable", "contiguous", "setitem"):
             vars(backend).pop(name, None)
 
     return restore

@@ -241,27 +241,27 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
         raise ValueError(f"gelu: approximate={approximate!r} is not available (the exact form needs erf, which "
                          "the array API standard lacks); use approximate='tanh', makemore's NewGELU")
     xp = x.backend.xp
-    xd = x._data
+    xd, be = x._data, x.backend
     x2 = xd * xd  # kept for the backward; every other temporary is updated in place
-    inner = x2 * 0.044715
+    inner = be.scratch(x2 * 0.044715)
     inner += 1.0
     inner *= xd
     inner *= _GELU_C  # sqrt(2/pi) (x + 0.044715 x^3)
     t = xp.tanh(inner)
-    out = t + 1.0
+    out = be.scratch(t + 1.0)
     out *= xd
     out *= 0.5
 
     def backward(g: Any) -> tuple[Any]:
         # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-        slope = x2 * (3 * 0.044715)
+        slope = be.scratch(x2 * (3 * 0.044715))
         slope += 1.0
         slope *= _GELU_C
         slope *= xd
-        sech2 = t * t
+        sech2 = be.scratch(t * t)
         sech2 -= 1.0  # t^2 - 1 = -(1 - t^2)
         slope *= sech2
-        d = t + 1.0
+        d = be.scratch(t + 1.0)
         d -= slope
         d *= 0.5
         d *= g

@@ -58,8 +58,7 @@ class CountingBigram(LanguageModel):
             hi = min(lo + chunk, n)  # (the array API does not allow a slice past the end)
             nexts = functional.one_hot(Y[lo:hi].long(), v).astype(self.counts.dtype)._data
             prev = X[lo:hi].long()._data[:, -1]
-            self.counts._data = be.scatter_add(self.counts._data, prev, nexts)
-        self.counts._version += 1
+            self.counts._assign(be.scatter_add(self.counts._data, prev, nexts))  # through the one door
         return self
 
     def log_probs(self) -> Tensor:

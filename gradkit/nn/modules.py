@@ -147,8 +147,11 @@ def _init(generator: Generator, shape: tuple[int, ...], scale: float, dtype: Any
 
 
 def _transposed(array: Any, generator: Generator) -> Any:
-    """A fresh contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed."""
-    return generator.backend.xp.asarray(generator.backend.xp.matrix_transpose(array), copy=True)
+    """A fresh C-contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed (flattened first: a
+    plain copy would keep the transposed, Fortran-ordered layout, and a matmul's rounding depends on layout)."""
+    xp = generator.backend.xp
+    rows, cols = array.shape
+    return xp.reshape(xp.reshape(xp.matrix_transpose(array), (-1,)), (cols, rows))
 
 
 class Linear(Module):

@@ -76,7 +76,7 @@ class AdamW(Optimizer):
         m._assign((g - m._data) * (1 - beta1), op=operator.iadd)
         v._assign(beta2, op=operator.imul)
         v._assign((1 - beta2) * g * g, op=operator.iadd)  # torch's addcmul: (value * g) * g
-        t = xp.astype(step._data, xp.float64)
+        t = xp.asarray(step._data, dtype=xp.float64)  # a 0-d array (never a numpy scalar: their pow rounds otherwise)
         step_size = xp.astype(lr / (1 - beta1**t), dtype)
         denom = xp.sqrt(v._data) / xp.astype(xp.sqrt(1 - beta2**t), dtype) + eps
         p._assign(step_size * (m._data / denom), op=operator.isub)
