@@ -110,13 +110,18 @@ def _register(t: Tensor, out: Tensor, fn: Callable[[Any], Any], diff: bool, over
     else:
         root, inner = view.root, view.fn
         if inner is not _identity:
-            fn = inner if fn is _identity else (lambda x, f=inner, g=fn: g(f(x)))
+            fn = inner if fn is _identity else _compose(inner, fn)
         diff, overlaps = diff and view.diff, overlaps or view.overlaps
     st = root._st or storage(root)
     out._st = st
     out._view = View(root, fn, diff, overlaps)
     st.register(out)
     return out
+
+
+def _compose(f: Callable[[Any], Any], g: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``g`` after ``f``: a view of a view, from its root."""
+    return lambda x: g(f(x))
 
 
 def alias(t: Tensor, tracked: bool = True) -> Tensor:
@@ -157,7 +162,7 @@ def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None
                 (t._st or storage(t)).version += 1
             return t
     fresh = op is not None
-    if fresh:  # the out-of-place op, recorded like any other (torch's in-place ops are differentiable)
+    if op is not None:  # the out-of-place op, recorded like any other (torch's in-place ops are differentiable)
         value = _combine(t, value, op)
     src = _as_source(t, value)
     if key is None and view is None:
@@ -167,10 +172,21 @@ def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None
     st = t._st or storage(t)
     if view is None or view.tracked:
         st.version += 1
-    if fresh and src._grad_fn is not None:  # the op's own reading of t: its old array is intact (rebound)
-        node = src._grad_fn
-        node.saved = tuple((s, st.version if s is st else v, d) for s, v, d in node.saved)
+    if fresh and src._grad_fn is not None:
+        _restamp(src._grad_fn, st)
     return t
+
+
+def _restamp(node: Node, st: Storage) -> None:
+    """The in-place op's own reading of its first operand (``self``) needs no check: a recorded write rebinds, so
+    the array that op saved is never changed again (torch saves ``original_self`` for the same reason). A second
+    reading of the same storage (``x *= x``: ``other`` is ``self``) stays checked, and raises as in torch."""
+    saved = list(node.saved)
+    for i, (s, _, _) in enumerate(saved):
+        if s is st:
+            del saved[i]
+            break
+    node.saved = tuple(saved)
 
 
 def rebind(t: Tensor, array: Any, backend: Any = None) -> None:
@@ -285,6 +301,19 @@ def _as_source(t: Tensor, value: Any) -> Tensor:
     return src
 
 
+def _fit(src: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``src`` without the leading size-1 axes it has beyond ``shape``'s (torch drops them: ``logits[i] =
+    model(x[[i]])`` writes a ``(1, V)`` row into a ``(V,)`` region), checked to broadcast to ``shape``."""
+    extra = src.ndim - len(shape)
+    if extra > 0:
+        if any(n != 1 for n in src.shape[:extra]):
+            raise RuntimeError(f"the shape {list(src.shape)} of the value does not broadcast to the shape "
+                               f"{list(shape)} of the tensor written in place")
+        src = src.reshape(src.shape[extra:])
+    _broadcast(shape, src.shape)
+    return src
+
+
 def _edge(t: Tensor) -> Any:
     return (t._grad_fn or t) if t.requires_grad else None
 
@@ -296,7 +325,7 @@ def _replace_root(t: Tensor, src: Tensor, recorded: bool, fresh: bool) -> None:
     shape = t.shape
     same = tuple(src._data.shape) == shape
     if not same:
-        _broadcast(shape, tuple(src._data.shape))
+        src = _fit(src, shape)
     new = src._data if same and fresh else xp.asarray(xp.broadcast_to(src._data, shape), copy=True)
     if recorded:
         old = t._grad_fn
@@ -332,7 +361,7 @@ def _write_region(t: Tensor, root: Tensor, src: Tensor, key: Any, recorded: bool
     be, xp = t.backend, t.backend.xp
     data_ids = _region(t, root, key)
     shape = tuple(data_ids.shape)
-    _broadcast(shape, tuple(src._data.shape))
+    src = _fit(src, shape)
     flat_ids = xp.reshape(data_ids, (-1,))
     values = xp.reshape(xp.broadcast_to(src._data, shape), (-1,))
     new = xp.reshape(be.put(xp.asarray(xp.reshape(root._data, (-1,)), copy=True), flat_ids, values), root.shape)

@@ -170,7 +170,8 @@ class Node:
     __slots__ = ("parents", "backward", "saved", "op", "retain")
 
     def __init__(self, parents: tuple, backward: Callable[[Any], Any], saved: tuple, op: str) -> None:
-        self.parents, self.backward, self.saved, self.op, self.retain = parents, backward, saved, op, None
+        self.parents, self.backward, self.saved, self.op = parents, backward, saved, op
+        self.retain: Any = None
 
     def __repr__(self) -> str:
         return f"<{self.op} node>"

@@ -630,12 +630,13 @@ def _hook(tracer: Tracer) -> Callable[[], None]:
         made.append(weakref.ref(t))
         _INIT(t, *a, **k)
 
-    Tensor._data = property(get, set_)  # type: ignore[assignment,method-assign]
-    Tensor.grad = property(_GRAD.__get__, set_grad)  # type: ignore[assignment,method-assign]
-    Tensor._init = init  # type: ignore[method-assign]
+    hooks = {"_data": property(get, set_), "grad": property(_GRAD.__get__, set_grad), "_init": init}
+    for name, hook in hooks.items():  # class attributes in front of the slots, while tracing only
+        setattr(Tensor, name, hook)
 
     def unhook() -> None:
-        Tensor._data, Tensor.grad, Tensor._init = _SLOT, _GRAD, _INIT  # type: ignore[assignment,method-assign]
+        for name, original in (("_data", _SLOT), ("grad", _GRAD), ("_init", _INIT)):
+            setattr(Tensor, name, original)
 
     return unhook
 
@@ -669,10 +670,10 @@ def _patch(backend: Backend, tape: Tape) -> Callable[[], None]:
             return array
         return tape.call(real.setitem, array, key, value)
 
-    backend.owns, backend.asarray, backend.to_numpy = owns, asarray, to_numpy  # type: ignore[method-assign]
-    backend.setitem = setitem  # type: ignore[method-assign]
-    backend.writeable = lambda a: real.writeable(_real(a))  # type: ignore[method-assign]
-    backend.contiguous = lambda a: real.contiguous(_real(a))  # type: ignore[method-assign]
+    patched = {"owns": owns, "asarray": asarray, "to_numpy": to_numpy, "setitem": setitem,
+               "writeable": lambda a: real.writeable(_real(a)), "contiguous": lambda a: real.contiguous(_real(a))}
+    for name, fn in patched.items():
+        setattr(backend, name, fn)
     backend.xp = Namespace(tape, real_xp)
 
     def restore() -> None:

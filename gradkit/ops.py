@@ -534,7 +534,10 @@ def expand(a: Tensor, *sizes: Any) -> Tensor:
     go in front, and only size-1 axes grow. A view whose elements share memory: writing through it raises.
 
     Raises:
-        RuntimeError: torch's message for a size that is neither -1, the axis's size, nor a growth of 1."""
+        RuntimeError: torch's message for a size that is neither -1, the axis's size, nor a growth of 1.
+        TypeError: no size at all (``expand(())`` is the 0-d shape)."""
+    if not sizes:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     sizes = dims(sizes)
     lead = len(sizes) - a.ndim
     if lead < 0:

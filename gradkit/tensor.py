@@ -428,6 +428,14 @@ class Tensor:
         """Fill with ``value`` (a number or a one-element tensor) in place; returns self."""
         return self._assign(value)
 
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """``clamp`` in place (recorded in a graph, as every in-place op); returns self."""
+        return self._assign(_pointwise.clamp(self, min, max))
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        """``masked_fill`` in place; returns self."""
+        return self._assign(_pointwise.masked_fill(self, mask, value))
+
     def __iadd__(self, other: Any) -> Tensor:
         """``self += other``: in place, as in PyTorch (every reference to ``self`` sees the change)."""
         return self._assign(other, op=operator.iadd)

@@ -505,3 +505,19 @@ def test_part5_wavenet_layers(backend):
         layer.training = False
     with gk.no_grad():
         assert model(Xtr[:5]).shape == (5, V)
+    # The lecture's "forward all of them", in grad mode as written: item assignment records each row.
+    for p in parameters:
+        p.grad = None
+    logits = gk.zeros(8, 27)
+    for i in range(8):
+        logits[i] = model(Xtr[[7 + i]])
+    assert logits.requires_grad and logits.shape == (8, V)
+    logits.sum().backward()
+    grads = [p.grad.numpy() for p in parameters]
+    for p in parameters:
+        p.grad = None
+    batch = model(Xtr[7:15])  # the same rows at once (eval mode: the rows are independent)
+    np.testing.assert_allclose(logits.detach().numpy(), batch.detach().numpy(), rtol=1e-5, atol=1e-6)
+    batch.sum().backward()
+    for g, p in zip(grads, parameters, strict=True):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-4, atol=1e-6)

@@ -283,6 +283,14 @@ def topk_args(draw):
 
 
 @st.composite
+def expand_args(draw):
+    x = draw(arr(draw(shapes(max_dims=3)), ALL))
+    target = [draw(st.sampled_from([1, 3])) if n == 1 else draw(st.sampled_from([n, -1])) for n in x.data.shape]
+    lead = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 1)))]
+    return x, tuple(lead + target)
+
+
+@st.composite
 def squeeze_args(draw):
     x = draw(arr(draw(shapes(max_dims=4)), ALL))
     return x, draw(axes(x.data.ndim))
@@ -487,6 +495,8 @@ OPS = [
     Op("reshape", lambda x, s: x.reshape(s), reshape_args()),
     Op("view", lambda x, s: x.view(s), reshape_args()),
     Op("permute", lambda x, p: x.permute(*p), permute_args()),
+    Op("t", lambda x: x.t(), shapes(max_dims=2).flatmap(lambda s: st.tuples(arr(s, ALL)))),
+    Op("expand", lambda x, s: x.expand(*s), expand_args()),
     Op("T", lambda x: x.T, shapes(2, 2).flatmap(lambda s: st.tuples(arr(s, ALL)))),
     Op("getitem index", lambda x, i: x[i], index_args()),
     Op("getitem pair", lambda x, i, j: x[i, j], index_args(2)),
@@ -635,7 +645,11 @@ NOT_DIFFERENTIATED = {
     "data": "torch's .data: test_tensor_numbers", "matmul": "drawn as @", "astype": "not a torch name",
     "zero_grad": "not a torch name", "index_put": "item assignment: test_item_assignment, test_torch_compare",
     "index_put_": "item assignment (in place)", "index_add_": "item assignment (in place)",
-    "retain_grad": "a flag: test_tensor_autograd",
+    "retain_grad": "a flag: test_tensor_autograd", "retains_grad": "a flag: test_tensor_autograd",
+    "grad_fn": "the node: test_torch_inplace checks the histories it records",
+    "clamp_": "in place: test_torch_inplace (values and gradients against torch)", "fill_": "in place",
+    "masked_fill_": "in place", "expand_as": "expand with another tensor's shape (drawn as expand)",
+    "optim": "a module: test_optim and test_torch_optim",
     "Generator": "a type; its numbers are gradkit's own (host numpy, the same on every backend), not torch's "
                  "(test_torch_names and test_lectures check the seeding API)", "default_generator": "as Generator",
     "manual_seed": "as Generator", "rand": "as Generator", "randn": "as Generator", "randint": "as Generator",

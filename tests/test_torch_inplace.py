@@ -1,0 +1,256 @@
+"""PyTorch's in-place semantics, against torch: aliasing after ``+=``, in-place ops on leaves and non-leaves in and
+out of grad mode, views written through either end, item assignment inside a graph, the error for a saved tensor
+that was modified, and writes through expanded views. Each case is written once against a library namespace
+(``gradkit`` or ``torch``); values, dtypes, versions and every gradient are compared, and where torch raises,
+gradkit raises the same kind of error with torch's words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import gradkit as gk  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def _t(lib: Any, be: Any, value: Any, grad: bool = False) -> Any:
+    if lib is torch:
+        return torch.tensor(value, dtype=torch.float64, requires_grad=grad)
+    return gk.tensor(value, dtype=gk.float64, requires_grad=grad, device=be)
+
+
+def _zeros(lib: Any, be: Any, *shape: int) -> Any:
+    return torch.zeros(*shape, dtype=torch.float64) if lib is torch else gk.zeros(*shape, dtype=gk.float64, device=be)
+
+
+def _ints(lib: Any, be: Any, value: Any) -> Any:
+    return torch.tensor(value) if lib is torch else gk.tensor(value, device=be)
+
+
+def _no_grad(lib: Any) -> Any:
+    return lib.no_grad()
+
+
+def alias_after_iadd(L: Any, be: Any) -> list:
+    y = _t(L, be, [1.0, 2.0, 3.0])
+    z = y
+    y += 1
+    y *= 2
+    y -= z / 4
+    y /= 3
+    return [z, y, y._version]
+
+
+def leaf_iadd_grad_mode(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0], grad=True)
+    x += 1
+    return [x]
+
+
+def leaf_ops_no_grad(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, -2.0, 3.0], grad=True)
+    with _no_grad(L):
+        x.mul_(2).add_(1).sub_(0.5).div_(4)
+        x.clamp_(-0.5, 1.0)
+    return [x, x.requires_grad, x.is_leaf, x._version]
+
+
+def nonleaf_ops_grad_mode(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, -2.0, 3.0], grad=True)
+    w = _t(L, be, [0.5, 0.25, -1.0], grad=True)
+    y = x * 1
+    y.mul_(w).add_(x).sub_(w, alpha=2).div_(3)
+    y.clamp_(-0.5, 1.0)
+    y.backward(_t(L, be, [1.0, 10.0, 100.0]))
+    return [y, x.grad, w.grad, y.is_leaf]
+
+
+def nonleaf_iadd_recorded(L: Any, be: Any) -> list:
+    x = _t(L, be, [[1.0, 2.0], [3.0, 4.0]], grad=True)
+    b = _t(L, be, [0.5, -0.5], grad=True)
+    out = x * 2  # part 3's Linear: self.out = x @ W; self.out += self.bias
+    child = out * 3  # computed from the values before the +=
+    out += b
+    out *= out
+    (out.sum() + child.sum()).backward()
+    return [out, child, x.grad, b.grad]
+
+
+def plain_receives_grad(L: Any, be: Any) -> list:
+    b = _t(L, be, [1.0, 2.0], grad=True)
+    c = _zeros(L, be, 2)
+    c += b * 3  # a plain tensor meeting one that requires grad joins the graph
+    flags = [c.requires_grad, c.is_leaf]
+    (c * c).sum().backward()
+    return [c, b.grad, *flags]
+
+
+def views_both_ends(L: Any, be: Any) -> list:
+    b = _zeros(L, be, 2, 3)
+    v = b.t()
+    v[0, 1] = 5
+    u = b.view(6)
+    u[5] = 9
+    row = b[1]
+    row += 1
+    s = b[:, 1:]
+    b.mul_(2)
+    e = b.unsqueeze(0)
+    e[0, 0, 0] = -1
+    d = b.detach()
+    d[0, 2] = 7
+    return [b, v, u, row, s, e, d, b._version, v._version]
+
+
+def view_in_graph(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0, 3.0, 4.0], grad=True)
+    w = _t(L, be, [5.0], grad=True)
+    y = x * 1
+    v1, v2 = y[0:2], y[1:3]
+    v1 *= 3  # through one view: the base and the other view follow, with their histories
+    y[3:] = w * 2  # through the base: the views follow
+    (v2 * _t(L, be, [1.0, 10.0])).sum().backward(retain_graph=True)
+    first = [x.grad.clone(), w.grad.clone()]
+    (y * _t(L, be, [1.0, 10.0, 100.0, 1000.0])).sum().backward()
+    return [y, v1, v2, *first, x.grad, w.grad]
+
+
+def item_assignment_in_graph(L: Any, be: Any) -> list:
+    x = _t(L, be, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], grad=True)
+    w = _t(L, be, [0.5, 2.0], grad=True)
+    y = x * 1
+    y[0, 1] = w[0] * 4
+    y[1] = w[1] * x[0]
+    y[:, 0] += w
+    y[_ints(L, be, [0, 1]), _ints(L, be, [2, 2])] -= 1  # part 4's dlogits[range(n), Yb] -= 1
+    (y * _t(L, be, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    return [y, x.grad, w.grad]
+
+
+def part4_scatter(L: Any, be: Any) -> list:
+    demb = _t(L, be, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], grad=True) * 1
+    dC = _zeros(L, be, 4, 2)
+    ix = _ints(L, be, [3, 0, 3])
+    for k in range(3):
+        dC[ix[k]] += demb[k]
+    flags = [dC.requires_grad, dC.is_leaf]
+    (dC * _t(L, be, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])).sum().backward()
+    return [dC, *flags]
+
+
+def part5_rows(L: Any, be: Any) -> list:
+    W = _t(L, be, [[1.0, 2.0], [3.0, 4.0]], grad=True)
+    logits = _zeros(L, be, 3, 2)
+    for i in range(3):
+        logits[i] = (W[i % 2] * (i + 1)).unsqueeze(0)  # logits[i] = model(x[[i]]): a (1, C) row
+    logits.backward(_t(L, be, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    return [logits, W.grad, logits.requires_grad]
+
+
+def saved_then_modified(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0], grad=True)
+    a = x * 1
+    b = a * a
+    a.add_(1)
+    b.sum().backward()
+    return [b]
+
+
+def output_saved_then_modified(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0], grad=True)
+    y = x.exp()
+    y.add_(1)
+    y.sum().backward()
+    return [y]
+
+
+def write_through_expand(L: Any, be: Any) -> list:
+    x = _zeros(L, be, 3)
+    e = x.expand(2, 3)
+    e += 1
+    return [e]
+
+
+def leaf_view_grad_mode(L: Any, be: Any) -> list:
+    W = _t(L, be, [1.0, 2.0], grad=True)
+    v = W[0:1]
+    v += 1
+    return [v]
+
+
+def data_write_untracked(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0], grad=True)
+    z = x * x
+    x.data.add_(1.0)  # .data's changes are not version-checked, as torch's
+    z.sum().backward()
+    return [x, x.grad, x._version]
+
+
+def int_iadd_float(L: Any, be: Any) -> list:
+    x = _ints(L, be, [1, 2])
+    x += 1.5
+    return [x]
+
+
+def shape_mismatch(L: Any, be: Any) -> list:
+    x = _zeros(L, be, 3)
+    x += _zeros(L, be, 2, 3)
+    return [x]
+
+
+def zero_d_reduction(L: Any, be: Any) -> list:
+    s = _t(L, be, [1.0, 2.0, 3.0]).sum()
+    s += 1
+    s.mul_(2)
+    return [s]
+
+
+CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
+    alias_after_iadd, leaf_iadd_grad_mode, leaf_ops_no_grad, nonleaf_ops_grad_mode, nonleaf_iadd_recorded,
+    plain_receives_grad, views_both_ends, view_in_graph, item_assignment_in_graph, part4_scatter, part5_rows,
+    saved_then_modified, output_saved_then_modified, write_through_expand, leaf_view_grad_mode, data_write_untracked,
+    int_iadd_float, shape_mismatch, zero_d_reduction)}
+
+
+def _run(fn: Callable[[Any, Any], list], lib: Any, be: Any) -> Any:
+    try:
+        return fn(lib, be)
+    except (RuntimeError, TypeError) as exc:
+        return exc
+
+
+def _host(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().numpy()
+    if isinstance(value, gk.Tensor):
+        return value.detach().numpy()
+    return value
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_in_place_semantics_match_torch(backend: Any, case: str) -> None:
+    expected = _run(CASES[case], torch, None)
+    got = _run(CASES[case], gk, backend)
+    if isinstance(expected, Exception):
+        assert isinstance(got, Exception), f"torch raises {expected!r}, gradkit returned {got!r}"
+        words = {"modified by an inplace operation", "leaf Variable that requires grad", "single memory location",
+                 "can't be cast to the desired output type", "doesn't match the broadcast shape"}
+        for w in words:
+            if w in str(expected):
+                assert w in str(got), f"torch: {expected}\ngradkit: {got}"
+        return
+    assert not isinstance(got, Exception), f"torch gives {expected}, gradkit raises {got!r}"
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        a, b = _host(a), _host(b)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype, (a.dtype, b.dtype)
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
+        else:
+            assert a == b
