@@ -152,14 +152,18 @@ def test_augmented_assignment_on_a_graph_tensor_is_in_place_with_exact_gradients
     first = out
     child = out * 3  # made before the +=: it was computed from the old values
     out += b
-    out *= out
+    out *= 3
     host_w = np.array([[1.0, 2.0], [3.0, 4.0]])
     pre = 2 * host_w + np.array([0.5, -0.5])
-    assert out is first and first.tolist() == (pre * pre).tolist()
+    assert out is first and first.tolist() == (3 * pre).tolist()
     np.testing.assert_allclose(child.numpy(), 6 * host_w)
     (out.sum() + child.sum()).backward()
-    np.testing.assert_allclose(w.grad.numpy(), 2 * pre * 2 + 6, rtol=1e-15)
-    np.testing.assert_allclose(b.grad.numpy(), (2 * pre).sum(0), rtol=1e-15)
+    np.testing.assert_allclose(w.grad.numpy(), np.full((2, 2), 3 * 2 + 6.0), rtol=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), [6.0, 6.0], rtol=1e-15)
+    square = w * 1
+    square *= square  # other is self, saved and then changed: torch's error at backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        square.sum().backward()
     c = gk.zeros(2, device=backend)
     c += b  # a plain tensor meeting one that requires grad: recorded too, never silently detached
     assert c.requires_grad and not c.is_leaf
