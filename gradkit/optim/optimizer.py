@@ -25,15 +25,7 @@ from .. import _statedict
 from ..autograd import no_grad
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "ParamGroup", "required"]
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "<required parameter>"
-
-
-required: Any = _Required()  # torch's marker for a hyper-parameter without a default (SGD's lr)
+__all__ = ["Optimizer", "ParamGroup"]
 
 
 class ParamGroup(dict):
@@ -112,7 +104,7 @@ class Optimizer:
         """Add a group (``{'params': [...], ...}``), its missing hyper-parameters from ``defaults``, as torch's.
 
         Raises:
-            KeyError: a required hyper-parameter missing. ValueError: a parameter already in another group.
+            TypeError: ``param_group`` is not a dict. ValueError: a parameter already in another group.
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
@@ -125,8 +117,6 @@ class Optimizer:
         if names is not None:
             group["param_names"] = names
         for key, default in self.defaults.items():
-            if default is required and key not in group:
-                raise KeyError(f"parameter group didn't specify a value of required optimization parameter {key}")
             group.setdefault(key, default)
         self._check_hyper(group)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
@@ -137,7 +127,7 @@ class Optimizer:
     def _check_hyper(self, group: dict[str, Any]) -> None:
         """Raise torch's ValueError for a hyper-parameter out of range (the subclasses' checks)."""
         lr = group.get("lr")
-        if lr is not None and lr is not required and not (isinstance(lr, Tensor) or lr >= 0):
+        if lr is not None and not (isinstance(lr, Tensor) or lr >= 0):
             raise ValueError(f"Invalid learning rate: {lr}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
