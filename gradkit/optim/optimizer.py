@@ -77,6 +77,9 @@ class Optimizer:
         ValueError: no parameters; a parameter in two groups (or twice in one).
     """
 
+    #: The names of a parameter's state tensors (``state[p]``), what ``load_state_dict`` accepts.
+    state_names: tuple[str, ...] = ()
+
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[ParamGroup] = []
@@ -162,21 +165,30 @@ class Optimizer:
     def _update(self, group: ParamGroup, p: Tensor, grad: Tensor) -> None:
         raise NotImplementedError
 
-    def _state(self, p: Tensor, names: tuple[str, ...], like_param: tuple[str, ...]) -> dict[str, Tensor]:
-        """``state[p]``, made on first use (0-d float32 ``step``; the ``like_param`` buffers zero, in ``p``'s
-        shape and dtype), and moved to ``p``'s backend if the model moved."""
+    def _state(self, p: Tensor) -> dict[str, Tensor]:
+        """``state[p]``, made on first use (every name of ``state_names``, see ``_new_state``), and moved to
+        ``p``'s backend if the model moved."""
         st = self.state.get(p)
         if st is None:
-            st = self.state[p] = {}
-            for name in names:
-                st[name] = (Tensor(p.backend.zeros(p.shape, p._data.dtype), backend=p.backend) if name in like_param
-                            else Tensor(0.0, dtype="float32", backend=p.backend))
-        else:
-            for t in st.values():
-                if t.backend != p.backend:
-                    from .. import _inplace
+            st = self.state[p] = {name: self._new_state(p, name) for name in self.state_names}
+        return self._follow(p, st)
 
-                    _inplace.rebind(t, p.backend.asarray(t.numpy()), p.backend)
+    @staticmethod
+    def _new_state(p: Tensor, name: str) -> Tensor:
+        """A fresh state tensor of ``p``: ``step`` is 0-d float32 (torch's), the others zeros in ``p``'s shape
+        and dtype, on ``p``'s backend."""
+        if name == "step":
+            return Tensor(0.0, dtype="float32", backend=p.backend)
+        return Tensor(p.backend.zeros(p.shape, p._data.dtype), backend=p.backend)
+
+    @staticmethod
+    def _follow(p: Tensor, st: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``st`` with every tensor on ``p``'s backend (``Module.to`` moved the parameter, not its state)."""
+        for t in st.values():
+            if t.backend != p.backend:
+                from .. import _inplace
+
+                _inplace.rebind(t, p.backend.asarray(t.numpy()), p.backend)
         return st
 
     # state dicts

@@ -37,6 +37,8 @@ class SGD(Optimizer):
         ValueError: torch's messages for a hyper-parameter out of range; Nesterov without momentum.
     """
 
+    state_names = ("momentum_buffer",)
+
     def __init__(self, params: Any, lr: Any = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
@@ -62,7 +64,7 @@ class SGD(Optimizer):
             if st is None:  # the first step: the buffer is a copy of the gradient
                 st = self.state[p] = {"momentum_buffer": Tensor(xp.asarray(g, copy=True), backend=p.backend)}
             else:
-                buf = st["momentum_buffer"]
+                buf = self._follow(p, st)["momentum_buffer"]
                 buf._assign(mu, op=operator.imul)
                 buf._assign(g if group["dampening"] == 0 else (1 - group["dampening"]) * g, op=operator.iadd)
             buf_data = st["momentum_buffer"]._data
