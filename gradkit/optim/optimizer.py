@@ -206,13 +206,15 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned (possibly through ``gradkit.save``/``load``): the groups'
-        hyper-parameters and every state tensor, copied onto each parameter's backend (floats in its dtype,
-        ``step`` as it is). The whole dict is checked before anything changes.
+        """Restore what ``state_dict()`` returned (possibly through ``gradkit.checkpoint``, or torch's through
+        numpy): the groups' hyper-parameters and the state. Each tensor is copied onto its parameter's backend
+        (``step`` as a 0-d float32, the others in the parameter's dtype), into the existing state tensor where
+        there is one (so what aliases it sees the new values). The whole dict is checked before anything changes.
 
         Raises:
             ValueError: torch's messages for another number of groups or of parameters in a group; a state entry
-                for a parameter that does not exist, of another shape, or not a tensor.
+                for a parameter that does not exist, with a name this optimizer does not keep, of another shape,
+                or not numbers.
         """
         cls = type(self).__name__
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
@@ -237,24 +239,26 @@ class Optimizer:
 
     def _load_targets(self, state: dict[Any, Any], params: dict[int, Tensor]) -> tuple[
             dict[Tensor, dict[str, Tensor]], dict[str, Tensor], dict[str, Any]]:
-        """Per parameter, its state dict as it will be (tensors made where missing, registered only once the load
-        succeeds), and the tensors and values of the copy, by dotted path."""
+        """Per parameter, its state dict as it will be (the existing tensors, or fresh ones made as a step makes
+        them, registered only once the load succeeds), and the tensors and values of the copy, by dotted path."""
+        cls = type(self).__name__
         new_state: dict[Tensor, dict[str, Tensor]] = {}
         targets: dict[str, Tensor] = {}
         values: dict[str, Any] = {}
         for key, entries in state.items():
             i = int(key)
             if i not in params:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, which no group "
-                                 "has")
+                raise ValueError(f"{cls}.load_state_dict: state for parameter {i}, which no group has")
             p = params[i]
-            st = new_state[p] = dict(self.state.get(p, {}))
+            old = self.state.get(p, {})
+            st = new_state[p] = {}
             for name, value in entries.items():
-                array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-                if name not in st:
-                    dtype = array.dtype if name == "step" or array.dtype.kind != "f" else p._data.dtype
-                    st[name] = Tensor(p.backend.zeros(array.shape, dtype), backend=p.backend)
-                targets[f"{i}.{name}"], values[f"{i}.{name}"] = st[name], array
+                if name not in self.state_names:
+                    raise ValueError(f"{cls}.load_state_dict: state entry {name!r} of parameter {i}; {cls} keeps "
+                                     f"{list(self.state_names)} (is this another optimizer's state?)")
+                st[name] = old[name] if name in old else self._new_state(p, name)
+                targets[f"{i}.{name}"] = st[name]
+                values[f"{i}.{name}"] = value if isinstance(value, Tensor) else np.asarray(value)
         return new_state, targets, values
 
 
