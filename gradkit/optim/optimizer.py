@@ -207,7 +207,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict()`` returned (possibly through ``gradkit.checkpoint``, or torch's through
-        numpy): the groups' hyper-parameters and the state. Each tensor is copied onto its parameter's backend
+        numpy): the groups' hyper-parameters, and the state, which replaces this optimizer's as torch's does (a
+        parameter without an entry has no state afterwards). Each tensor is copied onto its parameter's backend
         (``step`` as a 0-d float32, the others in the parameter's dtype), into the existing state tensor where
         there is one (so what aliases it sees the new values). The whole dict is checked before anything changes.
 
@@ -231,6 +232,7 @@ class Optimizer:
             params.update(zip((int(i) for i in theirs["params"]), mine["params"]))
         new_state, targets, values = self._load_targets(state_dict["state"], params)
         _statedict.copy_in(targets, values, f"{cls}.load_state_dict")
+        self.state.clear()
         self.state.update(new_state)
         for mine, theirs in zip(self.param_groups, groups):
             for key, value in theirs.items():
