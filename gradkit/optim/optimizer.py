@@ -46,7 +46,7 @@ class ParamGroup(dict):
                 for t in self._lr_tensors.values():
                     t.fill_(value)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
