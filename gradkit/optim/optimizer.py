@@ -248,7 +248,7 @@ class Optimizer:
         targets: dict[str, Tensor] = {}
         values: dict[str, Any] = {}
         for key, entries in state.items():
-            i = int(key)
+            i = _index(key, cls)
             if i not in params:
                 raise ValueError(f"{cls}.load_state_dict: state for parameter {i}, which no group has")
             p = params[i]
@@ -262,6 +262,15 @@ class Optimizer:
                 targets[f"{i}.{name}"] = st[name]
                 values[f"{i}.{name}"] = value if isinstance(value, Tensor) else np.asarray(value)
         return new_state, targets, values
+
+
+def _index(key: Any, owner: str) -> int:
+    """A state key as the parameter index it names (an int, or its text after a round trip through JSON)."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.load_state_dict: state key {key!r} is not a parameter index; state_dict() "
+                         "numbers the parameters 0, 1, ... across the groups") from None
 
 
 def _parse_params(items: list[Any], owner: str) -> tuple[list[str] | None, list[Tensor]]:
