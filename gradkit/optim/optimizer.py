@@ -6,7 +6,7 @@ tinygrad's shape: every piece of state is a Tensor, updated through the one door
   a float in the dict, as torch's, and also a 0-d float64 Tensor that the update reads: setting
   ``group['lr'] = x`` (a schedule) writes that tensor, so a compiled step sees the new rate without a new trace.
 - ``state``: per parameter, a dict of Tensors (``step``, ``exp_avg``, ``momentum_buffer``...), on the
-  parameter's backend (they follow it when ``Module.to`` moves it).
+  parameter's backend and in its dtype (they follow it when ``Module.to`` moves or casts it).
 - ``state_dict()`` is torch's layout: ``{'state': {index: {name: Tensor}}, 'param_groups': [{..., 'params':
   [indices]}]}``; ``load_state_dict`` checks the whole dict first, then copies through the shared named-tensor
   walker (``gradkit._statedict``), as ``Module.load_state_dict`` does.
@@ -183,12 +183,14 @@ class Optimizer:
 
     @staticmethod
     def _follow(p: Tensor, st: dict[str, Tensor]) -> dict[str, Tensor]:
-        """``st`` with every tensor on ``p``'s backend (``Module.to`` moved the parameter, not its state)."""
-        for t in st.values():
-            if t.backend != p.backend:
+        """``st`` on ``p``'s backend, its buffers in ``p``'s dtype (``Module.to`` moved or cast the parameter, not
+        its state): what a save and a load into the moved model would give."""
+        for name, t in st.items():
+            if t.backend != p.backend or (name != "step" and t.dtype != p.dtype):
                 from .. import _inplace
 
-                _inplace.rebind(t, p.backend.asarray(t.numpy()), p.backend)
+                dtype = t.dtype if name == "step" else p.dtype
+                _inplace.rebind(t, p.backend.asarray(t.numpy(), dtype), p.backend)
         return st
 
     # state dicts
