@@ -651,6 +651,33 @@ def test_state_follows_the_model_to_another_backend(backend: backends.Backend, c
     assert_same_state(opt, ref_opt, backend)
 
 
+@pytest.mark.parametrize("config", STATEFUL)
+def test_casting_the_model_casts_the_state_as_a_save_and_load_would(backend: backends.Backend,
+                                                                    config: str) -> None:
+    """2 float64 steps on numpy, then ``Module.to(backend, "float32")`` and 2 float32 steps: bit for bit what
+    saving the state, moving the model and loading the state into a fresh optimizer give (buffers float32 on
+    ``backend``, ``step`` float32)."""
+    cpu = backends.get_backend("numpy")
+    grads = [[np.full((2, 3), 0.5 * (i - 1.5)), np.full((2,), 0.25 * i)] for i in range(4)]
+    late = [[g.astype(np.float32) for g in step] for step in grads[2:]]
+    moved, saved = (nn.Linear(3, 2, generator=cpu.random(0), dtype="float64") for _ in range(2))
+    opt, opt_saved = build(config, moved.parameters()), build(config, saved.parameters())
+    run(opt, moved.parameters(), grads[:2])
+    run(opt_saved, saved.parameters(), grads[:2])
+    host = to_host(opt_saved.state_dict())
+    moved.to(backend, "float32")
+    saved.to(backend, "float32")
+    loaded = build(config, saved.parameters())
+    loaded.load_state_dict(host)
+    run(opt, moved.parameters(), late)
+    run(loaded, saved.parameters(), late)
+    for p, q in zip(moved.parameters(), saved.parameters(), strict=True):
+        assert dtype_name(p.dtype) == "float32"
+        assert_same(p, q, backend)
+    assert all(dtype_name(t.dtype) == "float32" for st in opt.state.values() for t in st.values())
+    assert_same_state(opt, loaded, backend)
+
+
 # --- learning-rate schedulers -----------------------------------------------------------------------------
 
 BASES = (0.1, 0.03)
