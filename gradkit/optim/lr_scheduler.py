@@ -23,7 +23,8 @@ __all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "L
 
 class LRScheduler:
     """The base of the schedulers: ``last_epoch`` counts the calls of ``step()`` (0 after construction, which
-    sets the initial rates), ``base_lrs`` holds each group's ``initial_lr``.
+    sets the initial rates), ``base_lrs`` holds each group's ``initial_lr``. Resuming (``last_epoch`` given, the
+    groups' ``initial_lr`` loaded), the chainable schedulers keep the groups' rates at construction, as torch's.
 
     Raises:
         TypeError: ``optimizer`` is not an Optimizer. KeyError: ``last_epoch`` given without ``initial_lr`` in
@@ -40,12 +41,15 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming an "
-                                   "optimizer")
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
+                                   "scheduler with last_epoch >= 0; load the optimizer's state_dict first, or leave "
+                                   "last_epoch at -1 for a fresh run")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
+        self._is_initial = True  # the constructor's step: a resumed schedule keeps its rates (torch's rule)
         self.step()
+        self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The rates of step ``last_epoch`` (the chainable form, from the groups' current rates)."""
@@ -157,7 +161,7 @@ class LinearLR(LRScheduler):
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current()]
-        if self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return self._current()
         span = self.end_factor - self.start_factor
         return [lr * (1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span))
@@ -172,7 +176,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
@@ -188,10 +192,8 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         current = self._current()
-        if e == 0:
+        if self._is_initial:
             return current
-        if self._step_count == 1 and e > 0:
-            return [eta_min + (base - eta_min) * (1 + math.cos(e * math.pi / t_max)) / 2 for base in self.base_lrs]
         if (e - 1 - t_max) % (2 * t_max) == 0:
             return [lr + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
                     for lr, base in zip(current, self.base_lrs)]
