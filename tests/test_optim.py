@@ -775,11 +775,36 @@ def test_chained_schedulers_multiply() -> None:
     np.testing.assert_allclose(rates, [0.05, 0.1 * 0.75 * 0.5, 0.1 * 0.25, 0.1 * 0.125], rtol=1e-12)
 
 
+# name -> (arguments, the rate of step 6 from the rate of step 5 by torch's recursive form)
+RESUMED: dict[str, tuple[dict[str, Any], Callable[[float], float]]] = {
+    "LinearLR": ({"start_factor": 0.2, "end_factor": 0.9, "total_iters": 10},
+                 lambda lr: lr * (1 + 0.7 / (10 * 0.2 + 5 * 0.7))),
+    "ExponentialLR": ({"gamma": 0.9}, lambda lr: lr * 0.9),
+    "CosineAnnealingLR": ({"T_max": 10, "eta_min": 0.01},
+                          lambda lr: (1 + math.cos(math.pi * 6 / 10)) / (1 + math.cos(math.pi * 5 / 10)) * (lr - 0.01)
+                          + 0.01),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESUMED))
+def test_a_resumed_chainable_scheduler_keeps_the_rates_at_construction(name: str) -> None:
+    """Resuming (``last_epoch`` given, ``initial_lr`` loaded with the optimizer's state), the constructor's step
+    does not move the rates a step ahead (torch 2.13's rule); the next step applies the recursive form."""
+    kwargs, recursive = RESUMED[name]
+    opt, _ = _two_groups(backends.get_backend("numpy"))
+    for group in opt.param_groups:
+        group["initial_lr"] = 1.0
+    resumed = getattr(lr_scheduler, name)(opt, last_epoch=4, **kwargs)
+    assert resumed.get_last_lr() == list(BASES) and resumed.last_epoch == 5
+    resumed.step()
+    np.testing.assert_allclose(resumed.get_last_lr(), [recursive(b) for b in BASES], rtol=1e-12)
+
+
 def test_scheduler_errors() -> None:
     opt, _ = _two_groups(backends.get_backend("numpy"))
     with pytest.raises(TypeError, match="is not an Optimizer"):
         lr_scheduler.StepLR(object(), step_size=1)  # type: ignore[arg-type]
-    with pytest.raises(KeyError, match="initial_lr"):
+    with pytest.raises(KeyError, match=r"'initial_lr' is not specified in param_groups\[0\] when resuming"):
         lr_scheduler.StepLR(opt, step_size=1, last_epoch=3)
     with pytest.raises(ValueError, match="between 0 and 1"):
         lr_scheduler.ConstantLR(opt, factor=1.5)

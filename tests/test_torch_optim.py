@@ -291,6 +291,23 @@ def test_scheduler_matches_torch(config: str, by_hand: int | None) -> None:
     assert sched.last_epoch == torch_sched.last_epoch == 30
 
 
+@pytest.mark.parametrize("config", list(SCHEDULERS))
+def test_resumed_scheduler_matches_torch(config: str) -> None:
+    """Constructed with ``last_epoch=7`` over groups that have an ``initial_lr`` (a resume) and a current rate
+    of their own: the rates at construction and for 10 steps are torch's."""
+    name, kwargs = SCHEDULERS[config]
+    groups = [{**g, "initial_lr": 0.2 * (i + 1)} for i, g in enumerate(GROUPS)]
+    pair = Pair("SGD", backends.get_backend("numpy"), groups=groups)
+    torch_sched = getattr(torch.optim.lr_scheduler, name)(pair.torch_opt, last_epoch=7, **kwargs)
+    sched = getattr(lr_scheduler, name)(pair.opt, last_epoch=7, **kwargs)
+    for _ in range(10):
+        np.testing.assert_allclose(sched.get_last_lr(), torch_sched.get_last_lr(), rtol=1e-12, atol=0)
+        pair.torch_opt.step()
+        torch_sched.step()
+        sched.step()
+    assert sched.last_epoch == torch_sched.last_epoch
+
+
 def test_chained_schedulers_match_torch() -> None:
     pair = Pair("SGD", backends.get_backend("numpy"), groups=GROUPS)
     mine = [lr_scheduler.LinearLR(pair.opt, start_factor=0.1, total_iters=5),
