@@ -11,6 +11,7 @@ Source: PyTorch's ``torch.optim.lr_scheduler`` documentation (the formulas below
 from __future__ import annotations
 
 import math
+import types
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -95,7 +96,18 @@ class LambdaLR(LRScheduler):
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        """torch's: the counters, and per lambda None (a function) or its ``__dict__`` (a callable object)."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        out["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                             for fn in self.lr_lambdas]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's: the counters, and each callable object's ``__dict__`` (functions stay as constructed)."""
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", [])):
+            if saved is not None:
+                fn.__dict__.update(saved)
 
 
 class StepLR(LRScheduler):
