@@ -59,9 +59,11 @@ class Pair:
                  groups: list[dict[str, Any]] | None = None, hosts: list[np.ndarray] | None = None) -> None:
         name, kwargs = CONFIGS[config]
         self.dtype = dtype
-        hosts = hosts if hosts is not None else [np.random.default_rng(0).normal(size=s) for s in SHAPES]
+        if hosts is None:
+            rng = np.random.default_rng(0)
+            hosts = [rng.normal(size=s) for s in SHAPES]
         self.torch_params = [torch.tensor(h, dtype=getattr(torch, dtype), requires_grad=True) for h in hosts]
-        self.params = [gk.Tensor(h, backend=backend, dtype=dtype, requires_grad=True) for h in hosts]
+        self.params = [gk.Tensor(h.copy(), backend=backend, dtype=dtype, requires_grad=True) for h in hosts]
         self.torch_opt = getattr(torch.optim, name)(_grouped(self.torch_params, groups), **kwargs)
         self.opt = getattr(optim, name)(_grouped(self.params, groups), **kwargs)
 
