@@ -25,9 +25,6 @@ from .optimizer import Optimizer, ParamGroup, check_range
 
 __all__ = ["Adam", "AdamW"]
 
-_STATE = ("step", "exp_avg", "exp_avg_sq")
-
-
 class AdamW(Optimizer):
     """Adam with decoupled weight decay, as ``torch.optim.AdamW`` (see the module docstring).
 
@@ -41,6 +38,7 @@ class AdamW(Optimizer):
     """
 
     decoupled = True
+    state_names = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params: Any, lr: Any = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False) -> None:
@@ -65,7 +63,7 @@ class AdamW(Optimizer):
         beta1, beta2 = group["betas"]
         wd, eps = group["weight_decay"], group["eps"]
         lr = group.lr_tensor(p.backend)._data  # 0-d float64
-        st = self._state(p, _STATE, _STATE[1:])
+        st = self._state(p)
         g: Any = -grad._data if group["maximize"] else grad._data
         if wd and self.decoupled:
             p._assign(xp.astype(1 - lr * wd, dtype), op=operator.imul)

@@ -11,6 +11,7 @@ Source: PyTorch's ``torch.optim.lr_scheduler`` documentation (the formulas below
 from __future__ import annotations
 
 import math
+import types
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,7 +24,8 @@ __all__ = ["ConstantLR", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "L
 
 class LRScheduler:
     """The base of the schedulers: ``last_epoch`` counts the calls of ``step()`` (0 after construction, which
-    sets the initial rates), ``base_lrs`` holds each group's ``initial_lr``.
+    sets the initial rates), ``base_lrs`` holds each group's ``initial_lr``. Resuming (``last_epoch`` given, the
+    groups' ``initial_lr`` loaded), the chainable schedulers keep the groups' rates at construction, as torch's.
 
     Raises:
         TypeError: ``optimizer`` is not an Optimizer. KeyError: ``last_epoch`` given without ``initial_lr`` in
@@ -40,12 +42,15 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming an "
-                                   "optimizer")
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
+                                   "scheduler with last_epoch >= 0; load the optimizer's state_dict first, or leave "
+                                   "last_epoch at -1 for a fresh run")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
+        self._is_initial = True  # the constructor's step: a resumed schedule keeps its rates (torch's rule)
         self.step()
+        self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The rates of step ``last_epoch`` (the chainable form, from the groups' current rates)."""
@@ -82,8 +87,7 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
         count = len(optimizer.param_groups)
-        self.lr_lambdas: list[Callable[[int], float]] = (list(lr_lambda) if isinstance(lr_lambda, (list, tuple))
-                                                          else [lr_lambda] * count)  # type: ignore[list-item]
+        self.lr_lambdas = [lr_lambda] * count if callable(lr_lambda) else list(lr_lambda)
         if len(self.lr_lambdas) != count:
             raise ValueError(f"Expected {count} lr_lambdas, but got {len(self.lr_lambdas)}")
         super().__init__(optimizer, last_epoch)
@@ -92,7 +96,18 @@ class LambdaLR(LRScheduler):
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        """torch's: the counters, and per lambda None (a function) or its ``__dict__`` (a callable object)."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        out["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                             for fn in self.lr_lambdas]
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's: the counters, and each callable object's ``__dict__`` (functions stay as constructed)."""
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+        for fn, saved in zip(self.lr_lambdas, state_dict.get("lr_lambdas", [])):
+            if saved is not None:
+                fn.__dict__.update(saved)
 
 
 class StepLR(LRScheduler):
@@ -158,7 +173,7 @@ class LinearLR(LRScheduler):
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current()]
-        if self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return self._current()
         span = self.end_factor - self.start_factor
         return [lr * (1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span))
@@ -173,7 +188,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
@@ -189,10 +204,8 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         e, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         current = self._current()
-        if e == 0:
+        if self._is_initial:
             return current
-        if self._step_count == 1 and e > 0:
-            return [eta_min + (base - eta_min) * (1 + math.cos(e * math.pi / t_max)) / 2 for base in self.base_lrs]
         if (e - 1 - t_max) % (2 * t_max) == 0:
             return [lr + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
                     for lr, base in zip(current, self.base_lrs)]

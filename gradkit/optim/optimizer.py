@@ -6,7 +6,7 @@ tinygrad's shape: every piece of state is a Tensor, updated through the one door
   a float in the dict, as torch's, and also a 0-d float64 Tensor that the update reads: setting
   ``group['lr'] = x`` (a schedule) writes that tensor, so a compiled step sees the new rate without a new trace.
 - ``state``: per parameter, a dict of Tensors (``step``, ``exp_avg``, ``momentum_buffer``...), on the
-  parameter's backend (they follow it when ``Module.to`` moves it).
+  parameter's backend and in its dtype (they follow it when ``Module.to`` moves or casts it).
 - ``state_dict()`` is torch's layout: ``{'state': {index: {name: Tensor}}, 'param_groups': [{..., 'params':
   [indices]}]}``; ``load_state_dict`` checks the whole dict first, then copies through the shared named-tensor
   walker (``gradkit._statedict``), as ``Module.load_state_dict`` does.
@@ -25,15 +25,7 @@ from .. import _statedict
 from ..autograd import no_grad
 from ..tensor import Tensor
 
-__all__ = ["Optimizer", "ParamGroup", "required"]
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "<required parameter>"
-
-
-required: Any = _Required()  # torch's marker for a hyper-parameter without a default (SGD's lr)
+__all__ = ["Optimizer", "ParamGroup"]
 
 
 class ParamGroup(dict):
@@ -85,6 +77,9 @@ class Optimizer:
         ValueError: no parameters; a parameter in two groups (or twice in one).
     """
 
+    #: The names of a parameter's state tensors (``state[p]``), what ``load_state_dict`` accepts.
+    state_names: tuple[str, ...] = ()
+
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[ParamGroup] = []
@@ -112,7 +107,7 @@ class Optimizer:
         """Add a group (``{'params': [...], ...}``), its missing hyper-parameters from ``defaults``, as torch's.
 
         Raises:
-            KeyError: a required hyper-parameter missing. ValueError: a parameter already in another group.
+            TypeError: ``param_group`` is not a dict. ValueError: a parameter already in another group.
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
@@ -125,8 +120,6 @@ class Optimizer:
         if names is not None:
             group["param_names"] = names
         for key, default in self.defaults.items():
-            if default is required and key not in group:
-                raise KeyError(f"parameter group didn't specify a value of required optimization parameter {key}")
             group.setdefault(key, default)
         self._check_hyper(group)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
@@ -137,7 +130,7 @@ class Optimizer:
     def _check_hyper(self, group: dict[str, Any]) -> None:
         """Raise torch's ValueError for a hyper-parameter out of range (the subclasses' checks)."""
         lr = group.get("lr")
-        if lr is not None and lr is not required and not (isinstance(lr, Tensor) or lr >= 0):
+        if lr is not None and not (isinstance(lr, Tensor) or lr >= 0):
             raise ValueError(f"Invalid learning rate: {lr}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -172,21 +165,32 @@ class Optimizer:
     def _update(self, group: ParamGroup, p: Tensor, grad: Tensor) -> None:
         raise NotImplementedError
 
-    def _state(self, p: Tensor, names: tuple[str, ...], like_param: tuple[str, ...]) -> dict[str, Tensor]:
-        """``state[p]``, made on first use (0-d float32 ``step``; the ``like_param`` buffers zero, in ``p``'s
-        shape and dtype), and moved to ``p``'s backend if the model moved."""
+    def _state(self, p: Tensor) -> dict[str, Tensor]:
+        """``state[p]``, made on first use (every name of ``state_names``, see ``_new_state``), and moved to
+        ``p``'s backend if the model moved."""
         st = self.state.get(p)
         if st is None:
-            st = self.state[p] = {}
-            for name in names:
-                st[name] = (Tensor(p.backend.zeros(p.shape, p._data.dtype), backend=p.backend) if name in like_param
-                            else Tensor(0.0, dtype="float32", backend=p.backend))
-        else:
-            for t in st.values():
-                if t.backend != p.backend:
-                    from .. import _inplace
+            st = self.state[p] = {name: self._new_state(p, name) for name in self.state_names}
+        return self._follow(p, st)
 
-                    _inplace.rebind(t, p.backend.asarray(t.numpy()), p.backend)
+    @staticmethod
+    def _new_state(p: Tensor, name: str) -> Tensor:
+        """A fresh state tensor of ``p``: ``step`` is 0-d float32 (torch's), the others zeros in ``p``'s shape
+        and dtype, on ``p``'s backend."""
+        if name == "step":
+            return Tensor(0.0, dtype="float32", backend=p.backend)
+        return Tensor(p.backend.zeros(p.shape, p._data.dtype), backend=p.backend)
+
+    @staticmethod
+    def _follow(p: Tensor, st: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``st`` on ``p``'s backend, its buffers in ``p``'s dtype (``Module.to`` moved or cast the parameter, not
+        its state): what a save and a load into the moved model would give."""
+        for name, t in st.items():
+            if t.backend != p.backend or (name != "step" and t.dtype != p.dtype):
+                from .. import _inplace
+
+                dtype = t.dtype if name == "step" else p.dtype
+                _inplace.rebind(t, p.backend.asarray(t.numpy(), dtype), p.backend)
         return st
 
     # state dicts
@@ -204,13 +208,16 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned (possibly through ``gradkit.save``/``load``): the groups'
-        hyper-parameters and every state tensor, copied onto each parameter's backend (floats in its dtype,
-        ``step`` as it is). The whole dict is checked before anything changes.
+        """Restore what ``state_dict()`` returned (possibly through ``gradkit.checkpoint``, or torch's through
+        numpy): the groups' hyper-parameters, and the state, which replaces this optimizer's as torch's does (a
+        parameter without an entry has no state afterwards). Each tensor is copied onto its parameter's backend
+        (``step`` as a 0-d float32, the others in the parameter's dtype), into the existing state tensor where
+        there is one (so what aliases it sees the new values). The whole dict is checked before anything changes.
 
         Raises:
             ValueError: torch's messages for another number of groups or of parameters in a group; a state entry
-                for a parameter that does not exist, of another shape, or not a tensor.
+                for a parameter that does not exist, with a name this optimizer does not keep, of another shape,
+                or not numbers.
         """
         cls = type(self).__name__
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
@@ -227,6 +234,7 @@ class Optimizer:
             params.update(zip((int(i) for i in theirs["params"]), mine["params"]))
         new_state, targets, values = self._load_targets(state_dict["state"], params)
         _statedict.copy_in(targets, values, f"{cls}.load_state_dict")
+        self.state.clear()
         self.state.update(new_state)
         for mine, theirs in zip(self.param_groups, groups):
             for key, value in theirs.items():
@@ -235,25 +243,36 @@ class Optimizer:
 
     def _load_targets(self, state: dict[Any, Any], params: dict[int, Tensor]) -> tuple[
             dict[Tensor, dict[str, Tensor]], dict[str, Tensor], dict[str, Any]]:
-        """Per parameter, its state dict as it will be (tensors made where missing, registered only once the load
-        succeeds), and the tensors and values of the copy, by dotted path."""
+        """Per parameter, its state dict as it will be (the existing tensors, or fresh ones made as a step makes
+        them, registered only once the load succeeds), and the tensors and values of the copy, by dotted path."""
+        cls = type(self).__name__
         new_state: dict[Tensor, dict[str, Tensor]] = {}
         targets: dict[str, Tensor] = {}
         values: dict[str, Any] = {}
         for key, entries in state.items():
-            i = int(key)
+            i = _index(key, cls)
             if i not in params:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, which no group "
-                                 "has")
+                raise ValueError(f"{cls}.load_state_dict: state for parameter {i}, which no group has")
             p = params[i]
-            st = new_state[p] = dict(self.state.get(p, {}))
+            old = self.state.get(p, {})
+            st = new_state[p] = {}
             for name, value in entries.items():
-                array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-                if name not in st:
-                    dtype = array.dtype if name == "step" or array.dtype.kind != "f" else p._data.dtype
-                    st[name] = Tensor(p.backend.zeros(array.shape, dtype), backend=p.backend)
-                targets[f"{i}.{name}"], values[f"{i}.{name}"] = st[name], array
+                if name not in self.state_names:
+                    raise ValueError(f"{cls}.load_state_dict: state entry {name!r} of parameter {i}; {cls} keeps "
+                                     f"{list(self.state_names)} (is this another optimizer's state?)")
+                st[name] = old[name] if name in old else self._new_state(p, name)
+                targets[f"{i}.{name}"] = st[name]
+                values[f"{i}.{name}"] = value if isinstance(value, Tensor) else np.asarray(value)
         return new_state, targets, values
+
+
+def _index(key: Any, owner: str) -> int:
+    """A state key as the parameter index it names (an int, or its text after a round trip through JSON)."""
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.load_state_dict: state key {key!r} is not a parameter index; state_dict() "
+                         "numbers the parameters 0, 1, ... across the groups") from None
 
 
 def _parse_params(items: list[Any], owner: str) -> tuple[list[str] | None, list[Tensor]]:

@@ -19,7 +19,7 @@ import operator
 from typing import Any
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamGroup, check_range, required
+from .optimizer import Optimizer, ParamGroup, check_range
 
 __all__ = ["SGD"]
 
@@ -29,7 +29,7 @@ class SGD(Optimizer):
 
     Args:
         params: parameters or parameter groups (see ``Optimizer``).
-        lr: learning rate >= 0 (required, as torch's since it has no good default).
+        lr: learning rate >= 0 (default 1e-3, as torch's).
         momentum, dampening, weight_decay: >= 0. nesterov: needs momentum > 0 and dampening 0.
         maximize: ascend the objective instead.
 
@@ -37,7 +37,9 @@ class SGD(Optimizer):
         ValueError: torch's messages for a hyper-parameter out of range; Nesterov without momentum.
     """
 
-    def __init__(self, params: Any, lr: Any = required, momentum: float = 0.0, dampening: float = 0.0,
+    state_names = ("momentum_buffer",)
+
+    def __init__(self, params: Any, lr: Any = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False) -> None:
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
                     "nesterov": nesterov, "maximize": maximize}
@@ -62,7 +64,7 @@ class SGD(Optimizer):
             if st is None:  # the first step: the buffer is a copy of the gradient
                 st = self.state[p] = {"momentum_buffer": Tensor(xp.asarray(g, copy=True), backend=p.backend)}
             else:
-                buf = st["momentum_buffer"]
+                buf = self._follow(p, st)["momentum_buffer"]
                 buf._assign(mu, op=operator.imul)
                 buf._assign(g if group["dampening"] == 0 else (1 - group["dampening"]) * g, op=operator.iadd)
             buf_data = st["momentum_buffer"]._data
