@@ -104,8 +104,7 @@ class Tensor:
             ``backends.get_backend()`` (``$GRADKIT_BACKEND``, then auto).
         dtype: ``"float32"``, ``"float64"``, ``"int64"``, ... or a dtype object. None: Python floats become
             float32 (the default dtype), Python ints int64, and arrays keep their dtype.
-        requires_grad: record ops for ``backward()``; integer data is then converted to the default float
-            dtype, since gradients are real numbers.
+        requires_grad: record ops for ``backward()``; only float data can (gradients are real numbers).
 
     The data is always copied (as ``torch.tensor`` does). Tensors hash by identity; ``==`` is elementwise, as
     PyTorch's.
@@ -117,6 +116,7 @@ class Tensor:
 
     Raises:
         DeviceMismatchError: ``data`` is an array of another backend or device.
+        RuntimeError: ``requires_grad`` with integer or bool data (as torch).
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
@@ -140,7 +140,8 @@ class Tensor:
                 data = host
         array = be.asarray(data, dtype)
         if requires_grad and not _is_float(be, array):
-            array = be.astype(array, DEFAULT_DTYPE)
+            raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (as torch), this one is "
+                               f"{array.dtype}; pass dtype=gradkit.float32 or float data")
         if array is data:  # a copy, as torch.tensor makes: in-place updates never reach the caller's array
             array = be.xp.asarray(array, copy=True)
         self._init(array, be, requires_grad)
