@@ -153,9 +153,8 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
     Raises:
         ValueError: negative counts, or a count tensor whose length is not the axis's.
     """
-    if repeats is None:
-        counts = input
-        return repeat_interleave(Tensor._wrap(input.backend.arange(counts.numel()), input.backend), counts, 0)
+    if repeats is None:  # input holds the counts
+        return repeat_interleave(Tensor._wrap(input.backend.arange(input.numel()), input.backend), input, 0)
     x = ops.reshape(input, (-1,)) if dim is None else input
     d = 0 if dim is None else _axis(dim, x.ndim, "repeat_interleave")
     n = x.shape[d] if x.ndim else 1
