@@ -14,9 +14,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import ops
+from . import _trace, ops
 from ._lazy import ieee
-from ._trace import raise_if
 from .special import TWO_OVER_SQRT_PI, erf_array
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor
 
@@ -219,7 +218,7 @@ def _int_division_check(a: Tensor, divisor: Any, name: str) -> None:
         return
     if divisor.shape and not math.prod(divisor.shape):
         return
-    raise_if(xp.any(divisor == 0), lambda: RuntimeError(f"ZeroDivisionError: integer {name} by zero (as torch)"))
+    _trace.raise_if(xp.any(divisor == 0), lambda: RuntimeError(f"ZeroDivisionError: integer {name} by zero (as torch)"))
 
 
 def _division_operands(a: Tensor, b: Any, name: str, reflected: bool) -> tuple[Any, Any, Tensor | None]:

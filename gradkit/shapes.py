@@ -164,18 +164,22 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None
     if counts.shape != (n,) or (counts < 0).any():
         raise ValueError(f"repeat_interleave: repeats must be non-negative, one per slice ({n}) or one in all, got "
                          f"{counts.tolist()}")
+    return take_along(x if x.ndim else ops.reshape(x, (1,)), np.repeat(np.arange(n), counts), d, "repeat_interleave")
+
+
+def take_along(x: Tensor, index: np.ndarray, d: int, op: str) -> Tensor:
+    """``x``'s slices along axis ``d`` picked by the host integers ``index`` (repeats allowed), as one node whose
+    backward sums the gradient back into the slices (``ops._scatter_along``)."""
     be = x.backend
-    index = be.asarray(np.repeat(np.arange(n), counts), "int64")
     xp = be.xp
-    source = x if x.ndim else ops.reshape(x, (1,))
-    shape = source.shape
-    out = xp.take(source._data, index, axis=d)
+    idx = be.asarray(index, "int64")
+    shape = x.shape
 
     def backward(g: Any) -> tuple[Any]:
         where = tuple(-1 if i == d else 1 for i in range(len(shape)))
-        return (ops._scatter_along(be, shape, d, xp.broadcast_to(xp.reshape(index, where), g.shape), g),)
+        return (ops._scatter_along(be, shape, d, xp.broadcast_to(xp.reshape(idx, where), g.shape), g),)
 
-    return Tensor._node(out, (source,), backward, "repeat_interleave")
+    return Tensor._node(xp.take(x._data, idx, axis=d), (x,), backward, op)
 
 
 def flip(input: Tensor, *dims_: Any) -> Tensor:
