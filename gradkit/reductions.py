@@ -313,6 +313,8 @@ def _product(x: Tensor, d: int, keepdim: bool) -> Tensor:
     result = xp.prod(xd, axis=d, keepdims=True)
 
     def backward(g: Any) -> tuple[Any]:
+        if n == 0:
+            return (xp.zeros_like(xd),)
         g = xp.reshape(g, result.shape)
         head = lead + (slice(0, n - 1), ...)
 
@@ -329,10 +331,12 @@ def _product(x: Tensor, d: int, keepdim: bool) -> Tensor:
 
 @ieee
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(input)))`` over ``dim`` (an int or a tuple), stable, as ``torch.logsumexp``: shifted by the
-    maximum (by 0 where that is infinite, so ``[inf, inf]`` gives inf and all ``-inf`` gives -inf); an empty dim
-    gives -inf; integers give float32. The gradient is ``g * exp(input - out)`` (nan where all are -inf, as
-    torch)."""
+    """``log(sum(exp(input)))`` over ``dim`` (an int or a tuple; required, as torch's), stable, as
+    ``torch.logsumexp``: shifted by the maximum (by 0 where that is infinite, so ``[inf, inf]`` gives inf and all
+    ``-inf`` gives -inf); an empty dim gives -inf; integers give float32. The gradient is ``g * exp(input -
+    out)`` (nan where all are -inf, as torch)."""
+    if dim is None:
+        raise TypeError("logsumexp() needs dim (an int or a tuple of ints), as torch")
     x = input if ops._category(input.backend, input._data.dtype) == 2 else input.astype("float32")
     xp = x.backend.xp
     axes = ops._axes(dim, x.ndim)

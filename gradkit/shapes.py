@@ -187,6 +187,8 @@ def flip(input: Tensor, *dims_: Any) -> Tensor:
     is flipped back."""
     order = dims(dims_)
     axes = tuple(_axis(a, input.ndim, "flip") for a in order) if input.ndim else ()
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: a dim appears more than once in {order}")
     xp = input.backend.xp
     if not axes:
         return Tensor._node(xp.asarray(input._data, copy=True), (input,), lambda g: (g,), "flip")
@@ -269,6 +271,8 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
         ValueError: an unknown ``indexing``, tensors of several dtypes, or one with more than one dimension.
     """
     parts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
+    if not parts:
+        raise ValueError("meshgrid needs at least one tensor")
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if len({t.dtype for t in parts}) > 1 or any(t.ndim > 1 for t in parts):
