@@ -135,6 +135,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
         raise ValueError(f"hardtanh: min_val ({min_val}) must not be greater than max_val ({max_val})")
     xp = input.backend.xp
     x = input._data
+    if ops._category(input.backend, x.dtype) < 2:  # an integer tensor takes the bounds truncated, as torch
+        min_val, max_val = int(min_val), int(max_val)
     out = xp.where(x < min_val, xp.full_like(x, min_val), xp.where(x > max_val, xp.full_like(x, max_val), x))
     inside = xp.logical_not((x <= min_val) | (x >= max_val))  # nan passes the gradient, as torch
     return _result(input, Tensor._node(out, (input,), lambda g: (g * xp.astype(inside, g.dtype),), "hardtanh"),

@@ -138,6 +138,7 @@ def sign(input: Tensor) -> Tensor:
     return Tensor._node(out, (input,), lambda g: (xp.zeros_like(g),), "sign")
 
 
+@ieee
 def frac(input: Tensor) -> Tensor:
     """``input - trunc(input)`` (the fractional part, with the input's sign), as ``torch.frac``; d/dx = 1.
 

@@ -104,6 +104,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=tensor._data.dtype), xp.int64), be)
 
 
+@ieee
 def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Layer normalisation over the last ``len(normalized_shape)`` axes, as one node: ``(x - mean) /

@@ -92,9 +92,9 @@ def _clamp_tensors(a: Tensor, lo: Tensor | None, hi: Tensor | None) -> Tensor:
     x = a.backend.astype(a._data, target)
     low = None if lo is None else a.backend.astype(ops._as_tensor(a, lo)._data, target)
     high = None if hi is None else a.backend.astype(ops._as_tensor(a, hi)._data, target)
-    out = x if low is None else xp.where(x < low, low, x)  # nan stays nan
+    out = x if low is None else xp.maximum(x, low)  # a nan (in x or a bound) wins, as torch
     if high is not None:
-        out = xp.where(out > high, high, out)
+        out = xp.minimum(out, high)
     out = xp.broadcast_to(out, tuple(np.broadcast_shapes(*(t.shape for t in (a, *bounds)))))
     keep = (True if low is None else x >= low) & (True if high is None else x <= high)
     to_low = None if low is None else (x < low) & (True if high is None else low < high)

@@ -38,6 +38,7 @@ def _scan_dtype(a: Tensor, dtype: Any) -> Tensor:
     return a if ops._category(a.backend, a._data.dtype) == 2 else a.astype("int64")
 
 
+@ieee
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     """Running sums along ``dim``, as ``torch.cumsum``: integers and bools accumulate in int64 (``dtype`` casts
     first). The gradient is the reversed running sum of the upstream gradient."""

@@ -201,15 +201,17 @@ def _diagonal_order(ndim: int, dim1: int, dim2: int) -> tuple[int, ...]:
 
 
 def _placed(backend: Any, g: Any, rows: int, cols: int, offset: int) -> Any:
-    """``(..., rows, cols)`` zeros with ``g (..., L)`` on diagonal ``offset`` (the backward of ``diagonal``)."""
+    """``(..., rows, cols)`` zeros with ``g (..., L)`` on diagonal ``offset`` (the backward of ``diagonal``): a
+    choice per element, so an inf or nan in ``g`` stays where it is."""
     xp = backend.xp
     length = g.shape[-1]
-    start_r, start_c = max(-offset, 0), max(offset, 0)
-    at = (backend.arange(length) + start_r) * cols + backend.arange(length) + start_c
-    flat = ops._scatter_along(backend, (*g.shape[:-1], rows * cols), g.ndim - 1,
-                              xp.broadcast_to(at, g.shape), g) if length else backend.zeros(
-        (*g.shape[:-1], rows * cols), g.dtype)
-    return xp.reshape(flat, (*g.shape[:-1], rows, cols))
+    if not length:
+        return backend.zeros((*g.shape[:-1], rows, cols), g.dtype)
+    r = xp.reshape(backend.arange(rows), (rows, 1))
+    on = (xp.reshape(backend.arange(cols), (1, cols)) - r) == offset
+    pick = xp.clip(backend.arange(rows) - max(-offset, 0), 0, length - 1)  # row r holds g[r - first row]
+    values = xp.expand_dims(xp.take(g, pick, axis=g.ndim - 1), axis=-1)
+    return xp.where(on, values, xp.zeros_like(values))
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:

@@ -766,12 +766,15 @@ class Tensor:
     # ``scans``, ``sorting``, ``shapes``, ``select``, ``reductions``); each in-place ``_`` variant is the
     # out-of-place op followed by the one door, ``_assign``.
     def _assign_result(self, out: Tensor) -> Tensor:
-        """``self._assign(out)``, refusing (as torch) a result whose dtype ``self`` cannot hold (a float into an
-        integer tensor)."""
+        """``self._assign(out)``, refusing (as torch) a result whose shape differs from ``self``'s (broadcast by
+        the other operand) or whose dtype ``self`` cannot hold (a float into an integer tensor)."""
+        if out.shape != self.shape:
+            raise RuntimeError(f"output with shape {self.shape} doesn't match the broadcast shape {out.shape} (as "
+                               "torch): an in-place op keeps its tensor's shape")
         if _ops._category(self.backend, out._data.dtype) > _ops._category(self.backend, self._data.dtype):
             raise RuntimeError(f"result type {out.dtype} can't be cast to the desired output type {self.dtype} (as "
                                "torch): use the out-of-place op")
-        return self._assign(out)
+        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype))
 
     def sin(self) -> Tensor:
         """See ``elementwise.sin``."""
@@ -1068,7 +1071,7 @@ class Tensor:
 
     def logical_and_(self, other: Tensor) -> Tensor:
         """``logical_and`` in place (nonzero as True, in this tensor's dtype); returns self."""
-        return self._assign(self.logical_and(other))
+        return self._assign_result(self.logical_and(other))
 
     def logical_or(self, other: Tensor) -> Tensor:
         """See ``logical.logical_or``."""
@@ -1076,7 +1079,7 @@ class Tensor:
 
     def logical_or_(self, other: Tensor) -> Tensor:
         """``logical_or`` in place; returns self."""
-        return self._assign(self.logical_or(other))
+        return self._assign_result(self.logical_or(other))
 
     def logical_xor(self, other: Tensor) -> Tensor:
         """See ``logical.logical_xor``."""
@@ -1084,7 +1087,7 @@ class Tensor:
 
     def logical_xor_(self, other: Tensor) -> Tensor:
         """``logical_xor`` in place; returns self."""
-        return self._assign(self.logical_xor(other))
+        return self._assign_result(self.logical_xor(other))
 
     def logical_not(self) -> Tensor:
         """See ``logical.logical_not``."""
@@ -1092,7 +1095,7 @@ class Tensor:
 
     def logical_not_(self) -> Tensor:
         """``logical_not`` in place; returns self."""
-        return self._assign(self.logical_not())
+        return self._assign_result(self.logical_not())
 
     def bitwise_and(self, other: Any) -> Tensor:
         """``self & other`` (see ``logical.bitwise_and``)."""
@@ -1124,7 +1127,7 @@ class Tensor:
 
     def bitwise_not_(self) -> Tensor:
         """``~self`` in place; returns self."""
-        return self._assign(self.bitwise_not())
+        return self._assign_result(self.bitwise_not())
 
     __and__ = __rand__ = bitwise_and
     __or__ = __ror__ = bitwise_or
@@ -1149,7 +1152,7 @@ class Tensor:
 
     def cumsum_(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
         """``cumsum`` in place; returns self."""
-        return self._assign(self.cumsum(dim, dtype=dtype))
+        return self._assign_result(self.cumsum(dim, dtype=dtype))
 
     def cumprod(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
         """See ``scans.cumprod``."""
@@ -1157,7 +1160,7 @@ class Tensor:
 
     def cumprod_(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
         """``cumprod`` in place; returns self."""
-        return self._assign(self.cumprod(dim, dtype=dtype))
+        return self._assign_result(self.cumprod(dim, dtype=dtype))
 
     def cummax(self, dim: builtins.int) -> Any:
         """See ``scans.cummax``."""
@@ -1231,7 +1234,7 @@ class Tensor:
 
     def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
         """``masked_fill`` in place; returns self."""
-        return self._assign(self.masked_fill(mask, value))
+        return self._assign_result(self.masked_fill(mask, value))
 
     def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
         """See ``select.nonzero``."""
