@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
-from ._lazy import ieee
+from ._opmaking import ieee, named
 from .special import erf_array
 from .tensor import Tensor
 
@@ -42,9 +42,8 @@ def _smooth(name: str, forward: Callable[[Any, Any], tuple[Any, Any]], doc: str)
         out, slope = forward(xp, _floats(input, name))
         return _result(input, Tensor._node(out, (input,), lambda g: (g * slope,), name), inplace)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"``{name}(input)`` elementwise, as ``torch.nn.functional.{name}``: {doc}. Float tensors only."
-    return op
+    return named(op, name, f"``{name}(input)`` elementwise, as ``torch.nn.functional.{name}``: {doc}. Float tensors "
+                 "only.")
 
 
 def _softplus_unit(xp: Any, x: Any) -> Any:

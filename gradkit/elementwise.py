@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _trace, ops
-from ._lazy import ieee
+from ._opmaking import ieee, named
 from .special import TWO_OVER_SQRT_PI, erf_array
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor
 
@@ -38,10 +38,8 @@ def _float_op(name: str, forward: Fn, slope: Callable[[Any, Any, Any], Any], rea
         out = forward(xp, x)
         return Tensor._node(out, (input,), lambda g: (g * slope(xp, x, out),), name, (input,) if reads_input else ())
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = (f"``{name}(input)`` elementwise, as ``torch.{name}``: {doc}. Integer and bool tensors give "
-                  "float32 (the default float dtype).")
-    return op
+    return named(op, name, f"``{name}(input)`` elementwise, as ``torch.{name}``: {doc}. Integer and bool tensors "
+                 "give float32 (the default float dtype).")
 
 
 def _rsqrt(xp: Any, x: Any) -> Any:
@@ -83,10 +81,8 @@ def _rounding(name: str, fn: Fn) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:
         return _rounded(input, name, fn)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = (f"``{name}(input)`` elementwise, as ``torch.{name}``: an integer tensor is returned as it is (a "
-                  "copy), a float one rounded in its dtype; the gradient is 0. Raises TypeError for a bool tensor.")
-    return op
+    return named(op, name, f"``{name}(input)`` elementwise, as ``torch.{name}``: an integer tensor is returned as it "
+                 "is (a copy), a float one rounded in its dtype; the gradient is 0. TypeError for a bool tensor.")
 
 
 def _rounded(a: Tensor, name: str, fn: Fn) -> Tensor:

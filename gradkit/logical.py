@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
+from ._opmaking import named
 from .tensor import Scalar, Tensor
 
 __all__ = ["bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "eq", "ge", "greater", "greater_equal", "gt",
@@ -22,10 +23,8 @@ def _comparison(name: str, op: Callable[[Any, Any], Any]) -> Callable[[Tensor, A
     def compare(input: Tensor, other: Any) -> Tensor:
         return ops.compare(input, other, op)
 
-    compare.__name__ = compare.__qualname__ = name
-    compare.__doc__ = (f"``input {name} other`` elementwise (``other`` a Tensor or a number, broadcast, after torch's "
-                       f"promotion) as a bool tensor, as ``torch.{name}``.")
-    return compare
+    return named(compare, name, f"``input {name} other`` elementwise (``other`` a Tensor or a number, broadcast, after "
+                 f"torch's promotion) as a bool tensor, as ``torch.{name}``.")
 
 
 eq = _comparison("eq", operator.eq)
@@ -47,10 +46,8 @@ def _logical(name: str, op: Callable[[Any, Any], Any]) -> Callable[[Tensor, Tens
             raise TypeError(f"{name}(input, other) takes two tensors (as torch), got other={type(other).__name__}")
         return Tensor._wrap(op(_truth(input), _truth(ops._as_tensor(input, other))), input.backend)
 
-    logical.__name__ = logical.__qualname__ = name
-    logical.__doc__ = (f"``{name}`` of the truth of each element (nonzero is True, any dtype), broadcast, as "
-                       f"``torch.{name}``: a bool tensor. Raises TypeError when ``other`` is not a Tensor.")
-    return logical
+    return named(logical, name, f"``{name}`` of the truth of each element (nonzero is True, any dtype), broadcast, as "
+                 f"``torch.{name}``: a bool tensor. Raises TypeError when ``other`` is not a Tensor.")
 
 
 logical_and = _logical("logical_and", operator.and_)
@@ -81,10 +78,8 @@ def _bitwise(name: str, op: Callable[[Any, Any], Any]) -> Callable[[Tensor, Any]
         ad, bd = ops._promote(input, b)
         return Tensor._wrap(op(ad, bd), input.backend)
 
-    bitwise.__name__ = bitwise.__qualname__ = name
-    bitwise.__doc__ = (f"``{name}`` of integer or bool tensors (``other`` a Tensor or an int/bool, broadcast, torch's "
-                       f"promotion: bool with bool stays bool), as ``torch.{name}``. Raises TypeError for floats.")
-    return bitwise
+    return named(bitwise, name, f"``{name}`` of integer or bool tensors (``other`` a Tensor or an int/bool, broadcast, "
+                 f"torch's promotion: bool with bool stays bool), as ``torch.{name}``. Raises TypeError for floats.")
 
 
 bitwise_and = _bitwise("bitwise_and", operator.and_)
@@ -109,9 +104,8 @@ def _test(name: str, fn: Callable[[Any, Any], Any], integers: bool) -> Callable[
             return Tensor._wrap(xp.full(x.shape, integers, dtype=xp.bool, device=input.backend.device), input.backend)
         return Tensor._wrap(fn(xp, x), input.backend)
 
-    test.__name__ = test.__qualname__ = name
-    test.__doc__ = f"``{name}`` of each element as a bool tensor, as ``torch.{name}`` (integers: all {integers})."
-    return test
+    return named(test, name, f"``{name}`` of each element as a bool tensor, as ``torch.{name}`` (integers: all "
+                 f"{integers}).")
 
 
 isnan = _test("isnan", lambda xp, x: xp.isnan(x), False)

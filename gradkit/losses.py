@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from . import ops
-from ._lazy import ieee
+from ._opmaking import ieee
 from ._trace import raise_if
 from .functional import _shifted, log_softmax
 from .pointwise import masked_fill

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from . import ops
-from ._lazy import ieee
+from ._opmaking import ieee
 from .pointwise import clamp
 from .tensor import Tensor
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import ops
-from ._lazy import ieee
+from ._opmaking import ieee
 from .tensor import Tensor, pick_dim, pick_keepdim
 
 __all__ = ["Histogram", "ValuesIndices", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "histogram",

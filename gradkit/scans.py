@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
-from ._lazy import ieee
+from ._opmaking import ieee
 from .reductions import ValuesIndices
 from .shapes import _axis
 from .tensor import Tensor

@@ -1,5 +1,6 @@
-"""``ieee`` for the op modules that ``tensor.py`` imports at its end, which load while ``gradkit.ops`` is still
-loading (``ops`` -> ``_trace`` -> ``tensor``): they cannot reach ``ops.ieee`` at import time."""
+"""Helpers of the op modules: ``ieee`` for those that ``tensor.py`` imports at its end, which load while
+``gradkit.ops`` is still loading (``ops`` -> ``_trace`` -> ``tensor``) and so cannot reach ``ops.ieee`` at import
+time; ``named`` for the ops that a factory makes (``sin``, ``eq``, ``logical_and``, ...)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def ieee(fn: F) -> F:
         return wrapped(*args, **kwargs)
 
     return call  # type: ignore[return-value]
+
+
+def named(fn: F, name: str, doc: str) -> F:
+    """``fn`` with the ``__name__``, ``__qualname__`` and ``__doc__`` of the op ``name`` (``help``, tracebacks)."""
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
