@@ -14,6 +14,7 @@ from .compile import GradkitCompileWarning, compile  # noqa: A004 (torch.compile
 from .creation import (
                        arange,
                        empty,
+                       eye,
                        full,
                        full_like,
                        linspace,
@@ -25,16 +26,119 @@ from .creation import (
                        randn,
                        randperm,
                        tensor,
+                       tril_indices,
+                       triu_indices,
                        zeros,
                        zeros_like,
 )
 from .dtypes import DType, bool, double, float32, float64, int32, int64, long  # noqa: A004
+from .einsum import einsum
+from .elementwise import (
+                       acos,
+                       acosh,
+                       arccos,
+                       arccosh,
+                       arcsin,
+                       arcsinh,
+                       arctan,
+                       arctan2,
+                       arctanh,
+                       asin,
+                       asinh,
+                       atan,
+                       atan2,
+                       atanh,
+                       ceil,
+                       cos,
+                       cosh,
+                       erf,
+                       exp2,
+                       expm1,
+                       fix,
+                       floor,
+                       floor_divide,
+                       frac,
+                       lerp,
+                       log1p,
+                       log2,
+                       remainder,  # noqa: A004
+                       round,
+                       rsqrt,
+                       sign,
+                       sin,
+                       sinh,
+                       tan,
+                       trunc,
+)
 from .functional import cross_entropy, linear, log_softmax, one_hot, softmax
 from .indexing import index_put
+from .logical import (
+                       bitwise_and,
+                       bitwise_not,
+                       bitwise_or,
+                       bitwise_xor,
+                       eq,
+                       ge,
+                       greater,
+                       greater_equal,
+                       gt,
+                       isfinite,
+                       isinf,
+                       isnan,
+                       le,
+                       less,
+                       less_equal,
+                       logical_and,
+                       logical_not,
+                       logical_or,
+                       logical_xor,
+                       lt,
+                       ne,
+                       not_equal,
+)
 from .ops import abs, exp, log, matmul, pow, relu, reshape, sigmoid, tanh  # noqa: A004
-from .pointwise import clamp, clamp_max, clamp_min, log10, masked_fill, maximum, minimum, sqrt, tril, triu, where
-from .reductions import all, allclose, amax, amin, any, argmax, argmin, histogram, max, mean, min, std, sum, topk, var  # noqa: A004
-from .shapes import cat, concat, flatten, permute, squeeze, stack, transpose, unbind, unsqueeze
+from .pointwise import clamp, clamp_max, clamp_min, clip, log10, masked_fill, maximum, minimum, sqrt, tril, triu, where
+from .reductions import (  # noqa: A004
+                       all,
+                       allclose,
+                       amax,
+                       amin,
+                       any,
+                       argmax,
+                       argmin,
+                       histogram,
+                       logsumexp,
+                       max,
+                       mean,
+                       min,
+                       prod,
+                       std,
+                       std_mean,
+                       sum,
+                       topk,
+                       var,
+                       var_mean,
+)
+from .scans import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .select import argwhere, masked_select, nonzero
+from .shapes import (
+                       cat,
+                       concat,
+                       diag,
+                       diagonal,
+                       flatten,
+                       flip,
+                       meshgrid,
+                       permute,
+                       repeat_interleave,
+                       squeeze,
+                       stack,
+                       transpose,
+                       unbind,
+                       unflatten,
+                       unsqueeze,
+)
+from .sorting import argsort, msort, sort
 from .tensor import Size, Tensor
 from .value import Value
 
@@ -51,4 +155,13 @@ __all__ = [
     "ones", "ones_like", "optim", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape",
     "set_grad_enabled", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    # issue 16's op surface
+    "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argsort", "argwhere",
+    "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "ceil",
+    "clip", "cos", "cosh", "cummax", "cummin", "cumprod", "cumsum", "diag", "diagonal", "einsum", "eq", "erf", "exp2",
+    "expm1", "eye", "fix", "flip", "floor", "floor_divide", "frac", "ge", "greater", "greater_equal", "gt", "isfinite",
+    "isinf", "isnan", "le", "lerp", "less", "less_equal", "log1p", "log2", "logcumsumexp", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_select", "meshgrid", "msort", "ne",
+    "nonzero", "not_equal", "prod", "remainder", "repeat_interleave", "round", "rsqrt", "sign", "sin", "sinh", "sort",
+    "std_mean", "tan", "tril_indices", "triu_indices", "trunc", "unflatten", "var_mean",
 ]

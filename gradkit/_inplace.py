@@ -218,7 +218,7 @@ def _in_place(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | N
     if op is None:
         target[...] = v if not hasattr(v, "shape") or v.dtype == target.dtype else t.backend.xp.astype(v, target.dtype)
         return True
-    _check_result(t, v)
+    check_result(t, v)
     if hasattr(v, "shape") and v.dtype != target.dtype:
         v = t.backend.xp.astype(v, target.dtype)
     op(target, v)
@@ -237,7 +237,7 @@ def _operand(t: Tensor, value: Any) -> Any:
     return v
 
 
-def _check_result(t: Tensor, v: Any) -> None:
+def check_result(t: Tensor, v: Any) -> None:
     """torch's errors for an in-place op whose result cannot live in ``t``: a dtype of a higher category, a
     broadcast shape larger than ``t``'s."""
     from . import ops
@@ -278,9 +278,9 @@ def _combine(t: Tensor, value: Any, op: Callable[[Any, Any], Any]) -> Tensor:
 
     if isinstance(value, _TENSOR[0]):
         ops._as_tensor(t, value)  # another backend: DeviceMismatchError with the fix
-        _check_result(t, value._data)
+        check_result(t, value._data)
     else:
-        _check_result(t, _operand(t, value))
+        check_result(t, _operand(t, value))
     return _OUT_OF_PLACE[op](t, value)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from backends import Backend, Generator
-from backends.random import default_generator
+from backends.random import default_generator, dtype_name
 
+from .dtypes import check_fill
 from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend, dims
 
 Where = Backend | str | None
@@ -39,14 +40,35 @@ def _be(backend: Where, device: Where) -> Backend:
 
 def tensor(data: Any, *, dtype: Any = None, device: Where = None, backend: Where = None,
            requires_grad: bool = False) -> Tensor:
-    """``Tensor(data, ...)``: see ``Tensor`` for the rules on backend and dtype."""
+    """``Tensor(data, ...)``: see ``Tensor`` for the rules on backend and dtype.
+
+    Raises:
+        ValueError: a Python int outside int64's range (torch's "Overflow when unpacking long long"), where numpy
+            would make a uint64 or object array.
+    """
+    if not isinstance(data, (Tensor, np.ndarray)) and not hasattr(data, "__array_namespace__") and (
+            dtype is None or np.dtype(dtype_name(dtype)).kind != "f"):
+        _check_python_ints(data)
     return Tensor(data, backend=_target(backend, device), dtype=dtype, requires_grad=requires_grad)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
+def _check_python_ints(data: Any) -> None:
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            _check_python_ints(item)
+    elif isinstance(data, int) and not isinstance(data, bool) and not _INT64.min <= data <= _INT64.max:
+        raise ValueError(f"Overflow when unpacking long long: {data} does not fit int64 (as torch); pass "
+                         "dtype=gradkit.float64 for a float tensor")
+
+
 def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
-    """A leaf around ``data``; integer data that requires grad becomes the default float dtype, as in ``Tensor``."""
+    """A leaf around ``data``. Raises RuntimeError, as torch, for integer or bool data that requires grad."""
     if requires_grad and not _is_float(backend, data):
-        data = backend.astype(data, DEFAULT_DTYPE)
+        raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (as torch), this one is "
+                           f"{data.dtype}; pass a float dtype")
     return Tensor._wrap(data, backend, requires_grad)
 
 
@@ -78,6 +100,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Where = None,
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, (bool, np.bool_)) else "int64" if isinstance(
             fill_value, (int, np.integer)) else DEFAULT_DTYPE
+    check_fill(fill_value, dtype)
     return _leaf(be.full(tuple(dims((size,))), fill_value, dtype), be, requires_grad)
 
 
@@ -97,6 +120,7 @@ def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Wher
               requires_grad: bool = False) -> Tensor:
     """``fill_value`` in ``input``'s shape, dtype and backend (each may be overridden), as ``torch.full_like``."""
     be = _target(backend, device) or input.backend
+    check_fill(fill_value, dtype or input._data.dtype)
     return _leaf(be.full(input.shape, fill_value, dtype or input._data.dtype), be, requires_grad)
 
 
@@ -116,6 +140,32 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
         raise ValueError(f"arange: step {step} is zero or points away from the end ({lo} to {hi}), as torch "
                          "refuses too; use a step with the sign of end - start")
     return Tensor._wrap(be.arange(start, end, dtype, step), be)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Where = None, backend: Where = None,
+        requires_grad: bool = False) -> Tensor:
+    """The ``(n, m)`` identity (``m`` defaults to ``n``): ones on the main diagonal, float32 unless ``dtype`` is
+    given, as ``torch.eye``. Raises ValueError for a negative size."""
+    if n < 0 or (m is not None and m < 0):
+        raise ValueError(f"eye: sizes must be non-negative, got n={n}, m={m}")
+    be = _be(backend, device)
+    dt = be.dtype(dtype or DEFAULT_DTYPE)
+    return _leaf(be.xp.eye(n, m, dtype=dt, device=be.device), be, requires_grad)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = "int64", device: Where = None,
+                 backend: Where = None) -> Tensor:
+    """The ``(2, N)`` row and column indices of the lower triangle of a ``row x col`` matrix (diagonal ``offset``
+    and below), row by row, as ``torch.tril_indices``."""
+    be = _be(backend, device)
+    return Tensor._wrap(be.asarray(np.stack(np.tril_indices(row, offset, col)).reshape(2, -1), dtype), be)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = "int64", device: Where = None,
+                 backend: Where = None) -> Tensor:
+    """The ``(2, N)`` indices of the upper triangle (diagonal ``offset`` and above), as ``torch.triu_indices``."""
+    be = _be(backend, device)
+    return Tensor._wrap(be.asarray(np.stack(np.triu_indices(row, offset, col)).reshape(2, -1), dtype), be)
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Where = None,

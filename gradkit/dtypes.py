@@ -9,13 +9,14 @@ as a string, numpy's, CuPy's and array_api_strict's dtype objects.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
 
 from backends.random import dtype_name
 
-__all__ = ["DType", "bool", "double", "float32", "float64", "int32", "int64", "long", "of"]
+__all__ = ["DType", "bool", "check_fill", "double", "float32", "float64", "int32", "int64", "long", "of"]
 
 
 class DType:
@@ -69,3 +70,21 @@ def of(dtype: Any) -> DType:
     if found is None:
         found = _BY_NAME[name] = DType(name)
     return found
+
+
+def check_fill(value: Any, dtype: Any) -> None:
+    """Raise RuntimeError, as torch does, when the number ``value`` cannot be stored in ``dtype`` without overflow:
+    a nan, an infinity or an out-of-range number for an integer dtype (``full((2,), float("-inf"),
+    dtype=int64)`` would otherwise give INT64_MIN), a finite number beyond a float dtype's range."""
+    target = np.dtype(dtype_name(dtype))
+    if target.kind == "b" or isinstance(value, (builtins.bool, np.bool_)):
+        return
+    number = float(value) if target.kind == "f" or not isinstance(value, (int, np.integer)) else int(value)
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        fits = number == number and info.min <= number <= info.max  # nan != nan
+    else:
+        fits = not math.isfinite(number) or abs(number) <= float(np.finfo(target).max)
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {target.name} without overflow: {value!r} (as torch); "
+                           "use a float dtype for infinities and nans")

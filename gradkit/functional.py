@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import ops
+from . import ops  # noqa: F401 (imported first: ops -> _trace -> tensor is the import order that resolves)
 from ._trace import raise_if
 from .ops import _as_tensor, _promote, _unbroadcast, ieee
 from .tensor import OUTPUT, Tensor, pick_dim
@@ -45,78 +45,6 @@ def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = Non
     out = shifted - xp.log(total)
     return Tensor._node(out, (input,), lambda g: (g - e / total * xp.sum(g, axis=d, keepdims=True),),
                         "log_softmax")
-
-
-@ieee
-def cross_entropy(input: Tensor, target: Any, *, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of integer ``target`` under ``softmax(input)`` along the class axis, fused and
-    stable, as ``torch.nn.functional.cross_entropy``.
-
-    Shapes (PyTorch's layout): ``input (N, C)`` with ``target (N,)``; ``input (N, C, d1, ...)`` (class axis 1)
-    with ``target (N, d1, ...)``; ``input (C,)`` with a 0-d ``target``. Targets are integers in ``[0, C)``, a
-    Tensor or an array of the input's backend; those equal to ``ignore_index`` (default -100) add nothing.
-    ``reduction``: ``"mean"`` over the targets not ignored (nan when all are), ``"sum"`` or ``"none"`` (the
-    target's shape, 0 where ignored). The gradient is ``softmax(input) - onehot(target)`` (divided by the count
-    for the mean). Finite for logits as large as 1e8. Source: the makemore lectures (F.cross_entropy), part 4.
-    Checking the targets reads one bool from the device.
-
-    Raises:
-        ValueError: shapes that do not match, an unknown reduction, or a target outside ``[0, C)`` that is not
-            ``ignore_index``.
-    """
-    logits = input
-    t = _as_tensor(logits, target)._data
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'")
-    if logits.ndim == 0:
-        raise ValueError("cross_entropy needs logits of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
-    expected = () if logits.ndim == 1 else (logits.shape[0], *logits.shape[2:])
-    if tuple(t.shape) != expected:
-        raise ValueError(f"cross_entropy: targets of shape {tuple(t.shape)} do not match logits of shape "
-                         f"{logits.shape} (expected targets of shape {expected}: PyTorch's layout, the class "
-                         "axis is 1)")
-    if logits.ndim == 2:
-        return _nll(logits, t, ignore_index, reduction)
-    xp = logits.backend.xp
-    n_classes = logits.shape[0 if logits.ndim == 1 else 1]
-    rows = ops.reshape(logits, (1, n_classes)) if logits.ndim == 1 else \
-        ops.reshape(ops.permute(logits, (0, *range(2, logits.ndim), 1)), (-1, n_classes))
-    out = _nll(rows, xp.reshape(t, (-1,)), ignore_index, reduction)
-    return ops.reshape(out, expected) if reduction == "none" else out
-
-
-def _nll(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
-    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. One code path whatever the targets
-    hold (so a traced step replays it); the only host read is the range check's one number."""
-    xp, backend = logits.backend.xp, logits.backend
-    n_classes = logits.shape[1]
-    t = backend.astype(t, "int64")
-    valid = t != ignore_index
-    safe = t * xp.astype(valid, t.dtype)  # ignored targets pick class 0, then count for nothing
-    # Some target outside [0, C)? One fast reduction: |2s - (C - 1)| <= C - 1 exactly when 0 <= s <= C - 1.
-    if t.shape[0]:
-        raise_if(xp.max(xp.abs(2 * safe - (n_classes - 1))) > n_classes - 1, lambda: ValueError(
-            f"cross_entropy: a target is not a class index in [0, {n_classes}) (nor ignore_index={ignore_index}); "
-            "targets pick one of the logits' class axis"))
-    shifted, e, total = _shifted(logits, -1)
-    rows = backend.arange(t.shape[0], dtype=t.dtype)
-    nll = xp.log(total)[:, 0] - shifted[rows, safe]  # picked by index: a -inf logit elsewhere stays harmless
-    nll = xp.where(valid, nll, 0.0)
-    weight = xp.astype(valid, e.dtype)
-    count = xp.sum(weight)
-    if reduction == "mean":
-        count = xp.where(count > 0, count, math.nan)  # all ignored: nan, as torch
-    out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
-
-    def backward(g: Any) -> tuple[Any]:
-        onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        per_row = weight * (g / count if reduction == "mean" else g)
-        d = backend.scratch(e / total)  # softmax, then "- onehot" and the per-row scale in place
-        d -= onehot
-        d *= xp.reshape(per_row, (-1, 1))
-        return (d,)
-
-    return Tensor._node(out, (logits,), backward, "cross_entropy")
 
 
 @ieee
@@ -177,6 +105,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return Tensor._wrap(xp.astype(index == be.arange(num_classes, dtype=tensor._data.dtype), xp.int64), be)
 
 
+@ieee
 def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Layer normalisation over the last ``len(normalized_shape)`` axes, as one node: ``(x - mean) /
@@ -227,19 +156,23 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tenso
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
-    """GELU with the tanh approximation, as one node: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``
-    (makemore's and GPT-2's ``NewGELU``; torch's ``gelu(x, approximate="tanh")``). Any shape; float dtypes.
-
-    gradkit's default is ``"tanh"`` where torch's is ``"none"`` (the exact form needs ``erf``, which the
-    array API standard lacks). Source: Hendrycks & Gimpel, "Gaussian Error Linear Units", 2016.
+@ieee
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """GELU, as ``torch.nn.functional.gelu``: with ``approximate="none"`` (the default, as torch's) the exact
+    ``x Phi(x)`` (``activations.gelu_erf``); with ``"tanh"`` the approximation ``0.5 x (1 + tanh(sqrt(2/pi) (x +
+    0.044715 x^3)))`` as one node (makemore's and GPT-2's ``NewGELU``). Any shape; float dtypes. Source: Hendrycks
+    & Gimpel, "Gaussian Error Linear Units", 2016.
 
     Raises:
-        ValueError: ``approximate`` other than ``"tanh"``.
+        ValueError: ``approximate`` other than ``"none"`` or ``"tanh"``.
     """
+    if approximate == "none":
+        from .activations import gelu_erf
+
+        return gelu_erf(input)
     if approximate != "tanh":
-        raise ValueError(f"gelu: approximate={approximate!r} is not available (the exact form needs erf, which "
-                         "the array API standard lacks); use approximate='tanh', makemore's NewGELU")
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = input
     xp = x.backend.xp
     xd, be = x._data, x.backend
     x2 = xd * xd  # kept for the backward; every other temporary is updated in place
@@ -268,3 +201,6 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
         return (d,)
 
     return Tensor._node(out, (x,), backward, "gelu")
+
+
+from .losses import cross_entropy  # noqa: E402, F401 (the fused loss lives in losses, which imports softmax from here)

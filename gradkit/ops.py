@@ -152,6 +152,8 @@ def _with_number(a: Tensor, b: Any, divides: bool = False) -> tuple[Any, Any]:
     k = _operand_data(a, b)
     ad = a._data
     category = _category(a.backend, ad.dtype)
+    if type(k) is bool and category:  # True is 1 beside a number tensor, as torch (the standard refuses the mix)
+        k = int(k)
     if category == 2 or (category == 1 and not divides and not isinstance(k, float)):
         return ad, k  # the common cases (a float tensor; integers with an integer), where nothing changes
     target = result_dtype(a.backend, [ad], [k])
@@ -448,12 +450,21 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
     """Maximum over ``axis`` (as ``sum``); the gradient is shared equally among tied maxima, as ``torch.max()``
     (for ``axis=None``) and ``torch.amax(x, dim)`` do; nan wins, and its gradient is torch's: shared among the
     nans for ``axis=None``, nan for an axis. Raises ValueError over an empty axis."""
+    return _extremum(a, axis, keepdims, True)
+
+
+def min(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``, as ``max`` (exact at an integer type's minimum; a bool tensor's is ``all``)."""
+    return _extremum(a, axis, keepdims, False)
+
+
+def _extremum(a: Tensor, axis: Axis, keepdims: bool, largest: bool) -> Tensor:
     xp = a.backend.xp
     axes = _axes(axis, a.ndim)
-    _reduced_nonempty(a, axes, "max")
-    if _category(a.backend, a._data.dtype) == 0:  # the array API orders no bools: any is their maximum
-        return Tensor._wrap(xp.any(a._data, axis=axes, keepdims=keepdims), a.backend)
-    top = xp.max(a._data, axis=axes, keepdims=True)
+    _reduced_nonempty(a, axes, "max" if largest else "min")
+    if _category(a.backend, a._data.dtype) == 0:  # the array API orders no bools: any is their maximum, all minimum
+        return Tensor._wrap((xp.any if largest else xp.all)(a._data, axis=axes, keepdims=keepdims), a.backend)
+    top = (xp.max if largest else xp.min)(a._data, axis=axes, keepdims=True)
     out = top if keepdims else xp.reshape(top, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
     def backward(g: Any) -> tuple[Any]:
@@ -463,7 +474,7 @@ def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
         mask = xp.astype(hit, g.dtype)
         return (mask * (xp.reshape(g, top.shape) / xp.sum(mask, axis=axes, keepdims=True)),)
 
-    return Tensor._node(out, (a,), backward, "max", (a, OUTPUT))
+    return Tensor._node(out, (a,), backward, "max" if largest else "min", (a, OUTPUT))
 
 
 def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
@@ -481,6 +492,20 @@ def argmax(a: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor
     if keepdims and axis is None:
         out = xp.reshape(out, (1,) * a.ndim)
     return Tensor._wrap(a.backend.astype(out, "int64"), a.backend)
+
+
+def _scatter_along(backend: Any, shape: tuple[int, ...], axis: int, index: Any, values: Any) -> Any:
+    """Zeros of ``shape`` with ``values`` added at ``index`` along ``axis`` (repeats summed): torch's
+    ``scatter_add`` along a dim, the backward of a gather along one (sort, cummax). ``index`` (integers in
+    ``[0, shape[axis])``) and ``values`` have one shape, which is ``shape`` except along ``axis``."""
+    xp = backend.xp
+    idx, vals = xp.moveaxis(index, axis, -1), xp.moveaxis(values, axis, -1)
+    n, k, rest = shape[axis], idx.shape[-1], idx.shape[:-1]
+    rows = math.prod(rest)
+    flat = xp.reshape(idx, (rows, k)) + xp.reshape(backend.arange(rows, dtype=idx.dtype) * n, (rows, 1))
+    out = backend.scatter_add(backend.zeros((rows * n,), values.dtype), xp.reshape(flat, (-1,)),
+                              xp.reshape(vals, (-1,)))
+    return xp.moveaxis(xp.reshape(out, (*rest, n)), -1, axis)
 
 
 # Shapes.

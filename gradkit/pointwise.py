@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from . import ops
+from .dtypes import check_fill
 from .tensor import DEFAULT_DTYPE, OUTPUT, Scalar, Tensor, _is_float
 
-__all__ = ["clamp", "clamp_max", "clamp_min", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril", "triu",
-           "where"]
+__all__ = ["clamp", "clamp_max", "clamp_min", "clip", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril",
+           "triu", "where"]
 
 
 def _float(a: Tensor) -> Any:
@@ -43,19 +46,25 @@ def log10(input: Tensor) -> Tensor:
     return ops.mul(ops.log(x), 1 / math.log(10))
 
 
-def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Values limited to ``[min, max]`` (numbers; either may be None), as ``torch.clamp``; the gradient passes
-    where ``min <= x <= max`` and is 0 elsewhere. A float bound makes an integer tensor float32.
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Values limited to ``[min, max]`` (either may be None), as ``torch.clamp``: the bounds are both numbers or
+    both tensors (broadcast, torch's promotion). The gradient passes where ``min <= x <= max`` and is 0
+    elsewhere; a tensor bound gets it where it was chosen. ``max`` wins where ``min > max``, as torch. A float
+    bound makes an integer tensor float32.
 
     Raises:
-        ValueError: neither bound given.
+        ValueError: neither bound given. TypeError: a number and a tensor bound together.
     """
     if min is None and max is None:
         raise ValueError("clamp needs min, max or both")
+    tensors = [isinstance(b, Tensor) for b in (min, max) if b is not None]
+    if any(tensors):
+        if not all(tensors):
+            raise TypeError("clamp bounds are both numbers or both tensors (as torch)")
+        return _clamp_tensors(input, min, max)
     for bound in (min, max):
         if bound is not None and not isinstance(bound, Scalar):
-            raise TypeError(f"clamp bounds are numbers, got {type(bound).__name__}; for tensor bounds use "
-                            "gradkit.maximum / gradkit.minimum")
+            raise TypeError(f"clamp bounds are numbers or tensors, got {type(bound).__name__}")
     xp = input.backend.xp
     x = input._data
     for bound in (min, max):
@@ -72,6 +81,35 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
     return Tensor._node(out, (input,), lambda g: (g * xp.astype(inside, g.dtype),), "clamp")
 
 
+clip = clamp  # torch's alias
+
+
+def _clamp_tensors(a: Tensor, lo: Tensor | None, hi: Tensor | None) -> Tensor:
+    """``clamp`` with tensor bounds; the gradients are torch's (``clamp_backward_min_max``)."""
+    xp = a.backend.xp
+    bounds = [ops._as_tensor(a, b) for b in (lo, hi) if b is not None]
+    target = ops.result_dtype(a.backend, [a._data, *[b._data for b in bounds]])
+    x = a.backend.astype(a._data, target)
+    low = None if lo is None else a.backend.astype(ops._as_tensor(a, lo)._data, target)
+    high = None if hi is None else a.backend.astype(ops._as_tensor(a, hi)._data, target)
+    out = x if low is None else xp.maximum(x, low)  # a nan (in x or a bound) wins, as torch
+    if high is not None:
+        out = xp.minimum(out, high)
+    out = xp.broadcast_to(out, tuple(np.broadcast_shapes(*(t.shape for t in (a, *bounds)))))
+    keep = (True if low is None else x >= low) & (True if high is None else x <= high)
+    to_low = None if low is None else (x < low) & (True if high is None else low < high)
+    to_high = None if high is None else (x > high) | (False if low is None else high < low)
+
+    def backward(g: Any) -> tuple[Any, ...]:
+        zeros = xp.zeros_like(g)
+        grads = [ops._unbroadcast(xp.where(keep, g, zeros), a)]
+        for b, mask in zip(bounds, [m for m in (to_low, to_high) if m is not None]):
+            grads.append(ops._unbroadcast(xp.where(mask, g, zeros), b))
+        return tuple(grads)
+
+    return Tensor._node(out, (a, *bounds), backward, "clamp", (a, *bounds))
+
+
 def clamp_min(input: Tensor, min: float) -> Tensor:  # noqa: A002
     """``clamp(input, min=min)``."""
     return clamp(input, min=min)
@@ -82,24 +120,35 @@ def clamp_max(input: Tensor, max: float) -> Tensor:  # noqa: A002
     return clamp(input, max=max)
 
 
-def where(condition: Tensor, input: Any, other: Any) -> Tensor:
-    """``input`` where ``condition`` is True, else ``other`` (tensors or numbers, broadcast), as ``torch.where``;
-    each side's gradient passes where it was chosen.
+def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
+    """``input`` where ``condition`` is True, else ``other`` (tensors or numbers, broadcast, torch's promotion:
+    ``where(c, 1.0, 0.0)`` is float32, ``where(c, 1, 0)`` int64), as ``torch.where``; each side's gradient passes
+    where it was chosen. ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
 
     Raises:
-        TypeError: a condition that is not a bool tensor.
+        TypeError: a condition that is not a bool tensor, or only one of ``input`` and ``other``.
     """
-    ref = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
-    if ref is None:
-        raise TypeError("where(condition, input, other) needs a Tensor input or other")
+    if input is None and other is None:
+        from .select import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where(condition, input, other) needs both input and other (or neither)")
+    ref = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else condition
+    if not isinstance(ref, Tensor):
+        raise TypeError("where(condition, input, other) needs a Tensor condition, input or other")
     cond = ops._as_tensor(ref, condition)._data
     if cond.dtype != ref.backend.xp.bool:
         raise TypeError(f"where: the condition must be a bool tensor (e.g. x > 0), got {cond.dtype}")
-    a, b = ops._as_tensor(ref, input), ops._as_tensor(ref, other)
-    if isinstance(input, Scalar):
-        a = Tensor._wrap(_number_like(ref, input), ref.backend)
-    if isinstance(other, Scalar):
-        b = Tensor._wrap(_number_like(ref, other), ref.backend)
+    if ref is condition:  # two numbers: their own promotion (a float is float32, an int int64, a bool bool)
+        dtype = ops.result_dtype(ref.backend, [], [input, other])
+        a, b = (Tensor._wrap(ref.backend.full((), k, dtype), ref.backend) for k in (input, other))
+    else:
+        a, b = ops._as_tensor(ref, input), ops._as_tensor(ref, other)
+        if isinstance(input, Scalar):
+            a = Tensor._wrap(_number_like(ref, input), ref.backend)
+        if isinstance(other, Scalar):
+            b = Tensor._wrap(_number_like(ref, other), ref.backend)
     ad, bd = ops._promote(a, b)
     xp = ref.backend.xp
     out = xp.where(cond, ad, bd)
@@ -123,6 +172,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: float) -> Tensor:
     float('-inf'))``)."""
     if not isinstance(value, Scalar):
         value = float(value)
+    check_fill(value, input._data.dtype)
     cond = ops._as_tensor(input, mask)
     xp = input.backend.xp
     if cond._data.dtype != xp.bool:

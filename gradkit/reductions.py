@@ -1,5 +1,6 @@
-"""Reductions with PyTorch's signatures: ``sum``, ``mean``, ``max``/``min`` (``(values, indices)`` along a
-``dim``), ``amax``/``amin``, ``argmax``/``argmin``, ``var``/``std``, ``topk``, ``all``/``any``.
+"""Reductions with PyTorch's signatures: ``sum``, ``mean``, ``prod``, ``logsumexp``, ``max``/``min``
+(``(values, indices)`` along a ``dim``), ``amax``/``amin``, ``argmax``/``argmin``, ``var``/``std`` (and
+``var_mean``/``std_mean``), ``topk``, ``all``/``any``.
 
 Every function takes PyTorch's ``dim=``/``keepdim=`` or numpy's ``axis=``/``keepdims=`` (one of each pair).
 The arithmetic of ``sum``, ``mean`` and the full ``max`` is ``gradkit.ops``'s; this module adds the names.
@@ -14,10 +15,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import ops
+from ._opmaking import ieee
 from .tensor import Tensor, pick_dim, pick_keepdim
 
 __all__ = ["Histogram", "ValuesIndices", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "histogram",
-           "max", "mean", "min", "std", "sum", "topk", "var"]
+           "logsumexp", "max", "mean", "min", "prod", "std", "std_mean", "sum", "topk", "var", "var_mean"]
 
 
 class ValuesIndices(NamedTuple):
@@ -50,8 +52,9 @@ def amax(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: A
 
 def amin(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,
          keepdims: bool | None = None) -> Tensor:
-    """Minimum over ``dim``, as ``torch.amin`` (``-amax(-x)``: exact, ties share the gradient equally)."""
-    return ops.neg(ops.max(ops.neg(input), pick_dim("amin", dim, axis), pick_keepdim("amin", keepdim, keepdims)))
+    """Minimum over ``dim``, as ``torch.amin``: ties share the gradient equally; exact at an integer type's
+    minimum; a bool tensor's minimum is ``all``."""
+    return ops.min(input, pick_dim("amin", dim, axis), pick_keepdim("amin", keepdim, keepdims))
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool | None = None, *, axis: Any = None,  # noqa: A001
@@ -277,6 +280,94 @@ def _logical(name: str, x: Tensor, dim: Any, keepdim: Any, axis: Any, keepdims: 
                         x.backend)
 
 
-def _quiet_moment(*args: Any) -> Tensor:
-    """``_moment`` with IEEE specials silent (``ops.ieee``: inf - inf in a centred inf is nan, no warning)."""
-    return ops.ieee(_moment)(*args)
+_quiet_moment = ieee(_moment)  # IEEE specials silent: inf - inf in a centred inf is nan, without a warning
+
+
+@ieee
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The product of all elements, or along one int ``dim``, as ``torch.prod``: integers and bools multiply in
+    int64 (``dtype`` casts first). The gradient is torch's: ``g * prod / x`` when the input holds no zero, else
+    the product of the other elements (exclusive running products from both ends), exact with zeros.
+
+    Raises:
+        TypeError: a tuple ``dim`` (as torch).
+    """
+    if dim is not None and not isinstance(dim, int):
+        raise TypeError(f"prod(dim) takes one int dim, got {dim!r} (as torch); reduce one dim at a time")
+    x = input if dtype is None else input.astype(dtype)
+    if ops._category(x.backend, x._data.dtype) < 2 and dtype is None:
+        x = x.astype("int64")
+    flat = ops.reshape(x, (-1,)) if dim is None else x if x.ndim else ops.reshape(x, (1,))
+    d = 0 if dim is None else ops._axes(dim, builtins.max(x.ndim, 1))[0]
+    out = _product(flat, d, keepdim)
+    if dim is None:
+        return ops.reshape(out, (1,) * x.ndim if keepdim else ())
+    return out if x.ndim else ops.reshape(out, ())
+
+
+def _product(x: Tensor, d: int, keepdim: bool) -> Tensor:
+    xp = x.backend.xp
+    xd = x._data
+    n = x.shape[d]
+    lead = (slice(None),) * d
+    result = xp.prod(xd, axis=d, keepdims=True)
+
+    def backward(g: Any) -> tuple[Any]:
+        if n == 0:
+            return (xp.zeros_like(xd),)
+        g = xp.reshape(g, result.shape)
+        head = lead + (slice(0, n - 1), ...)
+
+        def exclusive(v: Any) -> Any:  # prod_{j < i} v_j along d
+            return xp.concat([xp.ones_like(result), xp.cumulative_prod(v, axis=d)[head]], axis=d)
+
+        left, right = exclusive(xd), xp.flip(exclusive(xp.flip(xd, axis=d)), axis=d)
+        plain = result / xd  # torch's formula, used when the input holds no zero at all
+        return (g * xp.where(xp.any(xd == 0), left * right, plain),)
+
+    out = result if keepdim else xp.reshape(result, tuple(s for i, s in enumerate(x.shape) if i != d))
+    return Tensor._node(out, (x,), backward, "prod", (x,))
+
+
+@ieee
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input)))`` over ``dim`` (an int or a tuple; required, as torch's), stable, as
+    ``torch.logsumexp``: shifted by the maximum (by 0 where that is infinite, so ``[inf, inf]`` gives inf and all
+    ``-inf`` gives -inf); an empty dim gives -inf; integers give float32. The gradient is ``g * exp(input -
+    out)`` (nan where all are -inf, as torch)."""
+    if dim is None:
+        raise TypeError("logsumexp() needs dim (an int or a tuple of ints), as torch")
+    x = input if ops._category(input.backend, input._data.dtype) == 2 else input.astype("float32")
+    xp = x.backend.xp
+    axes = ops._axes(dim, x.ndim)
+    xd = x._data
+    if x.size == 0:  # an empty sum: log(0) = -inf
+        top = x.backend.zeros(ops._keepdims_shape(x.shape, axes), xd.dtype)
+    else:
+        top = xp.max(xd, axis=axes, keepdims=True)
+        top = xp.where(xp.isinf(top), xp.zeros_like(top), top)
+    result = xp.log(xp.sum(xp.exp(xd - top), axis=axes, keepdims=True)) + top
+    out = result if keepdim else xp.reshape(result, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+    return Tensor._node(out, (x,), lambda g: (xp.reshape(g, result.shape) * xp.exp(xd - result),), "logsumexp",
+                        (x,))
+
+
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(var(input, ...), mean(input, ...))`` over ``dim``, as ``torch.var_mean`` (``correction`` default 1;
+    a bool in ``dim``'s place is ``unbiased``, as torch reads ``var_mean(x, False)``)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    x = input if ops._category(input.backend, input._data.dtype) == 2 else input.astype("float32")
+    return v, mean(x, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None) -> tuple[Tensor, Tensor]:
+    """``(std(input, ...), mean(input, ...))`` over ``dim``, as ``torch.std_mean`` (see ``var_mean``)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    s = std(input, dim, unbiased, keepdim, correction=correction)
+    x = input if ops._category(input.backend, input._data.dtype) == 2 else input.astype("float32")
+    return s, mean(x, dim, keepdim)

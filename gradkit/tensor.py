@@ -91,8 +91,7 @@ class Tensor:
             ``backends.get_backend()`` (``$GRADKIT_BACKEND``, then auto).
         dtype: ``"float32"``, ``"float64"``, ``"int64"``, ... or a dtype object. None: Python floats become
             float32 (the default dtype), Python ints int64, and arrays keep their dtype.
-        requires_grad: record ops for ``backward()``; integer data is then converted to the default float
-            dtype, since gradients are real numbers.
+        requires_grad: record ops for ``backward()``; only float data can (gradients are real numbers).
 
     The data is always copied (as ``torch.tensor`` does). Tensors hash by identity; ``==`` is elementwise, as
     PyTorch's.
@@ -104,6 +103,7 @@ class Tensor:
 
     Raises:
         DeviceMismatchError: ``data`` is an array of another backend or device.
+        RuntimeError: ``requires_grad`` with integer or bool data (as torch).
         UnknownBackendError, BackendUnavailableError: from ``backends.get_backend``.
     """
 
@@ -126,7 +126,8 @@ class Tensor:
                 data = host
         array = be.asarray(data, dtype)
         if requires_grad and not _is_float(be, array):
-            array = be.astype(array, DEFAULT_DTYPE)
+            raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (as torch), this one is "
+                               f"{array.dtype}; pass dtype=gradkit.float32 or float data")
         if array is data:  # a copy, as torch.tensor makes: in-place updates never reach the caller's array
             array = be.xp.asarray(array, copy=True)
         self._init(array, be, requires_grad)
@@ -428,14 +429,6 @@ class Tensor:
         """Fill with ``value`` (a number or a one-element tensor) in place; returns self."""
         return self._assign(value)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        """``clamp`` in place (recorded in a graph, as every in-place op); returns self."""
-        return self._assign(_pointwise.clamp(self, min, max))
-
-    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
-        """``masked_fill`` in place; returns self."""
-        return self._assign(_pointwise.masked_fill(self, mask, value))
-
     def __iadd__(self, other: Any) -> Tensor:
         """``self += other``: in place, as in PyTorch (every reference to ``self`` sees the change)."""
         return self._assign(other, op=operator.iadd)
@@ -676,8 +669,6 @@ class Tensor:
         """The same elements in ``shape`` (ints or one tuple; one may be -1)."""
         return _ops.reshape(self, *shape)
 
-    view = reshape
-
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose`` (``permute`` takes a whole order)."""
         return _shapes.transpose(self, dim0, dim1)
@@ -754,6 +745,488 @@ class Tensor:
             return self
         return Tensor._wrap(self._data != 0, self.backend)
 
+    # Issue 16's op surface: each method is the function of the same name (``gradkit.elementwise``, ``logical``,
+    # ``scans``, ``sorting``, ``shapes``, ``select``, ``reductions``); each in-place ``_`` variant is the
+    # out-of-place op followed by the one door, ``_assign``.
+    def _assign_result(self, out: Tensor) -> Tensor:
+        """``self._assign(out)`` for an in-place op's result ``out``, refusing (torch's errors) a shape that differs
+        from ``self``'s (broadcast by the other operand) or a dtype ``self`` cannot hold (a float into an integer
+        tensor)."""
+        _inplace.check_result(self, out._data)
+        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype))
+
+    def sin(self) -> Tensor:
+        """See ``elementwise.sin``."""
+        return _elementwise.sin(self)
+
+    def sin_(self) -> Tensor:
+        """``sin`` in place; returns self."""
+        return self._assign_result(self.sin())
+
+    def cos(self) -> Tensor:
+        """See ``elementwise.cos``."""
+        return _elementwise.cos(self)
+
+    def cos_(self) -> Tensor:
+        """``cos`` in place; returns self."""
+        return self._assign_result(self.cos())
+
+    def tan(self) -> Tensor:
+        """See ``elementwise.tan``."""
+        return _elementwise.tan(self)
+
+    def tan_(self) -> Tensor:
+        """``tan`` in place; returns self."""
+        return self._assign_result(self.tan())
+
+    def asin(self) -> Tensor:
+        """See ``elementwise.asin``."""
+        return _elementwise.asin(self)
+
+    def asin_(self) -> Tensor:
+        """``asin`` in place; returns self."""
+        return self._assign_result(self.asin())
+
+    def acos(self) -> Tensor:
+        """See ``elementwise.acos``."""
+        return _elementwise.acos(self)
+
+    def acos_(self) -> Tensor:
+        """``acos`` in place; returns self."""
+        return self._assign_result(self.acos())
+
+    def atan(self) -> Tensor:
+        """See ``elementwise.atan``."""
+        return _elementwise.atan(self)
+
+    def atan_(self) -> Tensor:
+        """``atan`` in place; returns self."""
+        return self._assign_result(self.atan())
+
+    def sinh(self) -> Tensor:
+        """See ``elementwise.sinh``."""
+        return _elementwise.sinh(self)
+
+    def sinh_(self) -> Tensor:
+        """``sinh`` in place; returns self."""
+        return self._assign_result(self.sinh())
+
+    def cosh(self) -> Tensor:
+        """See ``elementwise.cosh``."""
+        return _elementwise.cosh(self)
+
+    def cosh_(self) -> Tensor:
+        """``cosh`` in place; returns self."""
+        return self._assign_result(self.cosh())
+
+    def asinh(self) -> Tensor:
+        """See ``elementwise.asinh``."""
+        return _elementwise.asinh(self)
+
+    def asinh_(self) -> Tensor:
+        """``asinh`` in place; returns self."""
+        return self._assign_result(self.asinh())
+
+    def acosh(self) -> Tensor:
+        """See ``elementwise.acosh``."""
+        return _elementwise.acosh(self)
+
+    def acosh_(self) -> Tensor:
+        """``acosh`` in place; returns self."""
+        return self._assign_result(self.acosh())
+
+    def atanh(self) -> Tensor:
+        """See ``elementwise.atanh``."""
+        return _elementwise.atanh(self)
+
+    def atanh_(self) -> Tensor:
+        """``atanh`` in place; returns self."""
+        return self._assign_result(self.atanh())
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+    arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_ = asin_, acos_, atan_, asinh_, acosh_, atanh_
+
+    def atan2(self, other: Tensor) -> Tensor:
+        """See ``elementwise.atan2``."""
+        return _elementwise.atan2(self, other)
+
+    def atan2_(self, other: Tensor) -> Tensor:
+        """``atan2`` in place; returns self."""
+        return self._assign_result(self.atan2(other))
+
+    arctan2, arctan2_ = atan2, atan2_
+
+    def rsqrt(self) -> Tensor:
+        """See ``elementwise.rsqrt``."""
+        return _elementwise.rsqrt(self)
+
+    def rsqrt_(self) -> Tensor:
+        """``rsqrt`` in place; returns self."""
+        return self._assign_result(self.rsqrt())
+
+    def log2(self) -> Tensor:
+        """See ``elementwise.log2``."""
+        return _elementwise.log2(self)
+
+    def log2_(self) -> Tensor:
+        """``log2`` in place; returns self."""
+        return self._assign_result(self.log2())
+
+    def log10_(self) -> Tensor:
+        """``log10`` in place; returns self."""
+        return self._assign_result(self.log10())
+
+    def log1p(self) -> Tensor:
+        """See ``elementwise.log1p``."""
+        return _elementwise.log1p(self)
+
+    def log1p_(self) -> Tensor:
+        """``log1p`` in place; returns self."""
+        return self._assign_result(self.log1p())
+
+    def exp2(self) -> Tensor:
+        """See ``elementwise.exp2``."""
+        return _elementwise.exp2(self)
+
+    def exp2_(self) -> Tensor:
+        """``exp2`` in place; returns self."""
+        return self._assign_result(self.exp2())
+
+    def expm1(self) -> Tensor:
+        """See ``elementwise.expm1``."""
+        return _elementwise.expm1(self)
+
+    def expm1_(self) -> Tensor:
+        """``expm1`` in place; returns self."""
+        return self._assign_result(self.expm1())
+
+    def erf(self) -> Tensor:
+        """See ``elementwise.erf``."""
+        return _elementwise.erf(self)
+
+    def erf_(self) -> Tensor:
+        """``erf`` in place; returns self."""
+        return self._assign_result(self.erf())
+
+    def floor(self) -> Tensor:
+        """See ``elementwise.floor``."""
+        return _elementwise.floor(self)
+
+    def floor_(self) -> Tensor:
+        """``floor`` in place; returns self."""
+        return self._assign_result(self.floor())
+
+    def ceil(self) -> Tensor:
+        """See ``elementwise.ceil``."""
+        return _elementwise.ceil(self)
+
+    def ceil_(self) -> Tensor:
+        """``ceil`` in place; returns self."""
+        return self._assign_result(self.ceil())
+
+    def trunc(self) -> Tensor:
+        """See ``elementwise.trunc``."""
+        return _elementwise.trunc(self)
+
+    def trunc_(self) -> Tensor:
+        """``trunc`` in place; returns self."""
+        return self._assign_result(self.trunc())
+
+    fix, fix_ = trunc, trunc_
+
+    def round(self, *, decimals: builtins.int = 0) -> Tensor:
+        """See ``elementwise.round`` (half to even)."""
+        return _elementwise.round(self, decimals=decimals)
+
+    def round_(self, *, decimals: builtins.int = 0) -> Tensor:
+        """``round`` in place; returns self."""
+        return self._assign_result(self.round(decimals=decimals))
+
+    def frac(self) -> Tensor:
+        """See ``elementwise.frac``."""
+        return _elementwise.frac(self)
+
+    def frac_(self) -> Tensor:
+        """``frac`` in place; returns self."""
+        return self._assign_result(self.frac())
+
+    def sign(self) -> Tensor:
+        """See ``elementwise.sign``."""
+        return _elementwise.sign(self)
+
+    def sign_(self) -> Tensor:
+        """``sign`` in place; returns self."""
+        return self._assign_result(self.sign())
+
+    def abs_(self) -> Tensor:
+        """``abs`` in place; returns self."""
+        return self._assign_result(self.abs())
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """``clamp`` in place; returns self."""
+        return self._assign_result(self.clamp(min, max))
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        """``clamp_min`` in place; returns self."""
+        return self._assign_result(self.clamp_min(min))
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        """``clamp_max`` in place; returns self."""
+        return self._assign_result(self.clamp_max(max))
+
+    clip, clip_ = clamp, clamp_
+
+    def lerp(self, end: Tensor, weight: Any) -> Tensor:
+        """See ``elementwise.lerp``."""
+        return _elementwise.lerp(self, end, weight)
+
+    def lerp_(self, end: Tensor, weight: Any) -> Tensor:
+        """``lerp`` in place; returns self."""
+        return self._assign_result(self.lerp(end, weight))
+
+    def floor_divide(self, other: Any) -> Tensor:
+        """``self // other`` (see ``elementwise.floor_divide``)."""
+        return _elementwise.floor_divide(self, other)
+
+    def floor_divide_(self, other: Any) -> Tensor:
+        """``floor_divide`` in place; returns self."""
+        return self._assign_result(self.floor_divide(other))
+
+    def remainder(self, other: Any) -> Tensor:
+        """``self % other`` (see ``elementwise.remainder``)."""
+        return _elementwise.remainder(self, other)
+
+    def remainder_(self, other: Any) -> Tensor:
+        """``remainder`` in place; returns self."""
+        return self._assign_result(self.remainder(other))
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _elementwise.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _elementwise.floor_divide(self, other, _reflected=True)
+
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return self.floor_divide_(other)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _elementwise.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _elementwise.remainder(self, other, _reflected=True)
+
+    def __imod__(self, other: Any) -> Tensor:
+        return self.remainder_(other)
+
+    def eq(self, other: Any) -> Tensor:
+        """``self == other`` as a bool tensor (see ``logical.eq``)."""
+        return _logical.eq(self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        """``self != other`` as a bool tensor."""
+        return _logical.ne(self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        """``self < other`` as a bool tensor."""
+        return _logical.lt(self, other)
+
+    def le(self, other: Any) -> Tensor:
+        """``self <= other`` as a bool tensor."""
+        return _logical.le(self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        """``self > other`` as a bool tensor."""
+        return _logical.gt(self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        """``self >= other`` as a bool tensor."""
+        return _logical.ge(self, other)
+
+    not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+
+    def logical_and(self, other: Tensor) -> Tensor:
+        """See ``logical.logical_and``."""
+        return _logical.logical_and(self, other)
+
+    def logical_and_(self, other: Tensor) -> Tensor:
+        """``logical_and`` in place (nonzero as True, in this tensor's dtype); returns self."""
+        return self._assign_result(self.logical_and(other))
+
+    def logical_or(self, other: Tensor) -> Tensor:
+        """See ``logical.logical_or``."""
+        return _logical.logical_or(self, other)
+
+    def logical_or_(self, other: Tensor) -> Tensor:
+        """``logical_or`` in place; returns self."""
+        return self._assign_result(self.logical_or(other))
+
+    def logical_xor(self, other: Tensor) -> Tensor:
+        """See ``logical.logical_xor``."""
+        return _logical.logical_xor(self, other)
+
+    def logical_xor_(self, other: Tensor) -> Tensor:
+        """``logical_xor`` in place; returns self."""
+        return self._assign_result(self.logical_xor(other))
+
+    def logical_not(self) -> Tensor:
+        """See ``logical.logical_not``."""
+        return _logical.logical_not(self)
+
+    def logical_not_(self) -> Tensor:
+        """``logical_not`` in place; returns self."""
+        return self._assign_result(self.logical_not())
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        """``self & other`` (see ``logical.bitwise_and``)."""
+        return _logical.bitwise_and(self, other)
+
+    def bitwise_and_(self, other: Any) -> Tensor:
+        """``self &= other``; returns self."""
+        return self._assign_result(self.bitwise_and(other))
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        """``self | other`` (see ``logical.bitwise_or``)."""
+        return _logical.bitwise_or(self, other)
+
+    def bitwise_or_(self, other: Any) -> Tensor:
+        """``self |= other``; returns self."""
+        return self._assign_result(self.bitwise_or(other))
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        """``self ^ other`` (see ``logical.bitwise_xor``)."""
+        return _logical.bitwise_xor(self, other)
+
+    def bitwise_xor_(self, other: Any) -> Tensor:
+        """``self ^= other``; returns self."""
+        return self._assign_result(self.bitwise_xor(other))
+
+    def bitwise_not(self) -> Tensor:
+        """``~self`` (see ``logical.bitwise_not``)."""
+        return _logical.bitwise_not(self)
+
+    def bitwise_not_(self) -> Tensor:
+        """``~self`` in place; returns self."""
+        return self._assign_result(self.bitwise_not())
+
+    __and__ = __rand__ = bitwise_and
+    __or__ = __ror__ = bitwise_or
+    __xor__ = __rxor__ = bitwise_xor
+    __iand__, __ior__, __ixor__, __invert__ = bitwise_and_, bitwise_or_, bitwise_xor_, bitwise_not
+
+    def isnan(self) -> Tensor:
+        """See ``logical.isnan``."""
+        return _logical.isnan(self)
+
+    def isinf(self) -> Tensor:
+        """See ``logical.isinf``."""
+        return _logical.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        """See ``logical.isfinite``."""
+        return _logical.isfinite(self)
+
+    def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        """See ``scans.cumsum``."""
+        return _scans.cumsum(self, dim, dtype=dtype)
+
+    def cumsum_(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        """``cumsum`` in place; returns self."""
+        return self._assign_result(self.cumsum(dim, dtype=dtype))
+
+    def cumprod(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        """See ``scans.cumprod``."""
+        return _scans.cumprod(self, dim, dtype=dtype)
+
+    def cumprod_(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        """``cumprod`` in place; returns self."""
+        return self._assign_result(self.cumprod(dim, dtype=dtype))
+
+    def cummax(self, dim: builtins.int) -> Any:
+        """See ``scans.cummax``."""
+        return _scans.cummax(self, dim)
+
+    def cummin(self, dim: builtins.int) -> Any:
+        """See ``scans.cummin``."""
+        return _scans.cummin(self, dim)
+
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """See ``scans.logcumsumexp``."""
+        return _scans.logcumsumexp(self, dim)
+
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False, *, stable: builtins.bool = False
+             ) -> Any:
+        """See ``sorting.sort``."""
+        return _sorting.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False, *, stable: builtins.bool = False
+                ) -> Tensor:
+        """See ``sorting.argsort``."""
+        return _sorting.argsort(self, dim, descending, stable=stable)
+
+    def msort(self) -> Tensor:
+        """See ``sorting.msort``."""
+        return _sorting.msort(self)
+
+    def prod(self, dim: builtins.int | None = None, keepdim: builtins.bool = False, *, dtype: Any = None) -> Tensor:
+        """See ``reductions.prod``."""
+        return _reductions.prod(self, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim: Any, keepdim: builtins.bool = False) -> Tensor:
+        """See ``reductions.logsumexp``."""
+        return _reductions.logsumexp(self, dim, keepdim)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """See ``shapes.repeat``."""
+        return _shapes.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats: Any = None, dim: builtins.int | None = None, *,
+                          output_size: builtins.int | None = None) -> Tensor:
+        """See ``shapes.repeat_interleave``."""
+        return _shapes.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """See ``shapes.flip``."""
+        return _shapes.flip(self, *dims)
+
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0, dim2: builtins.int = 1) -> Tensor:
+        """See ``shapes.diagonal`` (a view)."""
+        return _shapes.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        """See ``shapes.diag``."""
+        return _shapes.diag(self, diagonal)
+
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
+        """See ``shapes.unflatten`` (a view)."""
+        return _shapes.unflatten(self, dim, sizes)
+
+    def view(self, *shape: Any) -> Tensor:
+        """``reshape(*shape)``, or with one dtype the same bytes read as that dtype (``shapes.view_dtype``), as
+        ``torch.Tensor.view``."""
+        if len(shape) == 1 and not isinstance(shape[0], (builtins.int, tuple, list)):
+            return _shapes.view_dtype(self, shape[0])
+        return self.reshape(*shape)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """See ``select.masked_select``."""
+        return _select.masked_select(self, mask)
+
+    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
+        """``masked_fill`` in place; returns self."""
+        return self._assign_result(self.masked_fill(mask, value))
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        """See ``select.nonzero``."""
+        return _select.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        """See ``select.argwhere``."""
+        return _select.argwhere(self)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        """``gradkit.where(condition, self, other)``, as ``torch.Tensor.where``."""
+        return _pointwise.where(condition, self, other)
+
 
 def _is_float(backend: Backend, array: Any) -> bool:
     return bool(backend.xp.isdtype(array.dtype, "real floating"))
@@ -785,9 +1258,14 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 autograd._TENSOR.append(Tensor)
 from . import _inplace  # noqa: E402 (they import this module)
+from . import elementwise as _elementwise  # noqa: E402
 from . import functional as _functional  # noqa: E402
 from . import indexing as _indexing  # noqa: E402
+from . import logical as _logical  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402
 from . import reductions as _reductions  # noqa: E402
+from . import scans as _scans  # noqa: E402
+from . import select as _select  # noqa: E402
 from . import shapes as _shapes  # noqa: E402
+from . import sorting as _sorting  # noqa: E402

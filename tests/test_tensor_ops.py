@@ -86,16 +86,21 @@ def test_int_tensor_times_float_tensor_gives_float_gradients(backend):
     assert_close(w.grad, expected, dtype="float32")
 
 
-def test_int_data_requiring_grad_becomes_float(backend):
-    x = Tensor([1, 2, 3], backend=backend, requires_grad=True)
-    assert _name(x.dtype) == "float32"
-    (x * 0.5 + x / 3).sum().backward()
-    assert_close(x.grad, np.full(3, 0.5 + 1 / 3), dtype="float32")  # not truncated to 0
+def test_integer_data_cannot_require_grad(backend):
+    """As torch (issue 16): integer or bool data that requires grad raises; it used to become float32 silently."""
+    for data in ([1, 2, 3], [True, False]):
+        with pytest.raises(RuntimeError, match="Only Tensors of floating point dtype can require gradients"):
+            Tensor(data, backend=backend, requires_grad=True)
+        with pytest.raises(RuntimeError, match="floating point"):
+            gk.tensor(data, backend=backend, requires_grad=True)
     for make in (gk.zeros, gk.ones):
-        z = make(3, backend=backend, dtype="int64", requires_grad=True)
-        assert _name(z.dtype) == "float32"
-        (z * 0.25).sum().backward()
-        assert_close(z.grad, np.full(3, 0.25), dtype="float32")
+        with pytest.raises(RuntimeError, match="floating point"):
+            make(3, backend=backend, dtype="int64", requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point"):
+        gk.full((2,), 1, backend=backend, requires_grad=True)  # an int fill is int64, as torch
+    x = Tensor([1, 2, 3], backend=backend, dtype="float32", requires_grad=True)
+    (x * 0.5 + x / 3).sum().backward()
+    assert_close(x.grad, np.full(3, 0.5 + 1 / 3), dtype="float32")
 
 
 def test_integer_input_to_linear_and_division_gives_float_gradients(backend):

@@ -4,11 +4,13 @@ every backend, and against torch where the name is torch's."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from gradkit import Tensor, functional, nn
-from gradkit.testing import assert_close, check_against_value, gradcheck
+from gradkit.testing import TensorOps, assert_close, check_against_value, gradcheck
 
 RNG = np.random.default_rng(0)
 X3 = RNG.normal(0.0, 1.5, (2, 3, 4))
@@ -27,7 +29,7 @@ def _layer_norm(ops, x, w, b):
 
 def _gelu(ops, x):
     if ops.name == "tensor":
-        return functional.gelu(x)
+        return functional.gelu(x, "tanh")
     return 0.5 * x * (1.0 + ops.tanh(C_GELU * (x + 0.044715 * x * x * x)))
 
 
@@ -72,11 +74,19 @@ def test_layer_norm_without_affine_and_over_two_axes(backend):
         functional.layer_norm(x, 4, Tensor(np.ones(3), backend=backend))
 
 
-def test_gelu_rejects_the_exact_form():
-    with pytest.raises(ValueError, match="approximate='none' is not available.*use approximate='tanh'"):
-        functional.gelu(Tensor(np.zeros(2)), approximate="none")
-    with pytest.raises(ValueError, match="use approximate='tanh'"):
-        nn.GELU("none")
+def test_gelu_defaults_to_the_exact_form(backend):
+    """torch's default is the exact x Phi(x) (issue 16); "tanh" stays available (makemore's NewGELU)."""
+    x = Tensor(RNG.normal(0.0, 2.0, (3, 5)), backend=backend, dtype="float64")
+    exact = np.vectorize(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))))(x.numpy())
+    assert_close(functional.gelu(x), exact)
+    assert_close(nn.GELU()(x), exact)
+    assert nn.GELU().approximate == "none" and nn.GELU("tanh").approximate == "tanh"
+    assert_close(nn.GELU(approximate="tanh")(x), _gelu(TensorOps(backend), x))
+    gradcheck(lambda ops, t: functional.gelu(t), [RNG.normal(0.0, 2.0, (2, 3))], backend)
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        functional.gelu(x, approximate="exact")
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU("erf")
 
 
 def test_layer_norm_and_gelu_match_torch():
@@ -87,7 +97,7 @@ def test_layer_norm_and_gelu_match_torch():
     y = torch.nn.functional.gelu(torch.nn.functional.layer_norm(x, (4,), w, b), approximate="tanh")
     (y * upstream).sum().backward()
     gx, gw, gb = (Tensor(a, dtype="float64", requires_grad=True) for a in (X3, W4, B4))
-    z = functional.gelu(functional.layer_norm(gx, 4, gw, gb))
+    z = functional.gelu(functional.layer_norm(gx, 4, gw, gb), approximate="tanh")
     z.backward(upstream.numpy())
     assert_close(z.numpy(), y.detach().numpy())
     for ours, theirs in ((gx, x), (gw, w), (gb, b)):

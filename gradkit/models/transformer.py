@@ -67,7 +67,7 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(n_embd, backend=be, dtype=dtype)
         self.mlp = nn.ModuleDict({"c_fc": torch_linear(n_embd, 4 * n_embd, generator=generator, dtype=dtype),
                                   "c_proj": torch_linear(4 * n_embd, n_embd, generator=generator, dtype=dtype),
-                                  "act": nn.GELU()})
+                                  "act": nn.GELU(approximate="tanh")})  # makemore's NewGELU
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.ln_1(x))

@@ -4,8 +4,13 @@ The fused implementations live in ``gradkit.functional`` and the op modules; thi
 as ``torch.nn.functional`` is.
 """
 
+from ..activations import elu, hardtanh, leaky_relu, logsigmoid, mish, relu, relu6, silu, softplus
 from ..functional import cross_entropy, gelu, layer_norm, linear, log_softmax, one_hot, softmax
-from ..ops import relu, sigmoid, tanh
+from ..losses import binary_cross_entropy, binary_cross_entropy_with_logits, l1_loss, mse_loss, nll_loss
+from ..norms import normalize
+from ..ops import sigmoid, tanh
+from ..padding import pad
 
-__all__ = ["cross_entropy", "gelu", "layer_norm", "linear", "log_softmax", "one_hot", "relu", "sigmoid", "softmax",
-           "tanh"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "elu", "gelu", "hardtanh",
+           "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "mish", "mse_loss",
+           "nll_loss", "normalize", "one_hot", "pad", "relu", "relu6", "sigmoid", "silu", "softmax", "softplus", "tanh"]

@@ -349,12 +349,16 @@ class LayerNorm(Module):
 
 
 class GELU(Module):
-    """``functional.gelu`` (tanh approximation: makemore's ``NewGELU``; torch's ``GELU(approximate="tanh")``)."""
+    """``functional.gelu`` as a module, as ``torch.nn.GELU``: ``approximate="none"`` (the default, torch's) is the
+    exact erf form; ``"tanh"`` is makemore's ``NewGELU``.
 
-    def __init__(self, approximate: str = "tanh") -> None:
-        if approximate != "tanh":
-            raise ValueError(f"GELU: approximate={approximate!r} is not available (the exact form needs erf, "
-                             "which the array API standard lacks); use approximate='tanh'")
+    Raises:
+        ValueError: ``approximate`` other than ``"none"`` or ``"tanh"``.
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
