@@ -12,13 +12,16 @@ from .base import Backend
 
 class NumpyBackend(Backend):
     """numpy >= 2 on the host CPU. ``device`` is ``"cpu"``; ``to_numpy`` returns a copy. ``xp`` is numpy with
-    its hottest Python-level wrappers bound to their C implementations (``backends.numpy_fast``)."""
+    its hottest Python-level wrappers bound to their C implementations (``backends.numpy_fast``). Making one
+    keeps glibc from returning the memory of freed temporaries to the kernel between steps (``backends._malloc``;
+    ``GRADKIT_MALLOC=default`` opts out)."""
 
     name = "numpy"
 
     def __init__(self) -> None:
-        from . import numpy_fast
+        from . import _malloc, numpy_fast
 
+        _malloc.tune()
         super().__init__(numpy_fast, "cpu")
 
     def owns(self, array: Any) -> bool:

@@ -282,6 +282,20 @@ def rdiv(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(out, (a,), lambda g: (-g * out / ad,), "rdiv", (a, OUTPUT))
 
 
+def _power(xp: Any, x: Any, k: Any) -> Any:
+    """``x ** k`` for a number ``k``, with torch's special cases of a float ``x`` (``pow_tensor_scalar``): 2 and 3
+    by products, -1 and -2 by a division, 0.5 and -0.5 by a square root. They are torch's exact values (x**3 is
+    ``x * x * x`` there), and 100-200x faster than numpy's ``powf`` for 3 and -0.5 (x**3 is makemore's GELU)."""
+    if k not in _POWERS or not xp.isdtype(x.dtype, "real floating"):
+        return x**k
+    return _POWERS[k](xp, x)
+
+
+_POWERS: dict[float, Callable[[Any, Any], Any]] = {
+    2: lambda xp, x: x * x, 3: lambda xp, x: x * x * x, -1: lambda xp, x: 1.0 / x, -2: lambda xp, x: 1.0 / (x * x),
+    0.5: lambda xp, x: xp.sqrt(x), -0.5: lambda xp, x: 1.0 / xp.sqrt(x)}
+
+
 @ieee
 def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
     """``a ** b``: d/da = b a**(b-1) (0 where b == 0); for a Tensor exponent d/db = a**b ln(a), which is 0 where
@@ -292,7 +306,7 @@ def pow(a: Tensor, b: Any) -> Tensor:  # noqa: A001 (the operator's name)
         ad, k = _with_number(a, b)
         if k == 0:  # a**0 is constant; k * a**-1 would be 0 * inf = nan at a = 0
             return Tensor._node(ad**k, (a,), lambda g: (xp.zeros_like(g),), "pow")
-        return Tensor._node(ad**k, (a,), lambda g: (g * k * ad ** (k - 1),), "pow", (a,))
+        return Tensor._node(_power(xp, ad, k), (a,), lambda g: (g * k * _power(xp, ad, k - 1),), "pow", (a,))
     b = _as_tensor(a, b)
     ad, bd = _promote(a, b)
     out = ad**bd

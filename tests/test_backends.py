@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 import textwrap
@@ -256,3 +257,35 @@ def test_scatter_add_of_many_rows(backend):
     np.add.at(expected, indices, updates)
     out = backend.scatter_add(backend.zeros((27, 4), "float64"), backend.asarray(indices), backend.asarray(updates))
     np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12, atol=1e-12)
+
+
+def _malloc_probe(env: dict[str, str]) -> tuple[str, int]:
+    """In a fresh process: whether the numpy backend set glibc's thresholds, and the minor page faults of 20
+    rounds of freeing and making again 40 blocks of 512 KiB (numpy temporaries of a step)."""
+    code = textwrap.dedent("""
+        import resource, numpy as np, backends
+        from backends import _malloc
+        backends.get_backend("numpy")
+        def step():
+            blocks = [np.ones(131072, np.float32) for _ in range(40)]
+            del blocks
+        step()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(20):
+            step()
+        print(_malloc.tune(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **env}).stdout.split()
+    return out[0], int(out[1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator: Linux only")
+def test_numpy_backend_keeps_freed_temporaries_for_the_next_step():
+    tuned, faults = _malloc_probe({})
+    if tuned == "False":
+        pytest.skip("not glibc")
+    assert faults < 100  # reused: no fresh pages from the kernel
+    untuned, default_faults = _malloc_probe({"GRADKIT_MALLOC": "default"})
+    assert untuned == "False"
+    assert default_faults > 10 * 128  # glibc's default gives every 512 KiB block fresh pages (128 faults each)
