@@ -489,8 +489,9 @@ def section(torch: Any, mode: str, only: list[str] | None = None) -> dict[str, A
     out: dict[str, Any] = {"standins": filled, "recipes": {}, "checks": {}, "rows": []}
     for name in only or list(RECIPES):
         r = RECIPES[name]
-        out["recipes"][name] = {"program": r.program, "note": r.note, "batch": r.batch, "block": r.block or "makemore's",
-                                "n_layer": r.n_layer, "n_head": r.n_head, "n_embd": r.n_embd, "dropout": r.dropout}
+        out["recipes"][name] = {"program": r.program, "note": r.note, "batch": r.batch,
+                                "block": r.block or "makemore's", "n_layer": r.n_layer, "n_head": r.n_head,
+                                "n_embd": r.n_embd, "dropout": r.dropout}
         out["checks"][name] = verify(torch, gradkit, name)
         out["rows"].append(measure(torch, gradkit, name, rounds, steps, attempts=1 if mode == "quick" else 3,
                                    max_wait=2.0 if mode == "quick" else 10.0))

@@ -208,13 +208,21 @@ def rebind(t: Tensor, array: Any, backend: Any = None) -> None:
 
 def _in_place(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None) -> bool:
     """The write made in ``t``'s own array (the caller checked it may be); False where it must be rebound."""
+    target = t._data
+    if key is None and op is not None:  # the optimizers' updates: checks that cannot fail are skipped
+        kind = type(value)
+        if (kind is float or kind is int) and _floats(t, target.dtype):
+            op(target, float(value))
+            return True
+        if kind is type(target) and value.dtype == target.dtype and (value.shape == target.shape or not value.shape):
+            op(target, value)
+            return True
     from . import indexing
 
     v = _operand(t, value)
     if key is not None:
         indexing.write(t, key, v)
         return True
-    target = t._data
     if op is None:
         target[...] = v if not hasattr(v, "shape") or v.dtype == target.dtype else t.backend.xp.astype(v, target.dtype)
         return True
@@ -223,6 +231,13 @@ def _in_place(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | N
         v = t.backend.xp.astype(v, target.dtype)
     op(target, v)
     return True
+
+
+def _floats(t: Tensor, dtype: Any) -> bool:
+    """True for a real floating dtype of ``t``'s backend (one dict lookup after the first)."""
+    from .ops import _category
+
+    return _category(t.backend, dtype) == 2
 
 
 def _operand(t: Tensor, value: Any) -> Any:

@@ -63,12 +63,24 @@ double, long = float64, int64  # torch.double, torch.long
 _BY_NAME = {d.name: d for d in (float32, float64, int32, int64, bool)}
 
 
+_BY_OBJECT: dict[tuple[type, Any], DType] = {}  # every backend's dtype objects met so far (``t.dtype`` is hot)
+
+
 def of(dtype: Any) -> DType:
     """The ``DType`` for any backend's dtype object or name (new ones, e.g. ``uint8``, made on first use)."""
+    key = (type(dtype), dtype)  # the type first: a strict dtype never compares with a numpy one
+    try:
+        return _BY_OBJECT[key]
+    except (KeyError, TypeError):  # not met yet, or unhashable
+        pass
     name = dtype_name(dtype)
     found = _BY_NAME.get(name)
     if found is None:
         found = _BY_NAME[name] = DType(name)
+    try:
+        _BY_OBJECT[key] = found
+    except TypeError:
+        pass
     return found
 
 

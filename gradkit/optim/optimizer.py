@@ -186,7 +186,8 @@ class Optimizer:
         """``st`` on ``p``'s backend, its buffers in ``p``'s dtype (``Module.to`` moved or cast the parameter, not
         its state): what a save and a load into the moved model would give."""
         for name, t in st.items():
-            if t.backend != p.backend or (name != "step" and t.dtype != p.dtype):
+            if (t.backend is not p.backend and t.backend != p.backend) or (
+                    name != "step" and t._data.dtype != p._data.dtype):
                 from .. import _inplace
 
                 dtype = t.dtype if name == "step" else p.dtype
