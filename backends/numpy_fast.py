@@ -67,5 +67,42 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
     return out
 
 
+def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+    """``numpy.mean`` of a float array as numpy computes it (``add.reduce``, then a true division by the count as
+    an ``intp``, into the sum's dtype), without its two Python-level wrappers; other dtypes go to numpy."""
+    if x.dtype.kind != "f":
+        return _np.mean(x, axis=axis, keepdims=keepdims)
+    total = _add_reduce(x, axis=axis, keepdims=keepdims)
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    count = _np.intp(_math.prod(x.shape[a] for a in axes))
+    if type(total) is _np.ndarray:
+        return _np.true_divide(total, count, out=total, casting="unsafe")
+    return total.dtype.type(total / count)
+
+
+_KINDS: dict[tuple[Any, Any], bool] = {}
+
+
+def isdtype(dtype: Any, kind: Any) -> bool:
+    """``numpy.isdtype``, remembered per ``(dtype, kind)`` (the engine asks it for every op)."""
+    try:
+        return _KINDS[dtype, kind]
+    except KeyError:
+        found = _KINDS[dtype, kind] = _np.isdtype(dtype, kind)
+        return found
+    except TypeError:  # an unhashable kind
+        return _np.isdtype(dtype, kind)
+
+
+# numpy's own functions and dtypes that the engine reaches on every op, bound here: a lookup through the module
+# ``__getattr__`` below costs about 1 µs each.
+(asarray, sqrt, exp, log, tanh, abs, where, zeros, zeros_like, ones_like, full_like, empty, arange, concat,  # noqa: A001
+ permute_dims, result_type, logical_not, minimum, maximum, clip, moveaxis, float32, float64, int64,
+ bool) = (_np.asarray, _np.sqrt, _np.exp, _np.log, _np.tanh, _np.abs, _np.where, _np.zeros, _np.zeros_like,
+          _np.ones_like, _np.full_like, _np.empty, _np.arange, _np.concat, _np.permute_dims, _np.result_type,
+          _np.logical_not, _np.minimum, _np.maximum, _np.clip, _np.moveaxis, _np.float32, _np.float64, _np.int64,
+          _np.bool)
+
+
 def __getattr__(name: str) -> Any:
     return getattr(_np, name)

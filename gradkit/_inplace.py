@@ -214,7 +214,8 @@ def _in_place(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | N
         if (kind is float or kind is int) and _floats(t, target.dtype):
             op(target, float(value))
             return True
-        if kind is type(target) and value.dtype == target.dtype and (value.shape == target.shape or not value.shape):
+        if (kind is type(target) or t.backend.owns(value)) and value.dtype == target.dtype and (
+                value.shape == target.shape or not value.shape):
             op(target, value)
             return True
     from . import indexing

@@ -289,3 +289,25 @@ def test_numpy_backend_keeps_freed_temporaries_for_the_next_step():
     untuned, default_faults = _malloc_probe({"GRADKIT_MALLOC": "default"})
     assert untuned == "False"
     assert default_faults > 10 * 128  # glibc's default gives every 512 KiB block fresh pages (128 faults each)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_numpy_fast_mean_is_numpys_to_the_bit(dtype):
+    """numpy_fast.mean skips numpy's wrappers and must give numpy's values, dtypes and types (scalar or array)."""
+    from backends import numpy_fast
+
+    x = (np.random.default_rng(5).standard_normal((5, 7, 300)) * 100).astype(dtype)
+    for axis in (None, 0, -1, (0, 2), (1,)):
+        for keepdims in (False, True):
+            got, want = numpy_fast.mean(x, axis=axis, keepdims=keepdims), np.mean(x, axis=axis, keepdims=keepdims)
+            assert type(got) is type(want) and got.dtype == want.dtype
+            assert np.array_equal(got, want), (axis, keepdims)
+
+
+def test_numpy_fast_isdtype_is_numpys():
+    from backends import numpy_fast
+
+    for dtype in (np.dtype("float32"), np.dtype("int64"), np.dtype("bool"), np.float64):
+        for kind in ("real floating", "integral", "bool", ("integral", "bool"), np.dtype("int64")):
+            assert numpy_fast.isdtype(dtype, kind) == np.isdtype(dtype, kind)
+            assert numpy_fast.isdtype(dtype, kind) == np.isdtype(dtype, kind)  # the remembered answer
