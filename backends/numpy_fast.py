@@ -96,12 +96,10 @@ def isdtype(dtype: Any, kind: Any) -> bool:
 
 # numpy's own functions and dtypes that the engine reaches on every op, bound here: a lookup through the module
 # ``__getattr__`` below costs about 1 µs each.
-(asarray, sqrt, exp, log, tanh, abs, where, zeros, zeros_like, ones_like, full_like, empty, arange, concat,  # noqa: A001
- permute_dims, result_type, logical_not, minimum, maximum, clip, moveaxis, float32, float64, int64,
- bool) = (_np.asarray, _np.sqrt, _np.exp, _np.log, _np.tanh, _np.abs, _np.where, _np.zeros, _np.zeros_like,
-          _np.ones_like, _np.full_like, _np.empty, _np.arange, _np.concat, _np.permute_dims, _np.result_type,
-          _np.logical_not, _np.minimum, _np.maximum, _np.clip, _np.moveaxis, _np.float32, _np.float64, _np.int64,
-          _np.bool)
+_HOT = ("asarray", "sqrt", "exp", "log", "tanh", "abs", "where", "zeros", "zeros_like", "ones_like", "full_like",
+        "empty", "arange", "concat", "permute_dims", "result_type", "logical_not", "minimum", "maximum", "clip",
+        "moveaxis", "float32", "float64", "int64")
+globals().update({name: getattr(_np, name) for name in _HOT})
 
 
 def __getattr__(name: str) -> Any:
