@@ -59,7 +59,7 @@ def _lowered() -> dict[Any, Callable[..., str | None]]:
         return f"{a[0]}.any()" if len(a) == 1 and not kw else None
 
     return {nf.reshape: reshape, nf.take: take, nf.matrix_transpose: transpose, nf.astype: astype,
-            nf.sum: reduce("_add_reduce"), nf.max: reduce("_max_reduce"), nf.any: any_}
+            nf.sum: reduce("_add_reduce"), nf.any: any_}  # (nf.max is called: its short-row path)
 
 
 _LOWERED: dict[Any, Callable[..., str | None]] = {}

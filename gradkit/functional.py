@@ -12,8 +12,15 @@ from typing import Any
 
 from . import ops  # noqa: F401 (imported first: ops -> _trace -> tensor is the import order that resolves)
 from ._trace import raise_if
-from .ops import _as_tensor, _promote, _unbroadcast, ieee
+from .ops import _as_tensor, _promote, _unbroadcast, ieee, lead_sum, row_sum
 from .tensor import OUTPUT, Tensor, pick_dim
+
+
+def _axis_sum(backend: Any, a: Any, axis: int) -> Any:
+    """``sum(a, axis, keepdims=True)``, along the last axis as ``ops.row_sum`` (a product with ones)."""
+    if axis in (-1, a.ndim - 1):
+        return row_sum(backend, a)
+    return backend.xp.sum(a, axis=axis, keepdims=True)
 
 
 def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
@@ -21,30 +28,43 @@ def _shifted(x: Tensor, axis: int) -> tuple[Any, Any, Any]:
     xp = x.backend.xp
     shifted = x._data - xp.max(x._data, axis=axis, keepdims=True)
     e = xp.exp(shifted)
-    return shifted, e, xp.sum(e, axis=axis, keepdims=True)
+    return shifted, e, _axis_sum(x.backend, e, axis)
 
 
 @ieee
 def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (default: the last axis), stable for any finite logits, as
-    ``torch.nn.functional.softmax`` (whose implicit dim is deprecated; gradkit's default is the last axis)."""
+    ``torch.nn.functional.softmax`` (whose implicit dim is deprecated; gradkit's default is the last axis). One
+    node: ``e = exp(x - max)`` scaled by ``1 / sum(e)`` (torch's kernel multiplies by the reciprocal too); the
+    backward is ``out * (g - sum(g * out))``."""
     d = pick_dim("softmax", dim, axis, -1)
-    xp = input.backend.xp
+    be = input.backend
     _, e, total = _shifted(input, d)
-    out = e / total
-    return Tensor._node(out, (input,), lambda g: (out * (g - xp.sum(g * out, axis=d, keepdims=True)),),
-                        "softmax", (OUTPUT,))
+    out = be.scratch(e)
+    out *= 1.0 / total
+
+    def backward(g: Any) -> tuple[Any]:
+        grad = be.scratch(g - _axis_sum(be, g * out, d))
+        grad *= out
+        return (grad,)
+
+    return Tensor._node(out, (input,), backward, "softmax", (OUTPUT,))
 
 
 @ieee
 def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim`` (default: the last axis), stable for any finite logits."""
+    """``x - logsumexp(x)`` along ``dim`` (default: the last axis), stable for any finite logits. One node; the
+    backward is ``g - softmax(x) * sum(g)``."""
     d = pick_dim("log_softmax", dim, axis, -1)
-    xp = input.backend.xp
+    xp, be = input.backend.xp, input.backend
     shifted, e, total = _shifted(input, d)
-    out = shifted - xp.log(total)
-    return Tensor._node(out, (input,), lambda g: (g - e / total * xp.sum(g, axis=d, keepdims=True),),
-                        "log_softmax")
+    out = be.scratch(shifted)
+    out -= xp.log(total)
+
+    def backward(g: Any) -> tuple[Any]:
+        return (g - e * (_axis_sum(be, g, d) / total),)
+
+    return Tensor._node(out, (input,), backward, "log_softmax")
 
 
 @ieee
@@ -78,7 +98,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         g2 = xp.reshape(g, (-1, fan_out)) if x.ndim != 2 else g
         gx = None if not need_x else g2 @ w if x.ndim == 2 else xp.reshape(g2 @ w, x.shape)
         grads = (None if gx is None else _unbroadcast(gx, x), _unbroadcast(xp.matrix_transpose(g2) @ x2, weight))
-        return grads if bias is None else (*grads, _unbroadcast(xp.sum(g2, axis=0), bias))
+        return grads if bias is None else (*grads, _unbroadcast(lead_sum(x.backend, g2, 1), bias))
 
     parents = (x, weight) if bias is None else (x, weight, bias)
     return Tensor._node(out, parents, backward, "linear", (x, weight))
@@ -126,31 +146,33 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tenso
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
             raise ValueError(f"layer_norm: {name} has shape {p.shape}, expected normalized_shape {shape}")
-    xp = x.backend.xp
-    axes = tuple(range(x.ndim - k, x.ndim))
-    xd = x._data
-    centred = xd - xp.mean(xd, axis=axes, keepdims=True)
-    rstd = 1.0 / xp.sqrt(xp.mean(centred * centred, axis=axes, keepdims=True) + eps)
-    xhat = centred * rstd
-    w = None if weight is None else _as_tensor(x, weight)._data
-    out = xhat if w is None else xhat * w
+    be, xp = x.backend, x.backend.xp
+    n = math.prod(shape)
+    rows = xp.reshape(x._data, (-1, n))  # the normalised axes as one (a view of a contiguous input)
+    inv_n = 1.0 / n
+    xhat = be.scratch(rows - row_sum(be, rows) * inv_n)  # centred, then scaled in place
+    rstd = 1.0 / xp.sqrt(row_sum(be, xhat * xhat) * inv_n + eps)
+    xhat *= rstd
+    w = None if weight is None else xp.reshape(_as_tensor(x, weight)._data, (n,))
+    out = be.scratch(xhat) if w is None else be.scratch(xhat * w)
     if bias is not None:
-        out = out + _as_tensor(x, bias)._data
-    lead = tuple(range(x.ndim - k))
+        out += xp.reshape(_as_tensor(x, bias)._data, (n,))
 
     def backward(g: Any) -> tuple[Any, ...]:
-        dxhat = g if w is None else g * w
-        mean_d = xp.mean(dxhat, axis=axes, keepdims=True)
-        mean_dx = xp.mean(dxhat * xhat, axis=axes, keepdims=True)
-        grads = [rstd * (dxhat - mean_d - xhat * mean_dx)]
+        g2 = xp.reshape(g, (-1, n))
+        dxhat = g2 if w is None else g2 * w
+        dx = be.scratch(dxhat - row_sum(be, dxhat) * inv_n)
+        dx -= xhat * (row_sum(be, dxhat * xhat) * inv_n)
+        dx *= rstd
+        grads = [xp.reshape(dx, x.shape)]
         if weight is not None:
-            grads.append(xp.sum(g * xhat, axis=lead) if lead else g * xhat)
+            grads.append(xp.reshape(lead_sum(be, g2 * xhat, 1), shape))
         if bias is not None:
-            grads.append(xp.sum(g, axis=lead) if lead else g)
+            grads.append(xp.reshape(lead_sum(be, g2, 1), shape))
         return tuple(grads)
 
     parents = tuple(t for t in (x, weight, bias) if t is not None)
-    return Tensor._node(out, parents, backward, "layer_norm")
+    return Tensor._node(xp.reshape(out, x.shape), parents, backward, "layer_norm")
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)

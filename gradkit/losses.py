@@ -210,7 +210,8 @@ def _nll_of_logits(logits: Tensor, t: Any, ignore_index: int, reduction: str) ->
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
         per_row = weight * (g / count if reduction == "mean" else g)
-        d = backend.scratch(e / total)  # softmax, then "- onehot" and the per-row scale in place
+        d = backend.scratch(e * (1.0 / total))  # softmax (as torch's: times the reciprocal), then "- onehot" and
+        # the per-row scale in place
         d -= onehot
         d *= xp.reshape(per_row, (-1, 1))
         return (d,)

@@ -311,3 +311,19 @@ def test_numpy_fast_isdtype_is_numpys():
         for kind in ("real floating", "integral", "bool", ("integral", "bool"), np.dtype("int64")):
             assert numpy_fast.isdtype(dtype, kind) == np.isdtype(dtype, kind)
             assert numpy_fast.isdtype(dtype, kind) == np.isdtype(dtype, kind)  # the remembered answer
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (64, 33), (3, 40, 65), (100, 128), (32, 4, 16, 16), (50, 129), (10, 7)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_numpy_fast_max_of_short_rows_is_numpys(shape, dtype):
+    """The short-row path (halving, then a transposed reduction) gives numpy's maxima, nan included."""
+    from backends import numpy_fast
+
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 100).astype(dtype)
+    if dtype != "int64":
+        x.flat[rng.integers(0, x.size, 3)] = np.nan
+    for keepdims in (False, True):
+        got, want = numpy_fast.max(x, axis=-1, keepdims=keepdims), np.max(x, axis=-1, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=dtype != "int64")
