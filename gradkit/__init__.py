@@ -34,6 +34,7 @@ from .indexing import index_put
 from .ops import abs, exp, log, matmul, pow, relu, reshape, sigmoid, tanh  # noqa: A004
 from .pointwise import clamp, clamp_max, clamp_min, log10, masked_fill, maximum, minimum, sqrt, tril, triu, where
 from .reductions import all, allclose, amax, amin, any, argmax, argmin, histogram, max, mean, min, std, sum, topk, var  # noqa: A004
+from .serialization import load, save  # torch.save / torch.load, in the safetensors format
 from .shapes import cat, concat, flatten, permute, squeeze, stack, transpose, unbind, unsqueeze
 from .tensor import Size, Tensor
 from .value import Value
@@ -52,3 +53,4 @@ __all__ = [
     "set_grad_enabled", "sigmoid", "softmax", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "tensor", "topk",
     "transpose", "tril", "triu", "unbind", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
+__all__ += ["load", "save"]

@@ -16,9 +16,9 @@ from typing import Any
 
 import backends
 
-from . import checkpoint, plots, runmeta
-from .checkpoint import CheckpointError, OutputError
+from . import files, plots
 from .data import load_words
+from .files import CheckpointError, OutputError, excerpt
 from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
 from .models.config import flag, options
 from .models.sampling import BATCH
@@ -96,7 +96,7 @@ def _source(args: argparse.Namespace, meta: dict[str, Any] | None, path: Path) -
     recorded = None if meta is None else meta.get("input")
     if args.input_file is None:
         if recorded is not None:
-            raise ConfigError(f"{path} was trained on the words file {runmeta.excerpt(recorded)!r}; pass it "
+            raise ConfigError(f"{path} was trained on the words file {excerpt(recorded)!r}; pass it "
                               "again with -i FILE (gradkit never opens a file named inside a checkpoint)")
         return None
     digest = None if meta is None else meta.get("input_sha256")
@@ -170,7 +170,7 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     created = _writable(workdir)
     if not locked:
         _lock(stack, workdir, args.quiet)
-    checkpoint.remove_stale_temporaries(workdir)
+    files.remove_stale_temporaries(workdir)
     if not args.resume:
         (workdir / BEST_FILE).unlink(missing_ok=True)  # --overwrite: the old run's best is not this run's
     source_name = str(Path(source).resolve()) if source else None
@@ -224,8 +224,8 @@ def _print_marked(words: list[str], train_words: set[str]) -> None:
 
 
 def _chosen(args: argparse.Namespace, backend: backends.Backend) -> tuple[Run, Any, dict[str, Any], Path]:
-    """The checkpoint ``sample`` and ``eval`` use: ``--checkpoint best`` (default when ``best.npz`` exists:
-    the lowest dev loss) or ``last`` (``model.npz``); ``_using`` says which."""
+    """The checkpoint ``sample`` and ``eval`` use: ``--checkpoint best`` (default when ``best.safetensors``
+    exists: the lowest dev loss) or ``last`` (``model.safetensors``); ``_using`` says which."""
     workdir = Path(args.work_dir)
     choice = args.checkpoint or ("best" if (workdir / BEST_FILE).exists() else "last")
     name = BEST_FILE if choice == "best" else MODEL_FILE
@@ -319,5 +319,18 @@ def _tensor_predictor(model: Any, backend: backends.Backend) -> Callable[[Any], 
     return lambda points: (model(Tensor(points, backend=backend, dtype="float64")).numpy()[:, 0] > 0).tolist()
 
 
+def convert_checkpoint(args: argparse.Namespace) -> int:
+    """``gradkit convert-checkpoint OLD NEW``: an older gradkit's ``.npz`` checkpoint as a safetensors one
+    (``legacy.convert``); NEW is written atomically, OLD is left as it is."""
+    from .legacy import convert
+
+    if Path(args.new).resolve() == Path(args.old).resolve():
+        raise ConfigError(f"NEW ({args.new}) is OLD; choose another name, e.g. "
+                          f"{Path(args.old).with_suffix('.safetensors')}")
+    print(f"wrote {convert(args.old, args.new)}", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": train, "sample": sample_words, "eval": evaluate, "info": info, "moons": moons}
+    "train": train, "sample": sample_words, "eval": evaluate, "info": info, "moons": moons,
+    "convert-checkpoint": convert_checkpoint}

@@ -1,9 +1,9 @@
 """A training run in its work directory: ``fit`` in segments between evaluations, with the dev loss, the
 checkpoints, divergence and stop signals around it (what ``gradkit train`` runs, usable from a script too).
 
-Checkpoints: ``model.npz`` (the last state) is written once before the first step (an unwritable or full
+Checkpoints: ``model.safetensors`` (the last state) is written once before the first step (an unwritable or full
 ``-o`` fails before any training), after every evaluation, at least every ``CHECKPOINT_SECONDS`` and when a
-stop signal ends the run; ``best.npz`` whenever the dev loss is the lowest so far. Each is written atomically
+stop signal ends the run; ``best.safetensors`` whenever the dev loss is the lowest so far. Each is written atomically
 inside ``StopSignals.critical()``, so a signal never leaves the directory without a complete checkpoint.
 Splitting ``fit`` at these points does not change the run: N straight steps give the same bits as the same
 steps stopped, saved and resumed.
@@ -23,6 +23,7 @@ import numpy as np
 
 from .stopping import StopSignals
 from .train import Run, Splits, fit, losses
+from .workdir import BEST_FILE, MODEL_FILE
 
 CHECKPOINT_SECONDS = 300.0
 """The longest a run trains between two checkpoints."""
@@ -85,13 +86,13 @@ class Session:
         self.last_save = time.monotonic()
 
     def checkpoint(self, best: bool = False) -> None:
-        """``model.npz`` (and ``best.npz``), parameters checked finite first, written inside the critical
-        block."""
+        """``model.safetensors`` (and ``best.safetensors``), parameters checked finite first, written inside the
+        critical block."""
         check_finite(self.run, "parameters", None, self.workdir)
         with self.signals.critical():
-            self.save("model.npz")
+            self.save(MODEL_FILE)
             if best:
-                self.save("best.npz")
+                self.save(BEST_FILE)
         self.last_save = time.monotonic()
 
     def evaluate(self) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
 import backends
 from gradkit.cli import main
@@ -60,7 +61,8 @@ def test_train_counts_writes_its_files_and_marks_training_words(tmp_path, capsys
     status, stdout, stderr = gk(capsys, "train", "--type", "counts", "--backend", "numpy", "-i", words_file,
                                 "-o", out, "--quiet")
     assert status == 0
-    expected = {"model.npz", "best.npz", "log.csv", "samples.txt"} | ({"bigram.png"} if HAS_MATPLOTLIB else set())
+    expected = {"model.safetensors", "best.safetensors", "log.csv", "samples.txt"}
+    expected |= {"bigram.png"} if HAS_MATPLOTLIB else set()
     assert {p.name for p in out.iterdir()} == expected
     if HAS_MATPLOTLIB:
         assert (out / "bigram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -106,7 +108,7 @@ def test_train_prints_losses_and_samples_and_the_model_moves_between_backends(tm
     status, ev_strict, _ = gk(capsys, "eval", "--backend", "strict", "-o", out)
     assert status == 0 and ev_strict.splitlines() == [lines[0]]
 
-    # model.npz loads on strict and samples the same words as on numpy.
+    # model.safetensors loads on strict and samples the same words as on numpy.
     status, on_numpy, _ = gk(capsys, "sample", "--backend", "numpy", "-o", out, "-n", "15", "--seed", "3")
     assert status == 0
     status, on_strict, _ = gk(capsys, "sample", "--backend", "strict", "-o", out, "-n", "15", "--seed", "3")
@@ -124,14 +126,13 @@ def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     assert gk(capsys, "train", "--max-steps", "500", "--lr-decay-step", "500", *common, "-o", b)[0] == 0
     status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "1000", *common[:-3], "-n", "1", "-o", b)
     assert status == 0 and "steps 500 -> 1000" in stderr  # without --quiet: the header names the steps
-    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
-        names = [n for n in za.files if n.startswith("model/")]
-        assert names == ["model/C.weight", "model/hidden.weight", "model/hidden.bias", "model/out.weight",
-                         "model/out.bias"]
-        assert sorted(zb.files) == sorted(za.files)
-        for name in names:
-            assert za[name].dtype == zb[name].dtype == np.float32
-            assert za[name].tobytes() == zb[name].tobytes(), name
+    za, zb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    names = sorted(n for n in za if n.startswith("model."))
+    assert names == ["model.C.weight", "model.hidden.bias", "model.hidden.weight", "model.out.bias", "model.out.weight"]
+    assert sorted(zb) == sorted(za)
+    for name in names:
+        assert za[name].dtype == zb[name].dtype == np.float32
+        assert za[name].tobytes() == zb[name].tobytes(), name
     # Every logged row of the single run is in the resumed log (which also has the first part's last step).
     rows_a = set((a / "log.csv").read_text().splitlines())
     rows_b = set((b / "log.csv").read_text().splitlines())
@@ -163,16 +164,15 @@ def test_moons_value_engine(capsys):
 
 # Bad input: exit status 2, one line on stderr naming the problem, no file touched.
 def _truncate(d: Path) -> None:
-    for name in ("model.npz", "best.npz"):
+    for name in ("model.safetensors", "best.safetensors"):
         data = (d / name).read_bytes()
         (d / name).write_bytes(data[: len(data) // 2])
 
 
 def _foreign(d: Path) -> None:
     rng = np.random.default_rng(0)
-    for name in ("model.npz", "best.npz"):
-        with open(d / name, "wb") as f:
-            np.savez(f, a=rng.random(3), b=rng.random((2, 2)))
+    for name in ("model.safetensors", "best.safetensors"):
+        save_file({"a": rng.random(3), "b": rng.random((2, 2))}, d / name)
 
 
 BAD = {
@@ -190,11 +190,12 @@ BAD = {
     "no samples": (["train", "-n", "0", "--max-steps", "1", "-o", "NEW"], None, None, ["--num-samples", ">= 1"]),
     "unwritable output": (["train", "--max-steps", "1", "-o", "FILE/sub"], None, None,
                           ["cannot write to the output directory", "Not a directory"]),
-    "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate, ["best.npz", "damaged or truncated"]),
+    "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate,
+                                 ["best.safetensors", "damaged or truncated"]),
     "truncated model (resume)": (["train", "--resume", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
     "truncated model (eval)": (["eval", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
-    "foreign npz (sample)": (["sample", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
-    "foreign npz (resume)": (["train", "--resume", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
+    "foreign file (sample)": (["sample", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
+    "foreign file (resume)": (["train", "--resume", "-o", "OUT"], None, _foreign, ["not a gradkit checkpoint"]),
     "other model type": (["train", "--resume", "--type", "bigram", "-o", "OUT"], None, lambda d: None,
                          ["holds a model of type mlp, not bigram"]),
     "sample without a model": (["sample", "-o", "NEW"], None, None, ["no model in", "train one first"]),
@@ -253,7 +254,7 @@ def test_eval_on_a_file_smaller_than_the_training_batch(tmp_path, capsys, mlp_di
     words = tmp_path / "few.txt"
     words.write_text("ab\ncd\nef\ngh\nij\nkl\nmn\nop\nqr\nst\n")
     status, out, err = gk(capsys, "eval", "--backend", "numpy", "-i", words, "-o", mlp_dir)
-    assert status == 0 and err == f"used {mlp_dir / 'best.npz'} (best dev loss: step 1, dev loss " \
+    assert status == 0 and err == f"used {mlp_dir / 'best.safetensors'} (best dev loss: step 1, dev loss " \
         f"{err.split('dev loss ')[-1].split(';')[0]}; --checkpoint best|last chooses)\n"
     match = LOSS_LINE.match(out.strip())
     assert match and all(3.0 < float(x) < 3.6 for x in match.groups())  # one step: about ln 27
@@ -277,8 +278,9 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkey
     monkeypatch.setattr(runner, "fit", real_fit)
     assert gk(capsys, "train", "--resume", *flags, "-o", tmp_path / "b")[0] == 0
     assert gk(capsys, "train", *flags, "-o", tmp_path / "a")[0] == 0
-    a, b = np.load(tmp_path / "a" / "model.npz"), np.load(tmp_path / "b" / "model.npz")
-    for key in (k for k in a.files if k.startswith("model/")):
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
         np.testing.assert_array_equal(a[key], b[key])
 
 

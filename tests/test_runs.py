@@ -1,5 +1,5 @@
 """The run's guards on their own: the work directory lock (gradkit.runlock), stop signals
-(gradkit.stopping) and the clean-up of temporary files of killed runs (checkpoint.remove_stale_temporaries)."""
+(gradkit.stopping) and the clean-up of temporary files of killed runs (files.remove_stale_temporaries)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
-from gradkit import checkpoint
+from gradkit import files
 from gradkit.runlock import LOCK_FILE, RunLockedError, run_lock
 from gradkit.stopping import Interrupted, StopSignals
 
@@ -77,12 +78,12 @@ def test_a_second_signal_waits_for_the_critical_block() -> None:
 
 
 def test_stale_temporaries_are_removed(tmp_path: Path) -> None:
-    stale = tmp_path / ".model.npz.999999.0123abcd.tmp"
+    stale = tmp_path / ".model.safetensors.999999.0123abcd.tmp"
     own = tmp_path / f".log.csv.{os.getpid()}.0123abcd.tmp"
-    keep = [tmp_path / "model.npz", tmp_path / ".model.npz.tmp", tmp_path / "notes.123.0123abcd.tmp"]
+    keep = [tmp_path / "model.safetensors", tmp_path / ".model.safetensors.tmp", tmp_path / "notes.123.0123abcd.tmp"]
     for p in (stale, own, *keep):
         p.write_bytes(b"x")
-    assert checkpoint.remove_stale_temporaries(tmp_path) == [stale]
+    assert files.remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(tmp_path.iterdir()) == sorted([own, *keep])
 
 
@@ -110,8 +111,7 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
 
 
 def state(directory: Path) -> dict[str, bytes]:
-    with np.load(directory / "model.npz") as z:
-        return {k: z[k].tobytes() for k in z.files if k.startswith(("model/", "optim/"))}
+    return {k: v.tobytes() for k, v in load_file(directory / "model.safetensors").items()}
 
 
 @posix
@@ -122,7 +122,7 @@ def test_killed_at_random_moments_resumes_bit_identical(tmp_path: Path, signum: 
     out, rng = tmp_path / "stopped", np.random.default_rng(signum)
     stops = 0
     for _ in range(20):  # each save sleeps 0.15 s: most signals land inside a checkpoint write
-        resume = ["--resume"] if (out / "model.npz").exists() else []
+        resume = ["--resume"] if (out / "model.safetensors").exists() else []
         proc = gradkit("train", *SMALL, *resume, "-i", words, "-o", out, delay=0.15)
         time.sleep(rng.uniform(0.6, 2.0))
         proc.send_signal(signum)
@@ -162,8 +162,7 @@ def test_a_diverging_run_stops_nonzero_and_keeps_the_good_checkpoint(tmp_path: P
                         r"in .* is kept\)", lines[-1]), err
     saved = state(out)
     assert saved == good or all(np.isfinite(np.frombuffer(v, np.float32)).all() for v in saved.values())
-    with np.load(out / "model.npz") as z:
-        assert all(np.isfinite(z[k]).all() for k in z.files if k.startswith("model/"))
+    assert all(np.isfinite(v).all() for v in load_file(out / "model.safetensors").values())
 
 
 @posix
@@ -211,7 +210,7 @@ def test_a_full_disk_fails_before_the_first_step(tmp_path: Path, monkeypatch: py
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    monkeypatch.setattr(files.os, "fsync", full)
     status = main(["train", *SMALL, "-o", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert status == 2 and "the disk holding" in err and "is full" in err
