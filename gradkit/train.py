@@ -209,7 +209,8 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
 
     Each step draws a minibatch (``batch_size`` rows, uniform with replacement, from ``run.rng`` on the
     host) and takes one ``train_step`` at the type's ``lr_at(step)``. Every ``log_every`` steps (and at the
-    last) one loss value comes to the host: it is appended to ``run.history`` and passed to
+    run's last step, ``max_steps - 1`` of its config, wherever ``max_steps`` cuts the run into calls) one loss
+    value comes to the host: it is appended to ``run.history`` and passed to
     ``on_log(step, loss, lr)``. ``stop()``, when given, is asked before each step; True ends the run there,
     on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). A closed-form
     model (no optimizer) is fitted once instead. Returns ``run``.
@@ -241,7 +242,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         lr = config.spec.lr_at(run.step)
         loss = step(model, run.optimizer, Xb, Yb, lr)
         model.after_step(Xb, Yb, lr)
-        if run.step % config.log_every == 0 or run.step == end - 1:
+        if run.step % config.log_every == 0 or run.step == config.max_steps - 1:  # however the run is split
             value = loss.item()
             run.history.append((run.step, value, lr))
             if on_log is not None:

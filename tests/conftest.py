@@ -7,6 +7,7 @@ cupy cases carry the ``gpu`` marker and skip with the probe's reason where no CU
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -33,3 +34,15 @@ def backend(request: pytest.FixtureRequest) -> backends.Backend:
             pytest.fail(f"GRADKIT_REQUIRE_GPU=1 but the cupy backend is not usable: {report.reason}")
         pytest.skip(f"{request.param} backend not usable: {report.reason}")
     return backends.get_backend(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers():
+    """Each test starts with the handlers the session had: a stopped in-process ``gradkit train`` leaves its
+    signals ignored (a process that is saving and leaving must not die of a late signal), and gradkit leaves
+    an ignored signal ignored."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    saved = {s: signal.getsignal(s) for s in (getattr(signal, n) for n in names if hasattr(signal, n))}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)

@@ -133,11 +133,10 @@ def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     for name in names:
         assert za[name].dtype == zb[name].dtype == np.float32
         assert za[name].tobytes() == zb[name].tobytes(), name
-    # Every logged row of the single run is in the resumed log (which also has the first part's last step).
-    rows_a = set((a / "log.csv").read_text().splitlines())
-    rows_b = set((b / "log.csv").read_text().splitlines())
-    assert rows_a <= rows_b
-    assert sorted(r.split(",")[0] for r in rows_b - rows_a) == ["499", "500"]  # the first part's last step
+    # The training rows are the single run's, and the first command's last step (499, a run's last step is
+    # logged); the dev rows are each command's own evaluations (docs/runs.md says how log.csv is split).
+    rows_a, rows_b = (training_rows(d) for d in (a, b))
+    assert [r for r in rows_b if not r.startswith("499,")] == rows_a and len(rows_b) == len(rows_a) + 1
 
 
 def test_info_prints_the_backend_table(capsys):
@@ -163,8 +162,8 @@ def test_moons_value_engine(capsys):
 
 
 # Bad input: exit status 2, one line on stderr naming the problem, no file touched.
-def _truncate(d: Path) -> None:
-    for name in ("model.safetensors", "best.safetensors"):
+def _truncate(d: Path, names: tuple[str, ...] = ("model.safetensors", "best.safetensors")) -> None:
+    for name in names:
         data = (d / name).read_bytes()
         (d / name).write_bytes(data[: len(data) // 2])
 
@@ -230,6 +229,21 @@ def test_bad_input_exit_2_one_line_nothing_touched(case, tmp_path, capsys, mlp_d
     for w in words:
         assert w in lines[0]
     assert snapshot(tmp_path) == before  # the -o directory not created, an existing one byte-identical
+
+
+def test_a_damaged_best_checkpoint_falls_back_to_the_last(tmp_path, capsys, mlp_dir):
+    run = tmp_path / "run"
+    shutil.copytree(mlp_dir, run)
+    _truncate(run, names=("best.safetensors",))
+    status, out, err = gk(capsys, "eval", "--backend", "numpy", "-o", run)
+    assert status == 0 and LOSS_LINE.match(out), err
+    note, used = err.splitlines()
+    assert note.startswith(f"note: checkpoint {run / 'best.safetensors'} is damaged or truncated")
+    assert note.endswith(f"; using the last step's {run / 'model.safetensors'} instead (--checkpoint last)")
+    assert used.startswith(f"used {run / 'model.safetensors'} (last step: step 1")
+    status, _, err = gk(capsys, "sample", "--backend", "numpy", "--checkpoint", "best", "-o", run)
+    assert status == 2 and len(err.splitlines()) == 1
+    assert "is damaged or truncated" in err and err.endswith("; or use the last step's model with --checkpoint last\n")
 
 
 def test_unknown_type_is_argparse_exit_2(tmp_path, capsys, monkeypatch):
@@ -305,12 +319,61 @@ def test_resume_may_move_the_schedule(tmp_path, capsys):
     assert [lrs[s] for s in range(8)] == [0.1, 0.1, 0.01, 0.01, 0.2, 0.2, 0.02, 0.02]
 
 
-def test_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
+def training_rows(directory: Path) -> list[str]:
+    return [r for r in (directory / "log.csv").read_text().splitlines()[1:] if r.split(",")[1]]
+
+
+def dev_steps(directory: Path) -> list[int]:
+    return [int(r.split(",")[0]) for r in (directory / "log.csv").read_text().splitlines()[1:] if r.split(",")[3]]
+
+
+def test_progress_lines_count_steps_as_log_csv_and_dev_points_spread_over_a_short_run(tmp_path, capsys):
+    """"step s" means the model after s updates in the progress lines, the dev-loss lines and log.csv alike;
+    a 50-step run without --eval-every still gets at least 10 dev points, evenly spread."""
     status, _, err = gk(capsys, "train", "--backend", "numpy", "--max-steps", "50", "--log-every", "5",
                         "--n-hidden", "8", "-n", "1", "-o", tmp_path)
     assert status == 0
-    steps = [int(m) for m in re.findall(r"^step (\d+)/50 loss \d+\.\d{4} lr 0\.\d+$", err, re.M)]
-    assert steps and steps[-1] == 50 and len(steps) <= 11
+    lines = re.findall(r"^step (\d+)/50 loss (\d+\.\d{4}) lr (0\.\d+)$", err, re.M)
+    assert lines and lines[-1][0] == "49" and len(lines) <= 11
+    logged = {int(s): (float(loss), float(lr)) for s, loss, lr, _ in (r.split(",") for r in training_rows(tmp_path))}
+    for step, loss, lr in lines:
+        assert abs(logged[int(step)][0] - float(loss)) < 1e-4 and logged[int(step)][1] == float(lr)
+    dev_lines = [int(s) for s in re.findall(r"^step (\d+)/50 dev loss", err, re.M)]
+    assert dev_lines == dev_steps(tmp_path) and dev_lines[0] == 0 and dev_lines[-1] == 50
+    assert len(dev_lines) >= 11 and len({b - a for a, b in zip(dev_lines, dev_lines[1:])}) == 1
+
+
+def test_log_csv_is_the_same_however_the_run_is_split(tmp_path, capsys, monkeypatch):
+    """The training rows do not depend on --eval-every or on a stop and resume; the dev rows are the
+    evaluations that ran."""
+    import gradkit.runner as runner
+    from gradkit.train import fit as real_fit
+
+    def stopped_at_23(run, splits, max_steps=None, on_log=None, stop=None, **kwargs):
+        real_fit(run, splits, max_steps=min(23, max_steps or 23), on_log=on_log, stop=stop, **kwargs)
+        if run.step == 23:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_fit(run, splits, max_steps=max_steps, on_log=on_log, stop=stop, **kwargs)
+
+    flags = ["--backend", "numpy", "--max-steps", "60", "--n-hidden", "8", "--log-every", "4", "--quiet", "-n", "1"]
+    assert gk(capsys, "train", *flags, "--eval-every", "60", "-o", tmp_path / "a")[0] == 0
+    monkeypatch.setattr(runner, "fit", stopped_at_23)
+    assert gk(capsys, "train", *flags, "--eval-every", "7", "-o", tmp_path / "b")[0] == 128 + signal.SIGTERM
+    monkeypatch.setattr(runner, "fit", real_fit)
+    assert gk(capsys, "train", "--resume", *flags, "--eval-every", "10", "-o", tmp_path / "b")[0] == 0
+    assert training_rows(tmp_path / "b") == training_rows(tmp_path / "a")
+    assert [r.split(",")[0] for r in training_rows(tmp_path / "a")] == [str(s) for s in [*range(0, 60, 4), 59]]
+    assert dev_steps(tmp_path / "a") == [0, 60] and dev_steps(tmp_path / "b") == [0, 7, 14, 21, 30, 40, 50, 60]
+
+
+def test_resume_checks_the_embedded_names_too(mlp_dir, tmp_path, capsys):
+    """A model trained on the embedded names resumes on them only (their SHA-256 is recorded)."""
+    other = small_words(tmp_path / "words.txt")
+    before = snapshot(mlp_dir)
+    status, _, err = gk(capsys, "train", "--resume", "--max-steps", "2", "-i", other, "-o", mlp_dir)
+    assert status == 2 and len(err.splitlines()) == 1
+    assert f"-i {other} is not the embedded names list {mlp_dir / 'model.safetensors'} was trained on" in err
+    assert "pass no -i" in err and snapshot(mlp_dir) == before
 
 
 def test_sample_defaults_to_the_training_seed_and_marks_training_words(mlp_dir, capsys):
