@@ -251,14 +251,21 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     return run
 
 
+EVAL_ACTIVATIONS = 2**22
+"""The activations of the model's widest layer that one evaluation chunk holds (16 MiB in float32): a chunk's
+forward pass keeps a few such arrays alive at once (a transformer block's MLP, its GELU's temporaries), so
+this bounds the evaluation's memory at about 100 MB over the model and the data, however large the split."""
+
+
 def losses(model: LanguageModel, splits: Splits,
            names: tuple[str, ...] = ("train", "dev", "test")) -> dict[str, float]:
-    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode, in chunks of
-    at most about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
+    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode and under
+    ``no_grad`` (``model.evaluate``: no graph is kept), in chunks of at most about ``EVAL_ACTIVATIONS``
+    activations of the model's widest layer, however wide the model."""
     width = max([model.vocab_size, *(max(p.shape) for p in model.parameters())])
     targets = splits.tensors["train"][1]
     per_row = width * (targets.shape[1] if targets.ndim == 2 else 1)  # whole words: a row is T positions
-    chunk = max(1, min(65536, 2**24 // per_row))
+    chunk = max(1, min(65536, EVAL_ACTIVATIONS // per_row))
     return {name: model.evaluate(*splits.tensors[name], chunk) for name in names}
 
 

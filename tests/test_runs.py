@@ -326,6 +326,44 @@ def test_a_50_mb_names_file_trains_in_bounded_memory(tmp_path: Path, kind: str) 
     assert int(done.stdout) < MEMORY_BOUND_KB
 
 
+EVAL = """
+import resource, sys
+import numpy as np
+from gradkit import get_backend
+from gradkit.data import Vocab
+from gradkit.train import Splits, TrainConfig, losses, new_run
+from gradkit.tensor import Tensor
+rows = int(sys.argv[1])
+be = get_backend("numpy")
+config = TrainConfig.of("transformer", block_size=16).resolved()  # makemore's defaults: 4 layers, n_embd 64
+vocab = Vocab(["abcdefghijklmnopqrstuvwxyz"])
+run = new_run(config, vocab, be)
+rng = np.random.default_rng(0)
+X = rng.integers(0, 27, (rows, 16)).astype(np.int8)
+Y = np.where(rng.random((rows, 16)) < 0.5, X, -1).astype(np.int8)
+data = (Tensor(X, backend=be), Tensor(Y, backend=be))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+loss = losses(run.model, Splits(vocab, {}, {"train": data, "dev": data}), names=("dev",))["dev"]
+assert np.isfinite(loss)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+EVAL_BOUND_KB = 150_000  # over the model and the data; the whole split in one chunk of 4096 rows took 430 MB
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KB (Linux)")
+def test_evaluating_a_transformer_takes_bounded_memory_flat_in_the_split(tmp_path: Path) -> None:
+    """The evaluation at the end of train (and gradkit eval) of makemore's default transformer: in chunks, under
+    no_grad, no graph kept, so its peak memory is bounded and the same for 2 and 6 chunks' worth of rows."""
+    growth = []
+    for rows in (2048, 6144):
+        done = subprocess.run([sys.executable, "-c", EVAL, str(rows)], capture_output=True, text=True, timeout=300,
+                              env=os.environ.copy())
+        assert done.returncode == 0, done.stderr
+        before, after = map(int, done.stdout.split())
+        growth.append(after - before)
+    assert growth[1] < EVAL_BOUND_KB and abs(growth[1] - growth[0]) < 20_000, growth
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KB (Linux)")
 def test_sample_streams_with_memory_flat_in_n(tmp_path: Path) -> None:
     words = words_file(tmp_path / "words.txt")
