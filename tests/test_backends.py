@@ -256,3 +256,16 @@ def test_scatter_add_of_many_rows(backend):
     np.add.at(expected, indices, updates)
     out = backend.scatter_add(backend.zeros((27, 4), "float64"), backend.asarray(indices), backend.asarray(updates))
     np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [300, 5000])
+def test_scatter_add_with_compact_int8_indices(backend, rows):
+    """int8 indices (gradkit's compact training rows) into a table wider than 127 / 64 = 1 column: an index
+    times the width must not wrap around in int8 (it reached bincount as a negative index)."""
+    rng = np.random.default_rng(4)
+    indices = rng.integers(0, 27, (rows,)).astype(np.int8)
+    updates = rng.standard_normal((rows, 64))
+    expected = np.zeros((27, 64))
+    np.add.at(expected, indices.astype(np.int64), updates)
+    out = backend.scatter_add(backend.zeros((27, 64), "float64"), backend.asarray(indices), backend.asarray(updates))
+    np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12, atol=1e-12)
