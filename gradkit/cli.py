@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     moons.add_argument("--engine", choices=["value", "tensor"], default="tensor")
     moons.add_argument("--backend", default=None, help="for --engine tensor (default: auto)")
     moons.add_argument("--steps", type=int, default=100)
-    moons.add_argument("-o", "--work-dir", default=None, help="write moons.png here (needs gradkit[plot])")
+    moons.add_argument("-o", "--work-dir", default=None, help="write moons.png here (needs matplotlib: the plot extra)")
     return parser
 
 

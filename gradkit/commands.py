@@ -167,8 +167,8 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
     if getattr(config.spec, "plot_stats", False) and plots._pyplot() is None:
-        raise ConfigError('--plot-stats draws its pictures with matplotlib: pip install "gradkit[plot]", or drop '
-                          "--plot-stats")
+        raise ConfigError('--plot-stats draws its pictures with matplotlib: pip install ".[plot]" in the gradkit '
+                          "checkout (or pip install matplotlib), or drop --plot-stats")
     source = _source(args, meta, last, resuming=args.resume)
     words = load_words(source)
     if run is None:
@@ -312,7 +312,8 @@ def moons(args: argparse.Namespace) -> int:
         from .plots import _pyplot
 
         if _pyplot() is None:
-            raise ConfigError('-o needs matplotlib for moons.png: pip install "gradkit[plot]", or drop -o')
+            raise ConfigError('-o needs matplotlib for moons.png: pip install ".[plot]" in the gradkit checkout (or '
+                              "pip install matplotlib), or drop -o")
         _writable(Path(args.work_dir))
     start = time.perf_counter()
     if backend is None:

@@ -175,7 +175,8 @@ def test_probe_reports_every_backend_and_formats_a_table():
     assert table.splitlines()[0].split()[:3] == ["backend", "usable", "version"]
     assert "default backend:" in table
     if not report["cupy"].usable:
-        assert "gradkit[cuda12]" in report["cupy"].reason or "no usable CUDA device" in report["cupy"].reason
+        assert 'pip install ".[cuda12]" (or ".[cuda13]") in the gradkit checkout' in report["cupy"].reason \
+            or "no usable CUDA device" in report["cupy"].reason
 
 
 # CuPy's three states, with fake CuPy modules so that they run on any machine.
@@ -189,7 +190,7 @@ def fresh_probe():
 
 
 @pytest.mark.parametrize(("driver", "message"), [
-    ((1, 12040, ""), r"CuPy is not installed \(1 CUDA device\(s\) answer\).*gradkit\[cuda12\]"),
+    ((1, 12040, ""), r"CuPy is not installed \(1 CUDA device\(s\) answer\).*pip install \"\.\[cuda12\]\""),
     ((0, 0, "no CUDA driver library (libcuda) on this machine"),
      r"no CUDA device here \(no CUDA driver library.*--backend numpy"),
 ], ids=["gpu-without-cupy", "no-gpu"])
@@ -235,7 +236,7 @@ def test_strict_not_installed_names_the_extra(monkeypatch, fresh_probe):
     real = registry.importlib.util.find_spec
     monkeypatch.setattr(registry.importlib.util, "find_spec",
                         lambda name: None if name == "array_api_strict" else real(name))
-    with pytest.raises(backends.BackendUnavailableError, match=r"gradkit\[strict\]"):
+    with pytest.raises(backends.BackendUnavailableError, match=r"pip install \"\.\[strict\]\" in the gradkit checkout"):
         backends.get_backend("strict")
 
 
