@@ -2,6 +2,10 @@
 
 cupy cases carry the ``gpu`` marker and skip with the probe's reason where no CUDA device answers;
 ``GRADKIT_REQUIRE_GPU=1`` turns that skip into a failure.
+
+Hypothesis profiles: ``ci`` (derandomized: the same examples on every run and machine, no example database,
+no deadline) where ``$CI`` is set or ``HYPOTHESIS_PROFILE=ci`` (the nox sessions set it), ``dev`` (random
+examples, the database kept) elsewhere. A test's own ``@settings`` (its ``max_examples``) overrides the profile.
 """
 
 from __future__ import annotations
@@ -10,10 +14,16 @@ import os
 import signal
 
 import pytest
+from hypothesis import settings
 
 import backends
 
 REQUIRE_GPU = os.environ.get("GRADKIT_REQUIRE_GPU") == "1"
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True, max_examples=30)
+settings.register_profile("dev", deadline=None, max_examples=30)
+_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _CI else "dev"))
 
 
 def _params() -> list:

@@ -122,10 +122,10 @@ def test_train_prints_losses_and_samples_and_the_model_moves_between_backends(tm
 def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     common = ["--backend", "numpy", "--n-hidden", "50", "--quiet", "-n", "1"]
     a, b = tmp_path / "A", tmp_path / "B"
-    assert gk(capsys, "train", "--max-steps", "1000", "--lr-decay-step", "500", *common, "-o", a)[0] == 0
-    assert gk(capsys, "train", "--max-steps", "500", "--lr-decay-step", "500", *common, "-o", b)[0] == 0
-    status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "1000", *common[:-3], "-n", "1", "-o", b)
-    assert status == 0 and "steps 500 -> 1000" in stderr  # without --quiet: the header names the steps
+    assert gk(capsys, "train", "--max-steps", "300", "--lr-decay-step", "150", *common, "-o", a)[0] == 0
+    assert gk(capsys, "train", "--max-steps", "150", "--lr-decay-step", "150", *common, "-o", b)[0] == 0
+    status, _, stderr = gk(capsys, "train", "--resume", "--max-steps", "300", *common[:-3], "-n", "1", "-o", b)
+    assert status == 0 and "steps 150 -> 300" in stderr  # without --quiet: the header names the steps
     za, zb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
     names = sorted(n for n in za if n.startswith("model."))
     assert names == ["model.C.weight", "model.hidden.bias", "model.hidden.weight", "model.out.bias", "model.out.weight"]
@@ -133,10 +133,10 @@ def test_resume_is_bitwise_identical_to_one_run(tmp_path, capsys):
     for name in names:
         assert za[name].dtype == zb[name].dtype == np.float32
         assert za[name].tobytes() == zb[name].tobytes(), name
-    # The training rows are the single run's, and the first command's last step (499, a run's last step is
+    # The training rows are the single run's, and the first command's last step (149, a run's last step is
     # logged); the dev rows are each command's own evaluations (docs/runs.md says how log.csv is split).
     rows_a, rows_b = (training_rows(d) for d in (a, b))
-    assert [r for r in rows_b if not r.startswith("499,")] == rows_a and len(rows_b) == len(rows_a) + 1
+    assert [r for r in rows_b if not r.startswith("149,")] == rows_a and len(rows_b) == len(rows_a) + 1
 
 
 def test_info_prints_the_backend_table(capsys):
@@ -156,9 +156,11 @@ def test_moons_tensor_engine(capsys):
 
 
 def test_moons_value_engine(capsys):
-    status, out, _ = gk(capsys, "moons", "--engine", "value")
+    """The Value engine is slow by design: 20 steps show the command works (tests/test_nn_scalar.py trains it to
+    100% accuracy)."""
+    status, out, _ = gk(capsys, "moons", "--engine", "value", "--steps", "20")
     assert status == 0
-    assert re.match(r"engine value: training accuracy 100\.0% after 100 steps", out)
+    assert re.match(r"engine value: training accuracy \d+\.\d% after 20 steps", out)
 
 
 # Bad input: exit status 2, one line on stderr naming the problem, no file touched.
@@ -405,7 +407,7 @@ def test_moons_flags_that_cannot_apply(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(gradkit.plots, "_pyplot", lambda: None)
     status, _, err = gk(capsys, "moons", "--steps", "1", "-o", tmp_path / "m")
-    assert status == 2 and "gradkit[plot]" in err
+    assert status == 2 and 'pip install ".[plot]" in the gradkit checkout' in err
     assert not (tmp_path / "m").exists()
 
 
@@ -422,4 +424,4 @@ def test_plot_stats_without_matplotlib_is_an_error_before_any_work(tmp_path, cap
     monkeypatch.setattr(plots, "_pyplot", lambda: None)
     out = tmp_path / "run"
     status, _, stderr = gk(capsys, "train", "--type", "bnmlp", "--plot-stats", "--max-steps", "2", "-o", out)
-    assert status == 2 and 'pip install "gradkit[plot]"' in stderr and not out.exists()
+    assert status == 2 and 'pip install ".[plot]" in the gradkit checkout' in stderr and not out.exists()

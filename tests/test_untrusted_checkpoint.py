@@ -26,11 +26,10 @@ OLD_META = np.frombuffer(json.dumps({"format": legacy.OLD_FORMAT, "meta": {"step
 PEAK_LIMIT = 4 * 2**20  # bytes traced while refusing a crafted file ("a few MB")
 
 PROBE = """
-import json, sys, time, tracemalloc
+import json, sys, tracemalloc
 from gradkit import checkpoint, legacy
 from gradkit.files import CheckpointError
 tracemalloc.start()
-t0 = time.perf_counter()
 try:
     if sys.argv[2] == "load":
         checkpoint.load(sys.argv[1])
@@ -39,7 +38,7 @@ try:
     error = None
 except CheckpointError as exc:
     error = str(exc)
-print(json.dumps({"error": error, "peak": tracemalloc.get_traced_memory()[1], "seconds": time.perf_counter() - t0}))
+print(json.dumps({"error": error, "peak": tracemalloc.get_traced_memory()[1]}))
 """
 
 
@@ -146,14 +145,14 @@ def lying_directory(path: Path, claimed: int) -> Path:
 
 
 def deflate_bomb(path: Path) -> Path:
-    """64 MiB of zeros deflated into about 64 KiB, as an honest-looking float64 array."""
-    return npz(path, {"model/w": npy(np.zeros(2**23))}, compression=zipfile.ZIP_DEFLATED)
+    """16 MiB of zeros deflated into about 16 KiB, as an honest-looking float64 array."""
+    return npz(path, {"model/w": npy(np.zeros(2**21))}, compression=zipfile.ZIP_DEFLATED)
 
 
 def many_small_bombs(path: Path) -> Path:
-    """500 members of 1 MiB each, deflated to about 1 KiB each: every member alone looks harmless."""
+    """200 members of 1 MiB each, deflated to about 1 KiB each: every member alone looks harmless."""
     one = npy(np.zeros(2**17))
-    return npz(path, {f"model/w{i}": one for i in range(500)}, compression=zipfile.ZIP_DEFLATED)
+    return npz(path, {f"model/w{i}": one for i in range(200)}, compression=zipfile.ZIP_DEFLATED)
 
 
 OLD = {
@@ -186,7 +185,7 @@ def test_crafted_old_checkpoint_is_refused_before_inflating(tmp_path: Path, case
 def test_the_bombs_would_really_inflate(tmp_path: Path) -> None:
     """The bombs above are real: each file is under 1 MiB, its members claim far more, and numpy inflates one
     to what it claims."""
-    for craft, size, one in ((deflate_bomb, 2**26, 2**26), (many_small_bombs, 500 * 2**20, 2**20)):
+    for craft, size, one in ((deflate_bomb, 2**24, 2**24), (many_small_bombs, 200 * 2**20, 2**20)):
         path = craft(tmp_path / f"{craft.__name__}.npz")
         assert path.stat().st_size < 2**20
         with zipfile.ZipFile(path) as zf:

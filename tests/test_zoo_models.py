@@ -1,11 +1,10 @@
 """Every model type of the zoo: one training step against the Value oracle (float64, every gradient) and
 central differences, resume equivalence (N straight steps == N/2 + N/2 resumed, bitwise), and a short run on
-makemore's names.txt that learns."""
+the names that ship with gradkit that learns."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,18 +190,6 @@ def test_every_gradient_matches_finite_differences(kind, backend):
     gradcheck(loss, [p.numpy() for p in model.parameters()], backend)
 
 
-def _names_file():
-    """makemore's names.txt, found in a ``shared/data`` folder above the tests (None when absent)."""
-    for parent in Path(__file__).resolve().parents:
-        path = parent / "shared" / "data" / "names.txt"
-        if path.is_file():
-            return path
-    return None
-
-
-NAMES = _names_file()  # None: the names list embedded in gradkit (29,910 names of 2017), as in CI
-
-
 def _flags(kind):
     return [f"--{k.replace('_', '-')}={v}" for k, v in TINY[kind].items() if k != "block_size" or kind in
             ("mlp", "bnmlp", "wavenet")]
@@ -235,13 +222,13 @@ SLOW = {"gru", "transformer", "bigram", "bow", "wavenet"}
 
 @pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k for k in TINY])
 def test_a_short_run_on_names_learns(kind):
-    """A few hundred steps of each type's recipe on makemore's names.txt (the embedded names where it is
-    absent): the dev loss ends well below ln 27 = 3.30 (what a model that knows nothing scores)."""
+    """A few hundred steps of each type's recipe on the names that ship with gradkit: the dev loss ends well
+    below ln 27 = 3.30 (what a model that knows nothing scores)."""
     from gradkit import get_backend
     from gradkit.data import load_words
 
     be = get_backend("numpy")
-    words = load_words(NAMES)
+    words = load_words()
     extra = {"batch_size": 2048} if kind == "bigram" else {}
     config = TrainConfig.of(kind, max_steps=300, log_every=100, **extra).resolved().fit_to(words)
     splits = prepare(words, config, be)
