@@ -34,6 +34,7 @@ MAX_RATIO = 100
 """The most the members may inflate in all, as a multiple of the file's size (gradkit wrote stored members)."""
 MAX_HEADER = 10_000
 _PREFIXES = ("model/", "optim/")
+_NPY: Any = np.lib.format  # (numpy's stubs lack max_header_size on some versions; the readers take it since 1.24)
 _FIX = "pass a model.npz that an older gradkit train wrote"
 
 
@@ -113,8 +114,8 @@ def _read_member(p: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndar
     """One ``.npy`` member: its header checked against the declared size, then read (CRC checked)."""
     name = info.filename.removesuffix(".npy")
     with zf.open(info) as fp:
-        version = np.lib.format.read_magic(fp)
-        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        version = _NPY.read_magic(fp)
+        header = _NPY.read_array_header_1_0 if version == (1, 0) else _NPY.read_array_header_2_0
         shape, fortran, dtype = header(fp, max_header_size=MAX_HEADER)
         offset = fp.tell()
     if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
@@ -124,7 +125,7 @@ def _read_member(p: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndar
         raise _bad(p, f"array {name!r} claims shape {excerpt(str(shape), 60)} of {dtype}, which does not match its "
                    f"{info.file_size} bytes")
     with zf.open(info) as fp:
-        array = np.lib.format.read_array(fp, allow_pickle=False, max_header_size=MAX_HEADER)
+        array = _NPY.read_array(fp, allow_pickle=False, max_header_size=MAX_HEADER)
         fp.read(1)  # at the end: the CRC is checked
     return array
 
