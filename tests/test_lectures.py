@@ -8,11 +8,11 @@ loss, and part 4's whole manual backward against autograd's gradients (float64, 
 
 from __future__ import annotations
 
-import gradkit.nn.functional as F
 import numpy as np
 import pytest
 
 import gradkit as gk
+import gradkit.nn.functional as F
 from gradkit.data.words import load_words
 from gradkit.testing import assert_close
 
