@@ -15,7 +15,7 @@ ENV_VAR = "GRADKIT_BACKEND"
 BACKENDS = ("numpy", "cupy", "strict")
 ALIASES = {"cpu": "numpy", "cuda": "cupy", "gpu": "cupy"}
 NAMES = ("auto", *BACKENDS, *ALIASES)
-CUPY_FIX = 'install CuPy for your CUDA version: pip install "gradkit[cuda12]" (or "gradkit[cuda13]")'
+CUPY_FIX = 'install CuPy for your CUDA version: pip install ".[cuda12]" (or ".[cuda13]") in the gradkit checkout'
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ def probe() -> dict[str, ProbeResult]:
 
 def _probe_strict() -> ProbeResult:
     if importlib.util.find_spec("array_api_strict") is None:
-        return ProbeResult("strict", False, 'array_api_strict is not installed: pip install "gradkit[strict]"')
+        return ProbeResult("strict", False, 'array_api_strict is not installed: pip install ".[strict]" in the '
+                           "gradkit checkout")
     import array_api_strict
 
     return ProbeResult("strict", True, "array_api_strict on a non-CPU device (GPU rules on the CPU)",

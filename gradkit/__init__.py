@@ -121,6 +121,7 @@ from .reductions import (  # noqa: A004
 )
 from .scans import cummax, cummin, cumprod, cumsum, logcumsumexp
 from .select import argwhere, masked_select, nonzero
+from .serialization import load, save  # torch.save / torch.load, in the safetensors format
 from .shapes import (
                        cat,
                        concat,
@@ -165,3 +166,4 @@ __all__ = [
     "nonzero", "not_equal", "prod", "remainder", "repeat_interleave", "round", "rsqrt", "sign", "sin", "sinh", "sort",
     "std_mean", "tan", "tril_indices", "triu_indices", "trunc", "unflatten", "var_mean",
 ]
+__all__ += ["load", "save"]

@@ -636,6 +636,8 @@ DIFFERENCES = {
 # Names shared with torch.Tensor that the table does not draw, each with the reason.
 NOT_DIFFERENTIATED = {
     "compile": "a step transformer, not an op: tests/test_compile.py proves compiled == eager bit for bit",
+    "save": "serialization, not an op: tests/test_serialization.py checks it against torch.save/torch.load",
+    "load": "as save",
     "add_": "in place: test_optim and test_tensor_ops check the updates", "sub_": "in place", "mul_": "in place",
     "div_": "in place", "copy_": "in place", "zero_": "in place", "backward": "the driver calls it on every op",
     "detach": "test_tensor_numbers (version counter)", "requires_grad_": "a flag, not a number",
