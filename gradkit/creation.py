@@ -43,6 +43,21 @@ def tensor(data: Any, *, dtype: Any = None, device: Where = None, backend: Where
     return Tensor(data, backend=_target(backend, device), dtype=dtype, requires_grad=requires_grad)
 
 
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor on the host (numpy, torch's CPU) that SHARES ``ndarray``'s memory, as ``torch.from_numpy``: a
+    change to one is seen by the other. The dtype is kept. (nanoGPT: ``torch.from_numpy(chunk.astype(np.int64))``.)
+
+    Raises:
+        TypeError: not a numpy array, or one that does not hold numbers or booleans (torch's refusal)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.kind not in "biuf":
+        raise TypeError(f"can't convert np.ndarray of type {ndarray.dtype}. The only supported types are: "
+                        "floating point numbers, integers and booleans")
+    host = _resolve_backend("numpy")
+    return Tensor._wrap(ndarray.view(np.ndarray), host)
+
+
 def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
     """A leaf around ``data``; integer data that requires grad becomes the default float dtype, as in ``Tensor``."""
     if requires_grad and not _is_float(backend, data):

@@ -558,14 +558,21 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     array, or a list of bools) of the shape of ``a``'s leading axes selects those rows or elements, as torch's
     ``a[mask]``. Every gather records its backward (``backend.scatter_add``).
 
+    Index arrays mixed with slices and ints (``x[:, [-1], :]``, ``x[0, :, idx]``) gather as torch and numpy do:
+    the slices select first, then the arrays (ints counting as 0-d arrays) gather; the gathered axes stand where
+    the arrays stood when those are adjacent, else in front.
+
     Raises:
         IndexError: an integer index outside ``[-n, n)`` for an axis of size ``n`` (the message names the index
-            and the size), a mask whose shape does not match, float index arrays, too many indices, or integer
-            arrays mixed with slices.
+            and the size), a mask whose shape does not match, float index arrays, too many indices, or index
+            arrays mixed with ``None`` (new axes).
         DeviceMismatchError: an index array on another backend.
     """
     if isinstance(key, Tensor) and key.backend is a.backend and getattr(key._data.dtype, "kind", "") in ("i", "u"):
         return _gather(a, [key._data])  # the embedding lookup's fast path
+    mixed = _mixed_key(a, key)
+    if mixed is not None:
+        return _mixed_gather(a, *mixed)
     arrays = _index_arrays(a, key)
     if arrays is None:
         key = key if isinstance(key, tuple) else (key,)
@@ -584,6 +591,58 @@ def getitem(a: Tensor, key: Any) -> Tensor:
 
         return view_op(a, lambda x: x[key], backward, "getitem")
     return _gather(a, arrays)
+
+
+def _mixed_key(a: Tensor, key: Any) -> tuple[list[Any], list[int]] | None:
+    """For a key that mixes index arrays (or masks) with slices: ``(per-axis items, the axes the arrays index)``,
+    with ``...`` expanded, a mask of ``d`` axes as its ``d`` nonzero arrays and ints as 0-d arrays; None for any
+    other key. Raises IndexError for ``None`` among them or too many indices."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, slice) or k is Ellipsis for k in keys):
+        return None
+    arrays = [None if isinstance(k, (slice, int, np.integer)) or k is None or k is Ellipsis else _int_array(a, k)
+              for k in keys]
+    if all(k is None for k in arrays):
+        return None
+    if any(k is None for k in keys):
+        raise IndexError("index arrays mixed with None (a new axis) are not supported; add the axis in a second "
+                         "step (x[...][:, None])")
+    xp = a.backend.xp
+    items: list[Any] = []
+    for k, arr in zip(keys, arrays):
+        if k is Ellipsis:
+            used = builtins.sum(1 if x is None or x.dtype != xp.bool else x.ndim for x, kk in zip(arrays, keys)
+                                if kk is not Ellipsis)
+            items.extend([slice(None)] * (a.ndim - used))
+        elif arr is None and not isinstance(k, slice):
+            items.append(a.backend.asarray(int(k), "int64"))
+        elif arr is not None and arr.dtype == xp.bool:
+            axis = len(items)
+            if arr.ndim == 0 or tuple(arr.shape) != a.shape[axis:axis + arr.ndim]:
+                raise IndexError(f"a boolean mask of shape {tuple(arr.shape)} does not match the tensor's shape "
+                                 f"{a.shape} at axis {axis}")
+            items.extend(xp.nonzero(arr))
+        else:
+            items.append(k if arr is None else arr)
+    if len(items) > a.ndim:
+        raise IndexError(f"too many indices ({len(items)}) for a tensor of shape {a.shape}")
+    items.extend([slice(None)] * (a.ndim - len(items)))
+    return items, [i for i, k in enumerate(items) if not isinstance(k, slice)]
+
+
+def _mixed_gather(a: Tensor, items: list[Any], adv: list[int]) -> Tensor:
+    """``a[items]`` for per-axis ``items`` (slices and integer arrays at axes ``adv``), differentiably: the slices
+    (a view), the indexed axes moved to the front (a view), one gather, and the gathered axes moved to where
+    numpy puts them (at the first indexed axis when those axes are adjacent)."""
+    sliced = getitem(a, tuple(k if isinstance(k, slice) else slice(None) for k in items))
+    rest = [i for i in range(a.ndim) if i not in adv]
+    front = permute(sliced, adv + rest) if adv + rest != list(range(a.ndim)) else sliced
+    out = _gather(front, [items[i] for i in adv])
+    if adv != list(range(adv[0], adv[0] + len(adv))) or adv[0] == 0:
+        return out
+    batch = out.ndim - len(rest)  # the gathered axes, in front now
+    order = list(range(batch, batch + adv[0])) + list(range(batch)) + list(range(batch + adv[0], out.ndim))
+    return permute(out, order)
 
 
 def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:
