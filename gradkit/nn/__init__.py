@@ -1,8 +1,10 @@
 """``gradkit.nn``: PyTorch's ``torch.nn`` layout. The modules live in ``gradkit.nn.modules``;
-``gradkit.nn.functional`` is ``torch.nn.functional``'s part (``import gradkit.nn.functional as F``).
+``gradkit.nn.functional`` is ``torch.nn.functional``'s part (``import gradkit.nn.functional as F``); ``nn.init``,
+``nn.utils`` and ``nn.parallel`` are torch's too.
 """
 
-from . import functional
+from . import functional, init, parallel, utils
+from .dropout import Dropout
 from .modules import (
     GELU,
     BatchNorm1d,
@@ -21,5 +23,6 @@ from .modules import (
     Tanh,
 )
 
-__all__ = ["GELU", "BatchNorm1d", "Embedding", "Flatten", "FlattenConsecutive", "LayerNorm", "Linear", "Module",
-           "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional"]
+__all__ = ["GELU", "BatchNorm1d", "Dropout", "Embedding", "Flatten", "FlattenConsecutive", "LayerNorm", "Linear",
+           "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+           "init", "parallel", "utils"]
