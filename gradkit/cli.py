@@ -1,4 +1,4 @@
-"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``.
+"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``, ``run``.
 
 A thin layer (argparse) over the library, in the spirit of makemore's command line; ``commands`` does the
 work. Bad input gets one line on stderr naming the problem and the fix, exit status 2, and no file touched.
@@ -12,7 +12,7 @@ import sys
 
 import backends
 
-from . import __version__, commands
+from . import __version__, commands, torch_alias
 from .checkpoint import CheckpointError, OutputError
 from .data import DataError
 from .models import DEFAULT_TYPE, TYPES
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "unless they were the embedded names; the split is the training run's)")
 
     sub.add_parser("info", help="which backends this machine has, and why not")
+    torch_alias.add_parser(sub)
 
     moons = sub.add_parser("moons", help="micrograd's demo: an MLP classifier on two moons")
     moons.add_argument("--engine", choices=["value", "tensor"], default="tensor")
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gradkit`` console script; returns the exit status: 0, 2 for bad input, 3 when the
     run diverged, 128 + the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it."""
     args = build_parser().parse_args(argv)
+    if args.command == "run":  # the script's own errors and exit status are its own
+        return torch_alias.main(args)
     try:
         return commands.COMMANDS[args.command](args)
     except USER_ERRORS as exc:
