@@ -25,7 +25,7 @@ class inference_mode:  # noqa: N801 (torch's name)
     def __new__(cls, mode: Any = True) -> Any:
         if isinstance(mode, bool):
             return super().__new__(cls)
-        return super().__new__(cls)(mode)  # ``@inference_mode`` without parentheses
+        return cls(True)(mode)  # ``@inference_mode`` without parentheses
 
     def __init__(self, mode: Any = True) -> None:
         self.mode = mode if isinstance(mode, bool) else True

@@ -558,9 +558,10 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     array, or a list of bools) of the shape of ``a``'s leading axes selects those rows or elements, as torch's
     ``a[mask]``. Every gather records its backward (``backend.scatter_add``).
 
-    Index arrays mixed with slices and ints (``x[:, [-1], :]``, ``x[0, :, idx]``) gather as torch and numpy do:
-    the slices select first, then the arrays (ints counting as 0-d arrays) gather; the gathered axes stand where
-    the arrays stood when those are adjacent, else in front.
+    Index arrays mixed with slices and ints (``x[:, [-1], :]``, ``x[0, :, idx]``) gather as torch does: the
+    slices and ints select first (a view), then the arrays gather; the gathered axes stand where the arrays stood
+    when those are adjacent, else in front. (numpy differs where an int is separated from an array: it counts the
+    int as an index array.)
 
     Raises:
         IndexError: an integer index outside ``[-n, n)`` for an axis of size ``n`` (the message names the index
@@ -593,12 +594,14 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     return _gather(a, arrays)
 
 
-def _mixed_key(a: Tensor, key: Any) -> tuple[list[Any], list[int]] | None:
-    """For a key that mixes index arrays (or masks) with slices: ``(per-axis items, the axes the arrays index)``,
-    with ``...`` expanded, a mask of ``d`` axes as its ``d`` nonzero arrays and ints as 0-d arrays; None for any
-    other key. Raises IndexError for ``None`` among them or too many indices."""
+def _mixed_key(a: Tensor, key: Any) -> tuple[tuple, list[Any]] | None:
+    """For a key that mixes index arrays (or masks) with slices or ints: ``(the basic key, per-axis items of what
+    the basic key leaves)``, where the basic key holds the slices and ints (torch indexes with those first) and
+    ``slice(None)`` on the other axes, and the items hold ``slice(None)`` or an integer array per remaining axis
+    (``...`` expanded, a mask of ``d`` axes as its ``d`` nonzero arrays). None for any other key. Raises
+    IndexError for ``None`` among them, a mask that does not fit, or too many indices."""
     keys = key if isinstance(key, tuple) else (key,)
-    if not any(isinstance(k, slice) or k is Ellipsis for k in keys):
+    if not any(isinstance(k, (slice, int, np.integer)) or k is Ellipsis for k in keys):
         return None
     arrays = [None if isinstance(k, (slice, int, np.integer)) or k is None or k is Ellipsis else _int_array(a, k)
               for k in keys]
@@ -608,35 +611,42 @@ def _mixed_key(a: Tensor, key: Any) -> tuple[list[Any], list[int]] | None:
         raise IndexError("index arrays mixed with None (a new axis) are not supported; add the axis in a second "
                          "step (x[...][:, None])")
     xp = a.backend.xp
+    basic: list[Any] = []
     items: list[Any] = []
     for k, arr in zip(keys, arrays):
         if k is Ellipsis:
             used = builtins.sum(1 if x is None or x.dtype != xp.bool else x.ndim for x, kk in zip(arrays, keys)
                                 if kk is not Ellipsis)
+            basic.extend([slice(None)] * (a.ndim - used))
             items.extend([slice(None)] * (a.ndim - used))
-        elif arr is None and not isinstance(k, slice):
-            items.append(a.backend.asarray(int(k), "int64"))
-        elif arr is not None and arr.dtype == xp.bool:
-            axis = len(items)
+        elif arr is None:
+            basic.append(k)
+            if isinstance(k, slice):
+                items.append(slice(None))
+        elif arr.dtype == xp.bool:
+            axis = len(basic)
             if arr.ndim == 0 or tuple(arr.shape) != a.shape[axis:axis + arr.ndim]:
                 raise IndexError(f"a boolean mask of shape {tuple(arr.shape)} does not match the tensor's shape "
                                  f"{a.shape} at axis {axis}")
+            basic.extend([slice(None)] * arr.ndim)
             items.extend(xp.nonzero(arr))
         else:
-            items.append(k if arr is None else arr)
-    if len(items) > a.ndim:
-        raise IndexError(f"too many indices ({len(items)}) for a tensor of shape {a.shape}")
-    items.extend([slice(None)] * (a.ndim - len(items)))
-    return items, [i for i, k in enumerate(items) if not isinstance(k, slice)]
+            basic.append(slice(None))
+            items.append(arr)
+    if len(basic) > a.ndim:
+        raise IndexError(f"too many indices ({len(basic)}) for a tensor of shape {a.shape}")
+    items.extend([slice(None)] * (a.ndim - len(basic)))
+    return tuple(basic), items
 
 
-def _mixed_gather(a: Tensor, items: list[Any], adv: list[int]) -> Tensor:
-    """``a[items]`` for per-axis ``items`` (slices and integer arrays at axes ``adv``), differentiably: the slices
-    (a view), the indexed axes moved to the front (a view), one gather, and the gathered axes moved to where
-    numpy puts them (at the first indexed axis when those axes are adjacent)."""
-    sliced = getitem(a, tuple(k if isinstance(k, slice) else slice(None) for k in items))
-    rest = [i for i in range(a.ndim) if i not in adv]
-    front = permute(sliced, adv + rest) if adv + rest != list(range(a.ndim)) else sliced
+def _mixed_gather(a: Tensor, basic: tuple, items: list[Any]) -> Tensor:
+    """``a[basic]`` (slices and ints: a view), then the integer arrays of ``items`` gathered on their axes, as
+    torch: the indexed axes moved to the front (a view), one gather, and the gathered axes moved back to where
+    the arrays stood when those axes are adjacent."""
+    sliced = getitem(a, basic)
+    adv = [i for i, k in enumerate(items) if not isinstance(k, slice)]
+    rest = [i for i in range(sliced.ndim) if i not in adv]
+    front = permute(sliced, adv + rest) if adv + rest != list(range(sliced.ndim)) else sliced
     out = _gather(front, [items[i] for i in adv])
     if adv != list(range(adv[0], adv[0] + len(adv))) or adv[0] == 0:
         return out

@@ -476,8 +476,8 @@ class Tensor:
         (``data[i:i + block_size]`` for ``i`` drawn by ``randint``), as torch's.
 
         Raises:
-            TypeError: a float or bool tensor, or one with more than one element (torch's message)."""
-        if self.size != 1 or not self.backend.xp.isdtype(self._data.dtype, "integral"):
+            TypeError: a float tensor, or one with more than one element (torch's message; a bool is 0 or 1)."""
+        if self.size != 1 or not self.backend.xp.isdtype(self._data.dtype, ("integral", "bool")):
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
