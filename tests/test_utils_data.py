@@ -14,7 +14,6 @@ import gradkit as gk
 from gradkit.utils import data
 
 
-
 class Words(data.Dataset):
     """Examples of every kind default_collate meets: a tuple of tensors, numbers, strings, a dict."""
 
