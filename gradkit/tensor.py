@@ -434,7 +434,10 @@ class Tensor:
 
     def pin_memory(self, device: Any = None) -> Tensor:
         """Self: gradkit's host -> device copies are CuPy's own (torch pins host memory for faster, asynchronous
-        copies; the values are the same)."""
+        copies; the values are the same). Raises RuntimeError where CUDA is not available, as torch does (scripts
+        call it only when they train on CUDA, as nanoGPT's ``get_batch``)."""
+        if not backends.probe()["cupy"].usable:
+            raise RuntimeError("Cannot access accelerator device when none is available.")
         return self
 
     def is_pinned(self, device: Any = None) -> builtins.bool:
