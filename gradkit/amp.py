@@ -104,7 +104,7 @@ class GradScaler:
         self._device = str(device)
         if enabled and self._device.startswith("cuda") and not cuda.is_available():
             warnings.warn(f"{type(self).__module__}.GradScaler is enabled, but CUDA is not available.  Disabling.",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=2 if type(self) is GradScaler else 3)  # the caller's line
             enabled = False
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
             raise ValueError(f"GradScaler: growth_factor must be > 1 and backoff_factor in (0, 1), got "

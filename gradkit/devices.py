@@ -43,7 +43,7 @@ class device(str):  # noqa: N801 (torch's name)
         return str.__str__(self).partition(":")[0]
 
     @property
-    def index(self) -> int | None:
+    def index(self) -> int | None:  # type: ignore[override]  # torch's attribute; it hides str.index
         """0 for CUDA (gradkit's one CUDA device), None otherwise (as torch's ``device("cpu").index``)."""
         return 0 if self.type == "cuda" else None
 

@@ -85,7 +85,7 @@ class Module:
                          remove_duplicate: bool = True) -> list[tuple[str, Parameter]]:
         """``(dotted name, Parameter)`` pairs in order, each parameter once (a tied weight under its first name),
         as ``torch.nn.Module.named_parameters``; ``recurse=False``: this module's own only."""
-        return self._named(Parameter, prefix, recurse, remove_duplicate)  # type: ignore[return-value]
+        return self._named(Parameter, prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> list[Parameter]:
         """The parameters in order (what an optimizer takes)."""

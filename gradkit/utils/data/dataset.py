@@ -114,7 +114,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
         ValueError: lengths that do not sum to ``len(dataset)`` (or fractions that do not sum to 1).
     """
     n = len(dataset)  # type: ignore[arg-type]
-    sizes = list(lengths)
+    sizes: list[Any] = list(lengths)
     if math.isclose(sum(sizes), 1) and sum(sizes) <= 1:
         counts = []
         for i, frac in enumerate(sizes):
@@ -133,7 +133,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
                          f"({n})!")
     order = randperm(n, generator=generator, backend="numpy").tolist()
     out, start = [], 0
-    for length in sizes:
-        out.append(Subset(dataset, order[start:start + int(length)]))
-        start += int(length)
+    for size in sizes:
+        out.append(Subset(dataset, order[start:start + int(size)]))
+        start += int(size)
     return out
