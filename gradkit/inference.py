@@ -8,13 +8,20 @@ still be used in a graph later, as a constant).
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from .autograd import is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["inference_mode", "is_inference_mode_enabled"]
 
-_active = [False]
+class _State(threading.local):
+    """Whether this thread is inside ``inference_mode()`` (per thread, as grad mode)."""
+
+    active = False
+
+
+_STATE = _State()
 
 
 class inference_mode:  # noqa: N801 (torch's name)
@@ -31,14 +38,14 @@ class inference_mode:  # noqa: N801 (torch's name)
         self.mode = mode if isinstance(mode, bool) else True
 
     def __enter__(self) -> None:
-        self._prev = (is_grad_enabled(), _active[0])
+        self._prev = (is_grad_enabled(), _STATE.active)
         if self.mode:
             set_grad_enabled(False)
-            _active[0] = True
+            _STATE.active = True
 
     def __exit__(self, *exc: object) -> None:
         set_grad_enabled(self._prev[0])
-        _active[0] = self._prev[1]
+        _STATE.active = self._prev[1]
 
     def __call__(self, fn: Any) -> Any:
         if not self.mode:
@@ -55,4 +62,4 @@ class inference_mode:  # noqa: N801 (torch's name)
 
 def is_inference_mode_enabled() -> bool:
     """True inside ``inference_mode()`` (torch's ``torch.is_inference_mode_enabled``)."""
-    return _active[0]
+    return _STATE.active

@@ -74,6 +74,10 @@ def test_state_dict_round_trip_with_buffers(backend):
     assert b.blocks[0].scratch.backend == backend  # a non-persistent buffer moves with the module
     with pytest.raises(KeyError, match="already exists"):
         a.register_buffer("blocks", gk.zeros(1))
+    with pytest.raises(KeyError, match="already exists"):
+        a.head.register_buffer("weight", gk.zeros(1))  # a parameter's name
+    with pytest.raises(KeyError):
+        torch.nn.Linear(2, 2).register_buffer("weight", torch.zeros(1))
     with pytest.raises(TypeError, match="a Tensor or None"):
         a.register_buffer("x", np.zeros(1))
 

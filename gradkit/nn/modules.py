@@ -120,7 +120,7 @@ class Module:
 
         Raises:
             TypeError: ``name`` is not a string or ``tensor`` not a Tensor (or None). KeyError: an empty name,
-                a name with ".", or one that is already an attribute other than a buffer.
+                a name with ".", or one that is already an attribute other than a buffer (a parameter too).
         """
         if not isinstance(name, str):
             raise TypeError(f"buffer name should be a string. Got {type(name).__name__}")
@@ -129,7 +129,9 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (a Tensor or None "
                             "required)")
-        if hasattr(self, name) and not isinstance(getattr(self, name), Tensor) and getattr(self, name) is not None:
+        existing = getattr(self, name, None)
+        if hasattr(self, name) and existing is not None and (isinstance(existing, Parameter)
+                                                              or not isinstance(existing, Tensor)):
             raise KeyError(f"attribute '{name}' already exists")
         non_persistent = vars(self).setdefault("_non_persistent", set())
         if persistent:
