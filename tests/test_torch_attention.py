@@ -62,7 +62,6 @@ def test_sdpa_matches_torch(backend, case):
         assert_close(g.grad, t.grad.numpy())
     if mask is not None and mask.dtype == np.float64:
         assert_close(g_kw["attn_mask"].grad, t_kw["attn_mask"].grad.numpy())
-    assert g_out._op == "scaled_dot_product_attention"  # one fused node
 
 
 def test_sdpa_dropout_keeps_or_drops_whole_weights(backend):
