@@ -1,4 +1,5 @@
-"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``, ``convert-checkpoint``.
+"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``, ``convert-checkpoint``,
+``run``.
 
 A thin layer (argparse) over the library, in the spirit of makemore's command line; ``commands`` does the
 work. Bad input gets one line on stderr naming the problem and the fix, exit status 2, and no file touched.
@@ -12,7 +13,7 @@ import sys
 
 import backends
 
-from . import __version__, commands
+from . import __version__, commands, torch_alias
 from .data import DataError
 from .files import CheckpointError, OutputError
 from .models import DEFAULT_TYPE, TYPES
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "unless they were the embedded names; the split is the training run's)")
 
     sub.add_parser("info", help="which backends this machine has, and why not")
+    torch_alias.add_parser(sub)
 
     conv = sub.add_parser("convert-checkpoint", help="rewrite an older gradkit's model.npz as a .safetensors "
                           "checkpoint")
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gradkit`` console script; returns the exit status: 0, 2 for bad input, 3 when the
     run diverged, 128 + the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it."""
     args = build_parser().parse_args(argv)
+    if args.command == "run":  # the script's own errors and exit status are its own
+        return torch_alias.main(args)
     try:
         return commands.COMMANDS[args.command](args)
     except USER_ERRORS as exc:
