@@ -1,8 +1,11 @@
 """The test matrix: backends x Python versions, plus lint, typecheck, data, bench and crosscheck.
 
-``nox -s tests`` runs the suite on numpy and strict everywhere, and on cupy where a CUDA device answers;
-``nox -s torch`` runs the differential tests against PyTorch (tests marked ``torch``; torch is installed there
-only, as a test-only oracle, never a dependency of gradkit).
+``nox -s tests`` runs the suite on numpy and strict everywhere, and on cupy where a CUDA device answers, except
+the tests marked ``slow`` (``nox -s slow``, on one Python) and ``torch``; ``nox -s torch`` runs the differential
+tests against PyTorch (tests marked ``torch``; torch is installed there only, as a test-only oracle, never a
+dependency of gradkit). ``nox -s tests slow torch`` is the whole suite (what CI runs). Every session runs pytest
+against the installed package (``pytest``, not ``python -m pytest``, which would put the checkout first on
+``sys.path``) with Hypothesis's derandomized ``ci`` profile (tests/conftest.py).
 Whether one answers is decided by asking the driver (ctypes, no array library) BEFORE installing CuPy, so a
 CPU machine never downloads it. ``GRADKIT_REQUIRE_GPU=1`` turns the GPU skip into a failure.
 """
@@ -18,7 +21,7 @@ import nox
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-nox.options.sessions = ["tests", "torch", "lint", "typecheck"]
+nox.options.sessions = ["tests", "slow", "torch", "lint", "typecheck"]
 TORCH = "torch==2.13.0"  # the differential oracle's version (a CPU wheel); the tests' expected tables come from it
 nox.options.reuse_existing_virtualenvs = True
 
@@ -45,13 +48,28 @@ def _install_gpu_stack(session: nox.Session) -> None:
         session.log(f"cupy backend skipped, CuPy not installed: {error}")
 
 
+def _pytest(session: nox.Session, marks: str, *extra: str) -> None:
+    """pytest on the installed package, tests marked ``marks``, Hypothesis derandomized."""
+    session.env["HYPOTHESIS_PROFILE"] = "ci"
+    session.run("pytest", "-m", marks, *extra, *(session.posargs or ["-q"]))
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The whole suite on every backend this machine has (numpy, strict; cupy where a GPU answers), except the
-    differential tests against torch (``nox -s torch``)."""
+    """The suite on every backend this machine has (numpy, strict; cupy where a GPU answers), except the slow
+    tests (``nox -s slow``) and the differential tests against torch (``nox -s torch``): a few minutes."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
     _install_gpu_stack(session)
-    session.run("python", "-m", "pytest", "-m", "not torch", *(session.posargs or ["-q"]))
+    _pytest(session, "not torch and not slow")
+
+
+@nox.session(python="3.11")
+def slow(session: nox.Session) -> None:
+    """The tests marked slow (each over a few seconds: memory bounds of large inputs, the bench's smoke runs,
+    long trainings), on one Python."""
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    _install_gpu_stack(session)
+    _pytest(session, "slow and not torch")
 
 
 @nox.session(python="3.11")
@@ -60,7 +78,7 @@ def torch(session: nox.Session) -> None:
     gradients) on every backend this machine has. torch is installed in this session only."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"), TORCH)
     _install_gpu_stack(session)
-    session.run("python", "-m", "pytest", "-m", "torch", *(session.posargs or ["-q"]))
+    _pytest(session, "torch")
 
 
 @nox.session(python=PYTHONS[-1])
@@ -69,7 +87,7 @@ def gpu(session: nox.Session) -> None:
     session.env["GRADKIT_REQUIRE_GPU"] = "1"
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"))
     _install_gpu_stack(session)
-    session.run("python", "-m", "pytest", "-q", "-m", "gpu and not torch", *session.posargs)
+    _pytest(session, "gpu and not torch")
 
 
 @nox.session(python=PYTHONS[-1])

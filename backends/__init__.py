@@ -4,12 +4,27 @@
 Importing this package never imports CuPy; probing is lazy and cached.
 """
 
+from . import flags
 from .base import Backend
 from .errors import BackendUnavailableError, DeviceMismatchError, UnknownBackendError
+from .flags import cuda, cudnn, mps
 from .random import Generator
-from .registry import ALIASES, BACKENDS, ENV_VAR, NAMES, ProbeResult, format_probe, get_backend, probe, resolve_name
+from .registry import (
+    ALIASES,
+    BACKENDS,
+    ENV_VAR,
+    NAMES,
+    ProbeResult,
+    device_type,
+    format_probe,
+    get_backend,
+    map_device,
+    probe,
+    resolve_name,
+)
 
 __all__ = [
     "ALIASES", "BACKENDS", "ENV_VAR", "NAMES", "Backend", "BackendUnavailableError", "DeviceMismatchError",
-    "Generator", "ProbeResult", "UnknownBackendError", "format_probe", "get_backend", "probe", "resolve_name",
+    "Generator", "ProbeResult", "UnknownBackendError", "cuda", "cudnn", "device_type", "flags", "format_probe",
+    "get_backend", "map_device", "mps", "probe", "resolve_name",
 ]

@@ -33,7 +33,7 @@ class NumpyBackend(Backend):
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         # bincount, summed in float64: 3-6x faster than np.add.at. Few rows: one call over (row, column)
         # pairs; many: one call per column, which skips building the pair index (1.6x faster at 24,576 rows).
-        idx = indices.reshape(-1)
+        idx = indices.reshape(-1).astype(np.intp, copy=False)  # int8 rows times the width would wrap around
         rows, width = target.shape[0], math.prod(target.shape[1:])
         cols = updates.reshape(idx.shape[0], width)
         if idx.shape[0] < 4096 or width == 1:

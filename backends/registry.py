@@ -15,7 +15,8 @@ ENV_VAR = "GRADKIT_BACKEND"
 BACKENDS = ("numpy", "cupy", "strict")
 ALIASES = {"cpu": "numpy", "cuda": "cupy", "gpu": "cupy"}
 NAMES = ("auto", *BACKENDS, *ALIASES)
-CUPY_FIX = 'install CuPy for your CUDA version: pip install "gradkit[cuda12]" (or "gradkit[cuda13]")'
+_DEVICE_MAP: dict[str, str] = {}  # torch device types remapped for this process (see map_device)
+CUPY_FIX = 'install CuPy for your CUDA version: pip install ".[cuda12]" (or ".[cuda13]") in the gradkit checkout'
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,50 @@ def resolve_name(name: str | None = None) -> str:
     """The canonical name (``auto`` resolved) that ``get_backend(name)`` would use.
 
     ``None`` reads ``GRADKIT_BACKEND``, then ``auto``; an explicit name beats the variable. ``auto`` is
-    ``cupy`` only when CuPy imports and a CUDA device answers, else ``numpy``. Raises ``UnknownBackendError``.
+    ``cupy`` only when CuPy imports and a CUDA device answers, else ``numpy``. PyTorch's device strings with
+    an index (``"cuda:0"``, ``"cpu:0"``) name their device type; gradkit's CUDA backend is device 0. Raises
+    ``UnknownBackendError`` (also for another CUDA device, naming ``CUDA_VISIBLE_DEVICES``).
     """
     source = "the argument"
     if name is None:
         name, source = os.environ.get(ENV_VAR) or "auto", f"${ENV_VAR}"
-    key = name.strip().lower()
+    key = str(name).strip().lower()
+    kind, colon, index = key.partition(":")
+    if colon and kind in ALIASES and index.isdigit():
+        if int(index):
+            raise UnknownBackendError(f"device {name!r}: gradkit runs on CUDA device 0 only; choose the GPU with "
+                                      f"CUDA_VISIBLE_DEVICES={int(index)} and use 'cuda'")
+        key = kind
     if key not in NAMES:
         raise UnknownBackendError(
             f"unknown backend {name!r} (from {source}); choose one of: {', '.join(NAMES)}"
         )
-    key = ALIASES.get(key, key)
+    key = _DEVICE_MAP.get(key) or ALIASES.get(key, key)
     if key == "auto":
         return "cupy" if probe()["cupy"].usable else "numpy"
     return key
+
+
+def map_device(device_type: str, name: str | None) -> None:
+    """Make PyTorch's device type ``device_type`` (``"cpu"`` or ``"cuda"``) mean the backend ``name`` in this
+    process, or restore its usual meaning for None: ``gradkit run --backend strict`` runs a script's ``"cpu"``
+    tensors on strict. Raises ``UnknownBackendError`` for an unknown device type or backend."""
+    if device_type not in ("cpu", "cuda"):
+        raise UnknownBackendError(f"map_device: {device_type!r} is not a device type; use 'cpu' or 'cuda'")
+    if name is None:
+        _DEVICE_MAP.pop(device_type, None)
+        return
+    target = resolve_name(name)
+    _DEVICE_MAP[device_type] = target
+
+
+def device_type(name: str) -> str:
+    """PyTorch's device type of the backend ``name``: ``"cpu"`` or ``"cuda"`` for the backends those devices
+    mean in this process (numpy and cupy, unless ``map_device`` changed them), else the backend's name."""
+    for kind in ("cpu", "cuda"):
+        if (_DEVICE_MAP.get(kind) or ALIASES[kind]) == name:
+            return kind
+    return name
 
 
 def get_backend(name: str | None = None) -> Backend:
@@ -105,7 +136,8 @@ def probe() -> dict[str, ProbeResult]:
 
 def _probe_strict() -> ProbeResult:
     if importlib.util.find_spec("array_api_strict") is None:
-        return ProbeResult("strict", False, 'array_api_strict is not installed: pip install "gradkit[strict]"')
+        return ProbeResult("strict", False, 'array_api_strict is not installed: pip install ".[strict]" in the '
+                           "gradkit checkout")
     import array_api_strict
 
     return ProbeResult("strict", True, "array_api_strict on a non-CPU device (GPU rules on the CPU)",

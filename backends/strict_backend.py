@@ -35,7 +35,7 @@ class StrictBackend(Backend):
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         xp = self.xp
-        idx = xp.reshape(indices, (-1, 1))
+        idx = xp.astype(xp.reshape(indices, (-1, 1)), xp.int64)  # an int8 arange past 127 would wrap around
         rows = target.shape[0]
         onehot = xp.astype(idx == xp.reshape(self.arange(rows, dtype=idx.dtype), (1, rows)), target.dtype)
         flat = xp.reshape(updates, (idx.shape[0], math.prod(target.shape[1:])))  # not -1: no updates is (0, w)

@@ -1,6 +1,6 @@
 """gradkit's ``fit`` against the hand-written numpy step, side by side in a fresh process without PyTorch.
 
-    python bench/alone_child.py [--batch 8192] [--dtype float32] [--rounds 11] [--steps 4]
+    python bench/alone_child.py [--batch 8192] [--dtype float32] [--rounds 11] [--steps 4] [--smoke]
 
 Run by bench/run.py. glibc's malloc gives blocks above its mmap threshold fresh pages from the kernel and
 returns the heap's free top above its trim threshold; both grow when a larger mmapped block is freed (up to
@@ -24,7 +24,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--steps", type=int, default=4)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, in seconds (the test suite runs it)")
+    args = common.smoke(parser.parse_args(), batch=64, rounds=1, steps=1)
 
     import mlp_step
 

@@ -1,6 +1,6 @@
 """Where the MLP step's time goes, op by op: gradkit's ``fit`` step against the hand-written numpy step.
 
-    python bench/breakdown.py [--batch 8192] [--dtype float32] [--rounds 30]
+    python bench/breakdown.py [--batch 8192] [--dtype float32] [--rounds 30] [--smoke]
 
 A diagnostic for the engine's authors, not part of ``nox -s bench``: it times each op's forward and backward
 inside gradkit (by wrapping ``functional.linear``, ``functional.cross_entropy``, ``ops.tanh``, ``ops.getitem``,
@@ -171,7 +171,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--emb-backward", default="bincount per column", choices=list(mlp_step.EMB_BACKWARDS))
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, in seconds (the test suite runs it)")
+    args = common.smoke(parser.parse_args(), batch=64, rounds=1)
 
     backend = backends.get_backend("numpy")
     g = mlp_step.GradkitMLP(backend, args.batch, args.dtype)

@@ -34,6 +34,15 @@ BENCH = ROOT / "bench"
 RESULTS_DIR = BENCH / "results"
 
 
+def smoke(args: Any, **tiny: Any) -> Any:
+    """With ``--smoke`` (every script in bench/ has it: tiny sizes, seconds, for the test suite), the settings
+    ``tiny`` replace the parsed ones. Returns ``args``."""
+    if getattr(args, "smoke", False):
+        for name, value in tiny.items():
+            setattr(args, name, value)
+    return args
+
+
 def load_torch() -> tuple[Any, str]:
     """``(torch, "")`` with ``THREADS`` intra-op threads, or ``(None, why)`` when it does not import."""
     try:

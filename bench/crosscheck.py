@@ -1,6 +1,6 @@
 """The same seeded training on every backend this machine has: do the loss curves agree? (``nox -s crosscheck``)
 
-    python bench/crosscheck.py [--steps 1000]
+    python bench/crosscheck.py [--steps 1000] [--smoke]
 
 For float64 and float32, trains ``TrainConfig.of("mlp", max_steps=STEPS, log_every=1, seed=42)`` on each
 usable backend of ``backends.probe()`` (numpy, strict, cupy where a GPU answers) through ``gradkit.train`` and
@@ -16,6 +16,7 @@ import itertools
 import sys
 import time
 
+import common  # noqa: F401 (thread settings before numpy)
 import numpy as np
 
 import backends
@@ -40,7 +41,8 @@ def curve(backend_name: str, dtype: str, steps: int, words: list[str]) -> tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1000)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, in seconds (the test suite runs it)")
+    args = common.smoke(parser.parse_args(), steps=5)
 
     report = backends.probe()
     print(backends.format_probe(report))
@@ -49,7 +51,8 @@ def main() -> int:
         if not r.usable:
             print(f"skipping backend {name}: {r.reason}")
     if len(usable) < 2:
-        print(f"FAIL: only {usable} usable; a cross-check needs two backends (install gradkit[strict])")
+        print(f"FAIL: only {usable} usable; a cross-check needs two backends (from the checkout: pip install "
+              '".[strict]")')
         return 1
     words = load_words()
     failed = []

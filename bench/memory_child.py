@@ -1,6 +1,6 @@
 """One engine's peak memory over MLP training steps, in a fresh process (run by bench/run.py, one per engine).
 
-    python bench/memory_child.py ENGINE [--batch 8192] [--steps 1000] [--dtype float32]
+    python bench/memory_child.py ENGINE [--batch 8192] [--steps 1000] [--dtype float32] [--smoke]
 
 ENGINE: ``gradkit`` (``gradkit.train.fit``, the step compiled), ``gradkit-eager`` (``fit(compiled=False)``),
 ``numpy`` (the hand-written step) or ``torch``. Prints one JSON
@@ -46,7 +46,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8192)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--dtype", default="float32")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, in seconds (the test suite runs it)")
+    args = common.smoke(parser.parse_args(), batch=64, steps=2)
 
     import mlp_step
     import numpy as np  # noqa: F401

@@ -1,13 +1,14 @@
 """gradkit's speed and memory, side by side with hand-written numpy and PyTorch CPU: ``nox -s bench``.
 
-    python bench/run.py [--quick] [--only SECTION ...] [--no-markdown]
+    python bench/run.py [--quick | --smoke] [--only SECTION ...] [--no-markdown]
 
 Every figure is measured in this one run, the contenders interleaved round-robin (the order rotates every
 round) so that load from other processes hits them alike; a figure is the median over the rounds, and a ratio
 is the median of the per-round ratios. Writes ``bench/results/bench.json`` (and a time-stamped copy) and
 ``bench/RESULTS.md``, and the raw samples as a pyperf suite (``bench/results/bench-pyperf.json``: ``python -m pyperf
 stats`` or ``compare_to`` read it). ``--quick`` runs a few repetitions of everything, for a smoke test (its
-markdown says so).
+markdown says so). ``--smoke`` runs every section at tiny sizes in seconds and writes no file (the test suite
+runs it; a section that fails makes it exit 1).
 """
 
 from __future__ import annotations
@@ -33,19 +34,21 @@ SECTIONS = ("verify", "mlp", "transformer", "alone", "moons", "overhead", "memor
 # (batch, rounds, steps per round) of the MLP step, full and --quick. The rounds at batch 32 and 512 are cheap.
 # Modes: full (nox -s bench), quick (a smoke test), targets (issue 12's rows only, float32: a few minutes).
 MLP_PLAN = {"full": [(32, 31, 100), (512, 21, 15), (8192, 15, 3)], "quick": [(32, 3, 20), (512, 3, 4), (8192, 3, 1)],
-            "targets": [(32, 15, 50), (8192, 9, 2)]}
-MLP_DTYPES = {"full": ("float32", "float64"), "quick": ("float32", "float64"), "targets": ("float32",)}
+            "targets": [(32, 15, 50), (8192, 9, 2)], "smoke": [(32, 1, 1)]}
+MLP_DTYPES = {"full": ("float32", "float64"), "quick": ("float32", "float64"), "targets": ("float32",),
+              "smoke": ("float32",)}
 ALONE_PLAN = {"full": [(8192, "float32", 11, 4), (8192, "float64", 7, 3)], "quick": [(8192, "float32", 3, 1)],
-              "targets": [(8192, "float32", 7, 1)]}
+              "targets": [(8192, "float32", 7, 1)], "smoke": [(64, "float32", 1, 1)]}
 GPU_PLAN = {"full": [(8192, 7, 5), (65536, 5, 2)], "quick": [(8192, 3, 1), (65536, 3, 1)],
-            "targets": [(8192, 5, 2)]}
-MEMORY_STEPS = {"full": 200, "quick": 20, "targets": 20}  # the peak is reached within the first steps
-ATTEMPTS = {"full": 2, "quick": 1, "targets": 1}  # MLP rows measured again (best kept) under foreign load
-QUIET_WAIT = {"full": 10.0, "quick": 2.0, "targets": 2.0}  # seconds to wait for a quiet machine before each
+            "targets": [(8192, 5, 2)], "smoke": [(64, 1, 1)]}
+MEMORY_STEPS = {"full": 200, "quick": 20, "targets": 20, "smoke": 2}  # the peak is reached within the first steps
+MEMORY_BATCH = {"smoke": 64}  # else 8192
+ATTEMPTS = {"full": 2, "quick": 1, "targets": 1, "smoke": 1}  # MLP rows measured again (best kept) under foreign load
+QUIET_WAIT = {"full": 10.0, "quick": 2.0, "targets": 2.0, "smoke": 0.0}  # seconds waited for a quiet machine
 # After this many seconds of the run, no more waiting for quiet moments and no second attempts: on a busy
 # machine the run still ends within about 10 minutes (the memory section's 3 x 1,000 steps at batch 8192 take
 # what they take).
-LATE = {"full": 300.0, "quick": 60.0, "targets": 60.0}
+LATE = {"full": 300.0, "quick": 60.0, "targets": 60.0, "smoke": 0.0}
 T_START = time.perf_counter()
 
 
@@ -200,7 +203,7 @@ def section_overhead(torch: Any, mode: str) -> dict[str, Any]:
     import small
 
     backend = backends.get_backend("numpy")
-    rounds, steps = (15, 2000) if mode == "full" else (3, 100)
+    rounds, steps = {"full": (15, 2000), "smoke": (1, 10)}.get(mode, (3, 100))
     out: dict[str, Any] = {"what": "x (4, 4) float32, requires_grad: fwd_bwd = x.tanh().sum().backward(); x.grad = "
                                    "None (two ops: tanh and sum, each forward and backward); forward = x.tanh()",
                            "rounds": rounds, "iterations_per_round": steps}
@@ -229,12 +232,12 @@ def section_memory(mode: str) -> dict[str, Any]:
     """Each engine in a fresh process, started while this one is small (before torch or data are loaded here):
     Linux carries the peak RSS of the address space a child had before its exec (a copy of this process's) into
     the child's ru_maxrss."""
-    steps = MEMORY_STEPS[mode]
-    out: dict[str, Any] = {"batch": 8192, "steps": steps, "dtype": "float32", "runs": {},
+    steps, batch = MEMORY_STEPS[mode], MEMORY_BATCH.get(mode, 8192)
+    out: dict[str, Any] = {"batch": batch, "steps": steps, "dtype": "float32", "runs": {},
                            "parent_rss_at_spawn": _own_rss()}
     for engine in ("gradkit", "gradkit-eager", "numpy", "torch"):
-        common.log(f"memory: {engine}, {steps} steps at batch 8192 in a fresh process")
-        cmd = [sys.executable, str(common.BENCH / "memory_child.py"), engine, "--batch", "8192", "--steps",
+        common.log(f"memory: {engine}, {steps} steps at batch {batch} in a fresh process")
+        cmd = [sys.executable, str(common.BENCH / "memory_child.py"), engine, "--batch", str(batch), "--steps",
                str(steps), "--dtype", "float32"]
         quiet = _wait_quiet(mode)
         meter = common.CpuMeter()
@@ -254,7 +257,8 @@ def section_memory(mode: str) -> dict[str, Any]:
     return out
 
 
-TRANSFORMER_PLAN = {"full": (32, 9, 4), "quick": (32, 3, 1), "targets": (32, 5, 2)}  # batch, rounds, steps
+TRANSFORMER_PLAN = {"full": (32, 9, 4), "quick": (32, 3, 1), "targets": (32, 5, 2), "smoke": (4, 1, 1)}  # batch,
+# rounds, steps
 
 
 def section_transformer(mode: str) -> dict[str, Any]:
@@ -392,8 +396,8 @@ def markdown(results: dict[str, Any]) -> str:
         "times beside it. Ratios below 1 mean gradkit is faster. The raw per-round samples are in "
         "`bench/results/bench.json`.")
     add("")
-    if results["mode"] == "quick":
-        add("**This is a `quick` run (few repetitions): a smoke test, not a measurement.**")
+    if results["mode"] in ("quick", "smoke"):
+        add(f"**This is a `{results['mode']}` run (few repetitions): a smoke test, not a measurement.**")
     elif results["mode"] == "targets":
         add("**This is a `--targets` run: issue 12's rows only (float32; fewer rounds than the full run).**")
         add("")
@@ -644,6 +648,16 @@ def _pyperf_samples(results: dict[str, Any]) -> tuple[dict[str, list[float]], di
     return samples, steps
 
 
+def _errors(results: Any, where: str = "") -> list[str]:
+    """The places in ``results`` that hold an ``"error"`` (a child process that failed)."""
+    if isinstance(results, dict):
+        found = [where] if "error" in results else []
+        return found + [w for k, v in results.items() for w in _errors(v, f"{where}/{k}")]
+    if isinstance(results, list):
+        return [w for i, v in enumerate(results) for w in _errors(v, f"{where}/{i}")]
+    return []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few repetitions of everything (a smoke test)")
@@ -651,8 +665,10 @@ def main() -> None:
                         "float32; the transformer; memory): a few minutes")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument("--smoke", action="store_true", help="every section at tiny sizes, in seconds; writes no "
+                        "file, exits 1 when a section failed (the test suite's check that the bench runs)")
     args = parser.parse_args()
-    mode = "quick" if args.quick else "targets" if args.targets else "full"
+    mode = "smoke" if args.smoke else "quick" if args.quick else "targets" if args.targets else "full"
     sections = args.only or list(SECTIONS)
 
     t_start, total_meter = time.perf_counter(), common.CpuMeter()
@@ -705,6 +721,12 @@ def main() -> None:
     results["loadavg_max"] = max(loads) if loads else None
     results["seconds"] = time.perf_counter() - t_start
     results["foreign_cores"] = total_meter.foreign_cores()
+    if mode == "smoke":
+        print(markdown(results))
+        errors = _errors(results)
+        for where in errors:
+            common.log(f"smoke: {where} failed")
+        sys.exit(1 if errors else 0)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = common.write_json("bench.json", results)
     common.write_pyperf("bench-pyperf.json", *_pyperf_samples(results))

@@ -3,6 +3,7 @@ each (forward, backward, optimizer update) at their published recipes on makemor
 weights (gradkit's seeded init copied into torch modules of the same names) and the same minibatches.
 
     python bench/zoo.py [--rounds 9] [--steps 20] [-i names.txt]     # writes bench/ZOO.md
+    python bench/zoo.py --smoke     # one step of each, in seconds, no file written; PyTorch skipped when absent
 
 Times are medians over interleaved rounds (``common.interleave``: each round runs every contender, in a
 rotating order, so other processes' load hits all alike); a ratio is the median of the per-round ratios.
@@ -18,6 +19,7 @@ import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import common  # thread settings before numpy
@@ -29,7 +31,7 @@ CHILD_STEPS = 200
 
 def _setup(kind: str, source: str | None) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     """gradkit's run of ``kind`` at its recipe (float32, numpy): ``(config, run, X, Y)`` with the training
-    rows on the host."""
+    rows on the host (int64)."""
     from gradkit import get_backend
     from gradkit.data import load_words
     from gradkit.train import TrainConfig, new_run, prepare
@@ -38,7 +40,8 @@ def _setup(kind: str, source: str | None) -> tuple[Any, Any, np.ndarray, np.ndar
     config = TrainConfig.of(kind).resolved().fit_to(words)
     backend = get_backend("numpy")
     splits = prepare(words, config, backend)
-    X, Y = (t.numpy() for t in splits.tensors["train"])
+    X, Y = (t.numpy().astype(np.int64) for t in splits.tensors["train"])  # the compact int8 rows widened, as fit
+    # widens each batch (torch's embedding takes int64 or int32 indices only)
     return config, new_run(config, splits.vocab, backend), X, Y
 
 
@@ -197,8 +200,8 @@ def verify(torch: Any, kind: str, source: str | None) -> dict[str, float]:
     return {"loss_gradkit": loss_g, "loss_torch": loss_t, "max_rel_grad_diff": worst}
 
 
-def child(engine: str, kind: str, source: str | None) -> None:
-    """Peak memory of one engine alone in this process (``VmHWM``), after CHILD_STEPS steps."""
+def child(engine: str, kind: str, source: str | None, steps: int = CHILD_STEPS) -> None:
+    """Peak memory of one engine alone in this process (``VmHWM``), after ``steps`` steps."""
     import memory_child
 
     torch = None
@@ -210,7 +213,7 @@ def child(engine: str, kind: str, source: str | None) -> None:
     base = memory_child.vm_hwm()
     eng = Engine(engine, kind, source, torch)
     t0 = time.perf_counter()
-    eng(CHILD_STEPS)
+    eng(steps)
     print(json.dumps({"baseline": base, "peak": memory_child.vm_hwm(), "seconds": time.perf_counter() - t0}))
 
 
@@ -220,39 +223,49 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="steps per contender per round")
     parser.add_argument("-i", "--input-file", default=None, help="words (default: the embedded names)")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "MODEL"))
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="one step of each engine and model, in seconds: writes "
+                        "no file, and skips PyTorch when it is not installed (the test suite runs it)")
+    args = common.smoke(parser.parse_args(), rounds=1, steps=1)
+    child_steps = 2 if args.smoke else CHILD_STEPS
     if args.child:
-        child(args.child[0], args.child[1], args.input_file)
+        child(args.child[0], args.child[1], args.input_file, child_steps)
         return
     memory: dict[str, dict[str, Any]] = {}
     for kind in MODELS:  # fresh processes first, while this one is small
         for engine in ("gradkit", "torch"):
             extra = ["-i", args.input_file] if args.input_file else []
-            out = subprocess.run([sys.executable, __file__, "--child", engine, kind, *extra], capture_output=True,
-                                 text=True, check=True).stdout
+            smoke = ["--smoke"] if args.smoke else []
+            out = subprocess.run([sys.executable, __file__, "--child", engine, kind, *extra, *smoke],
+                                 capture_output=True, text=True, check=True).stdout
             memory[f"{engine} {kind}"] = json.loads(out.strip().splitlines()[-1])
     torch, why = common.load_torch()
-    if torch is None:
+    if torch is None and not args.smoke:
         sys.exit(why)
     rows, checks = [], {}
     for kind in MODELS:
-        checks[kind] = verify(torch, kind, args.input_file)
-        contenders = {"gradkit": Engine("gradkit", kind, args.input_file, seed=1),
-                      "torch": Engine("torch", kind, args.input_file, torch, seed=1)}
+        contenders = {"gradkit": Engine("gradkit", kind, args.input_file, seed=1)}
+        if torch is not None:
+            checks[kind] = verify(torch, kind, args.input_file)
+            contenders["torch"] = Engine("torch", kind, args.input_file, torch, seed=1)
         meter = common.CpuMeter()
         samples = common.interleave(contenders, rounds=args.rounds, steps=args.steps)
+        if torch is None:  # --smoke without PyTorch: gradkit's step ran, no column to compare
+            common.log(f"{kind}: gradkit {common.summary(samples['gradkit'])['median'] * 1e3:.1f} ms/step ({why})")
+            continue
         ratio = common.paired_ratio(samples["gradkit"], samples["torch"])
         rows.append((kind, common.summary(samples["gradkit"]), common.summary(samples["torch"]), ratio,
                      meter.foreign_cores()))
         common.log(f"{kind}: gradkit/torch {ratio['median']:.2f}")
-    write(args, rows, checks, memory, torch)
+    if not args.smoke:
+        write(args, rows, checks, memory, torch)
 
 
 def write(args: Any, rows: list[Any], checks: dict[str, Any], memory: dict[str, Any], torch: Any) -> None:
     m = common.machine(torch)
+    source = Path(args.input_file).name if args.input_file else None  # the file's name: no machine path
     cmd = "python bench/zoo.py" + "".join(f" --{k.replace('_', '-')} {v}" for k, v in
-                                          (("rounds", args.rounds), ("steps", args.steps), ("input_file",
-                                                                                            args.input_file)) if v)
+                                          (("rounds", args.rounds), ("steps", args.steps), ("input_file", source))
+                                          if v)
     lines = ["# The zoo's steps beside PyTorch CPU eager", "",
              f"`{cmd}` at {m['git']['commit']} on {m['cpu']} ({m['cores']} cores), numpy {m['numpy']}, torch "
              f"{m.get('torch')} ({m.get('torch_threads')} threads, BLAS threads {common.THREADS}), Python "

@@ -2,19 +2,25 @@
 array_api_strict), with nn modules, optimizers, the makemore models and a ``gradkit`` command line.
 
 The names a PyTorch user reaches for live here with PyTorch's signatures (``gradkit.zeros``, ``gradkit.sum``,
-``gradkit.float32``, ``gradkit.Generator``, ...); ``gradkit.functional`` is ``torch.nn.functional``'s part.
+``gradkit.float32``, ``gradkit.Generator``, ...); ``gradkit.functional`` is ``torch.nn.functional``'s part. The
+module layout is torch's (``gradkit.nn``, ``.nn.functional``, ``.nn.init``, ``.nn.utils``, ``.optim``,
+``.utils.data``, ``.cuda``, ``.amp``, ``.distributed``, ``.backends``), so ``gradkit run SCRIPT`` runs a PyTorch
+script with ``torch`` mapped to gradkit (``gradkit.torch_alias``).
 """
 
+import backends  # torch.backends: gradkit.backends is the backend layer (its flags: backends.cuda, backends.cudnn)
 from backends import BackendUnavailableError, DeviceMismatchError, Generator, UnknownBackendError, get_backend
 from backends.random import default_generator, manual_seed
 
-from . import functional, nn, optim
+from . import amp, cuda, distributed, functional, nn, optim, utils
+from .amp import autocast, bfloat16, float16
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .compile import GradkitCompileWarning, compile  # noqa: A004 (torch.compile's name; the module stays importable)
 from .creation import (
                        arange,
                        empty,
                        eye,
+                       from_numpy,
                        full,
                        full_like,
                        linspace,
@@ -31,6 +37,7 @@ from .creation import (
                        zeros,
                        zeros_like,
 )
+from .devices import device
 from .dtypes import DType, bool, double, float32, float64, int32, int64, long  # noqa: A004
 from .einsum import einsum
 from .elementwise import (
@@ -72,6 +79,7 @@ from .elementwise import (
 )
 from .functional import cross_entropy, linear, log_softmax, one_hot, softmax
 from .indexing import index_put
+from .inference import inference_mode, is_inference_mode_enabled
 from .logical import (
                        bitwise_and,
                        bitwise_not,
@@ -97,6 +105,7 @@ from .logical import (
                        not_equal,
 )
 from .ops import abs, exp, log, matmul, pow, relu, reshape, sigmoid, tanh  # noqa: A004
+from .pieces import chunk, roll, split
 from .pointwise import clamp, clamp_max, clamp_min, clip, log10, masked_fill, maximum, minimum, sqrt, tril, triu, where
 from .reductions import (  # noqa: A004
                        all,
@@ -121,6 +130,7 @@ from .reductions import (  # noqa: A004
 )
 from .scans import cummax, cummin, cumprod, cumsum, logcumsumexp
 from .select import argwhere, masked_select, nonzero
+from .serialization import load, save  # torch.save / torch.load, in the safetensors format
 from .shapes import (
                        cat,
                        concat,
@@ -145,6 +155,8 @@ from .value import Value
 __version__ = "0.1.0"
 
 __all__ = [
+    "amp", "autocast", "backends", "bfloat16", "chunk", "cuda", "device", "distributed", "float16", "from_numpy",
+    "inference_mode", "is_inference_mode_enabled", "roll", "split", "utils",
     "BackendUnavailableError", "DType", "DeviceMismatchError", "Generator", "GradkitCompileWarning", "Size",
     "Tensor", "UnknownBackendError", "Value", "abs", "all", "allclose", "amax", "amin", "any", "arange", "argmax",
     "argmin", "bool", "cat", "clamp", "clamp_max", "clamp_min", "compile", "concat", "cross_entropy",
@@ -165,3 +177,4 @@ __all__ = [
     "nonzero", "not_equal", "prod", "remainder", "repeat_interleave", "round", "rsqrt", "sign", "sin", "sinh", "sort",
     "std_mean", "tan", "tril_indices", "triu_indices", "trunc", "unflatten", "var_mean",
 ]
+__all__ += ["load", "save"]

@@ -1,4 +1,5 @@
-"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``.
+"""The ``gradkit`` command line: ``train``, ``sample``, ``eval``, ``info``, ``moons``, ``convert-checkpoint``,
+``run``.
 
 A thin layer (argparse) over the library, in the spirit of makemore's command line; ``commands`` does the
 work. Bad input gets one line on stderr naming the problem and the fix, exit status 2, and no file touched.
@@ -12,9 +13,9 @@ import sys
 
 import backends
 
-from . import __version__, commands
-from .checkpoint import CheckpointError, OutputError
+from . import __version__, commands, torch_alias
 from .data import DataError
+from .files import CheckpointError, OutputError
 from .models import DEFAULT_TYPE, TYPES
 from .models.config import flag, meta, options, value_type
 from .runner import Diverged
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-i", "--input-file", default=None, help="one word per line (default: the names list "
                        "that ships with gradkit)")
     _config_flags(train)
-    train.add_argument("--resume", action="store_true", help="continue the run in DIR/model.npz")
+    train.add_argument("--resume", action="store_true", help="continue the run in DIR/model.safetensors")
     train.add_argument("--overwrite", action="store_true", help="replace the trained model in DIR (without it, "
                        "a new run refuses a DIR that holds one)")
     train.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
@@ -63,12 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "unless they were the embedded names; the split is the training run's)")
 
     sub.add_parser("info", help="which backends this machine has, and why not")
+    torch_alias.add_parser(sub)
+
+    conv = sub.add_parser("convert-checkpoint", help="rewrite an older gradkit's model.npz as a .safetensors "
+                          "checkpoint")
+    conv.add_argument("old", help="the old checkpoint (model.npz or best.npz)")
+    conv.add_argument("new", help="the checkpoint to write (e.g. model.safetensors beside it)")
 
     moons = sub.add_parser("moons", help="micrograd's demo: an MLP classifier on two moons")
     moons.add_argument("--engine", choices=["value", "tensor"], default="tensor")
     moons.add_argument("--backend", default=None, help="for --engine tensor (default: auto)")
     moons.add_argument("--steps", type=int, default=100)
-    moons.add_argument("-o", "--work-dir", default=None, help="write moons.png here (needs gradkit[plot])")
+    moons.add_argument("-o", "--work-dir", default=None, help="write moons.png here (needs matplotlib: the plot extra)")
     return parser
 
 
@@ -103,10 +110,10 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--work-dir", default="out", help="directory of model.npz and outputs (default: out)")
+    p.add_argument("-o", "--work-dir", default="out", help="directory of model.safetensors and outputs (default: out)")
     if p.prog.split()[-1] in ("sample", "eval"):
-        p.add_argument("--checkpoint", choices=["best", "last"], default=None, help="best.npz (the lowest dev "
-                       "loss) or model.npz (the last step) (default: best when DIR has it)")
+        p.add_argument("--checkpoint", choices=["best", "last"], default=None, help="best.safetensors (the "
+                       "lowest dev loss) or model.safetensors (the last step) (default: best when DIR has it)")
     p.add_argument("--backend", default=None, help="numpy, cupy, strict, cpu, cuda, gpu, auto "
                    "(default: $GRADKIT_BACKEND, then auto)")
 
@@ -115,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gradkit`` console script; returns the exit status: 0, 2 for bad input, 3 when the
     run diverged, 128 + the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it."""
     args = build_parser().parse_args(argv)
+    if args.command == "run":  # the script's own errors and exit status are its own
+        return torch_alias.main(args)
     try:
         return commands.COMMANDS[args.command](args)
     except USER_ERRORS as exc:

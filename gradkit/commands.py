@@ -7,22 +7,24 @@ import contextlib
 import hashlib
 import math
 import os
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import backends
 
-from . import checkpoint, plots, runmeta
-from .checkpoint import CheckpointError, OutputError
+from . import files, plots
 from .data import load_words
+from .files import CheckpointError, OutputError, excerpt
 from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
 from .models.config import flag, options
 from .models.sampling import BATCH
-from .runlock import LOCK_FILE, run_lock
+from .runlock import run_lock
 from .runner import Session, default_eval_every, progress
 from .stopping import StopSignals
 from .train import ConfigError, Run, Splits, TrainConfig, losses, new_run, prepare
@@ -89,29 +91,39 @@ def _train_config(args: argparse.Namespace, base: TrainConfig | None) -> TrainCo
     return base.replace(**given).resolved()
 
 
-def _source(args: argparse.Namespace, meta: dict[str, Any] | None, path: Path) -> str | None:
+def _source(args: argparse.Namespace, meta: dict[str, Any] | None, path: Path, resuming: bool = False
+            ) -> str | None:
     """The words file: ``-i``, else the embedded names when the checkpoint was trained on them. A file named in
     a checkpoint is never opened (the checkpoint is untrusted input); the user passes it again with ``-i``,
-    and a recorded SHA-256 must match it."""
+    and a recorded SHA-256 must match it. ``resuming``: the words must be the ones the run was trained on,
+    whatever their source (a file, or the embedded names)."""
     recorded = None if meta is None else meta.get("input")
-    if args.input_file is None:
-        if recorded is not None:
-            raise ConfigError(f"{path} was trained on the words file {runmeta.excerpt(recorded)!r}; pass it "
-                              "again with -i FILE (gradkit never opens a file named inside a checkpoint)")
-        return None
-    digest = None if meta is None else meta.get("input_sha256")
+    if args.input_file is None and recorded is not None:
+        raise ConfigError(f"{path} was trained on the words file {excerpt(recorded)!r}; pass it again with -i FILE "
+                          "(gradkit never opens a file named inside a checkpoint)")
+    if meta is None or not (resuming or (args.input_file is not None and recorded is not None)):
+        return args.input_file
+    digest = meta.get("input_sha256")
+    given = f"-i {args.input_file}" if args.input_file is not None else "the embedded names list"
+    trained = "the embedded names list" if recorded is None else "the words file"
     if digest is not None and _sha256(args.input_file) != digest:
-        raise ConfigError(f"-i {args.input_file} is not the words file {path} was trained on (its SHA-256 "
-                          "differs); pass that file, or train a new model in another -o DIR")
+        raise ConfigError(f"{given} is not {trained} {path} was trained on (its SHA-256 differs); pass "
+                          f"{'that file with -i' if recorded is not None else 'no -i'}, or train a new model in "
+                          "another -o DIR")
+    if resuming and digest is None and recorded is None and args.input_file is not None:
+        raise ConfigError(f"{path} was trained on the embedded names list, not on -i {args.input_file}; drop -i to "
+                          "resume it, or train a new model in another -o DIR")
     return args.input_file
 
 
 def _sha256(source: str | None) -> str | None:
-    """The SHA-256 of a words file (None for the embedded names, or a file that cannot be read)."""
-    if source is None:
-        return None
+    """The SHA-256 of a words file, or of the embedded names list for None (None: a file that cannot be
+    read)."""
     digest = hashlib.sha256()
     try:
+        if source is None:
+            digest.update((resources.files("gradkit.data") / "names.txt").read_bytes())
+            return digest.hexdigest()
         with open(source, "rb") as f:
             for block in iter(lambda: f.read(2**20), b""):
                 digest.update(block)
@@ -155,9 +167,9 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
         raise ConfigError(f"--max-steps {config.max_steps} is behind the checkpoint, which is at step {run.step}; "
                           "give a larger --max-steps to continue")
     if getattr(config.spec, "plot_stats", False) and plots._pyplot() is None:
-        raise ConfigError('--plot-stats draws its pictures with matplotlib: pip install "gradkit[plot]", or drop '
-                          "--plot-stats")
-    source = _source(args, meta, last)
+        raise ConfigError('--plot-stats draws its pictures with matplotlib: pip install ".[plot]" in the gradkit '
+                          "checkout (or pip install matplotlib), or drop --plot-stats")
+    source = _source(args, meta, last, resuming=args.resume)
     words = load_words(source)
     if run is None:
         config = config.fit_to(words)  # e.g. a whole-word model's block size: the longest word + 1
@@ -170,7 +182,7 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     created = _writable(workdir)
     if not locked:
         _lock(stack, workdir, args.quiet)
-    checkpoint.remove_stale_temporaries(workdir)
+    files.remove_stale_temporaries(workdir)
     if not args.resume:
         (workdir / BEST_FILE).unlink(missing_ok=True)  # --overwrite: the old run's best is not this run's
     source_name = str(Path(source).resolve()) if source else None
@@ -192,9 +204,9 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
         with bar:
             stopped = session.train(on_log)
     except BaseException:
-        if created and not any(p.name != LOCK_FILE for p in workdir.iterdir()):
-            stack.close()
-            workdir.rmdir()  # a failed first run leaves no empty directory behind
+        if created and run.step == 0:  # a run that failed before its first step leaves no directory behind
+            stack.close()  # the lock released (its file removed) first
+            shutil.rmtree(workdir, ignore_errors=True)
         raise
     write_log(workdir, run.history, run.dev)
     if stopped is not None:
@@ -224,13 +236,27 @@ def _print_marked(words: list[str], train_words: set[str]) -> None:
 
 
 def _chosen(args: argparse.Namespace, backend: backends.Backend) -> tuple[Run, Any, dict[str, Any], Path]:
-    """The checkpoint ``sample`` and ``eval`` use: ``--checkpoint best`` (default when ``best.npz`` exists:
-    the lowest dev loss) or ``last`` (``model.npz``); ``_using`` says which."""
+    """The checkpoint ``sample`` and ``eval`` use: ``--checkpoint best`` (default when ``best.safetensors``
+    exists: the lowest dev loss) or ``last`` (``model.safetensors``); ``_using`` says which. A damaged best
+    checkpoint that was not asked for by name falls back to the last one, with a note on stderr; one asked for
+    by name is an error that names ``--checkpoint last``."""
     workdir = Path(args.work_dir)
     choice = args.checkpoint or ("best" if (workdir / BEST_FILE).exists() else "last")
-    name = BEST_FILE if choice == "best" else MODEL_FILE
-    run, vocab, meta = load_run(workdir, backend, name)
-    return run, vocab, meta, workdir / name
+    if choice == "last":
+        return (*load_run(workdir, backend, MODEL_FILE), workdir / MODEL_FILE)
+    try:
+        return (*load_run(workdir, backend, BEST_FILE), workdir / BEST_FILE)
+    except CheckpointError as exc:
+        if args.checkpoint == "best":
+            raise CheckpointError(f"{exc}; or use the last step's model with --checkpoint last", exc.path) from None
+        try:
+            found = load_run(workdir, backend, MODEL_FILE)
+        except CheckpointError as last:
+            raise CheckpointError(f"{exc} (and the last step's {MODEL_FILE} does not load either: {last})",
+                                  exc.path) from None
+        print(f"note: {exc}; using the last step's {workdir / MODEL_FILE} instead (--checkpoint last)",
+              file=sys.stderr)
+    return (*found, workdir / MODEL_FILE)
 
 
 def _using(run: Run, path: Path) -> None:
@@ -286,7 +312,8 @@ def moons(args: argparse.Namespace) -> int:
         from .plots import _pyplot
 
         if _pyplot() is None:
-            raise ConfigError('-o needs matplotlib for moons.png: pip install "gradkit[plot]", or drop -o')
+            raise ConfigError('-o needs matplotlib for moons.png: pip install ".[plot]" in the gradkit checkout (or '
+                              "pip install matplotlib), or drop -o")
         _writable(Path(args.work_dir))
     start = time.perf_counter()
     if backend is None:
@@ -319,5 +346,18 @@ def _tensor_predictor(model: Any, backend: backends.Backend) -> Callable[[Any], 
     return lambda points: (model(Tensor(points, backend=backend, dtype="float64")).numpy()[:, 0] > 0).tolist()
 
 
+def convert_checkpoint(args: argparse.Namespace) -> int:
+    """``gradkit convert-checkpoint OLD NEW``: an older gradkit's ``.npz`` checkpoint as a safetensors one
+    (``legacy.convert``); NEW is written atomically, OLD is left as it is."""
+    from .legacy import convert
+
+    if Path(args.new).resolve() == Path(args.old).resolve():
+        raise ConfigError(f"NEW ({args.new}) is OLD; choose another name, e.g. "
+                          f"{Path(args.old).with_suffix('.safetensors')}")
+    print(f"wrote {convert(args.old, args.new)}", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": train, "sample": sample_words, "eval": evaluate, "info": info, "moons": moons}
+    "train": train, "sample": sample_words, "eval": evaluate, "info": info, "moons": moons,
+    "convert-checkpoint": convert_checkpoint}

@@ -338,25 +338,32 @@ class Tracer:
         self.grads: dict[int, Tensor] = {}  # tensors whose .grad the step set
         self.bound: dict[int, str] = {}     # id(tensor argument) -> its expression
         arg_roots = [(f"args[{i}]", a) for i, a in enumerate(args)] + [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]
-        self._bind(arg_roots)
-        self.world = World([*_arg_objects(arg_roots), *_roots(owner.fn, owner.state)])
+        self.arg_tensors: list[Tensor] = []
+        objects = self._bind(arg_roots)
+        self.world = World([*objects, *_roots(owner.fn, owner.state)])
         self.backend = self._backend()
         self.real_xp = self.backend.xp
         self.tape = Tape(copy.copy(self.backend).owns)
         self.entry: Any = None
 
-    def _bind(self, roots: list[tuple[str, Any]]) -> None:
-        """Tensor arguments (and tensors in argument lists, tuples and dicts) are found by position."""
+    def _bind(self, roots: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Tensor arguments (and tensors in argument lists, tuples and dicts) are found by position; returns the
+        other objects among the arguments (Modules, optimizers, user objects), whose Python values are guarded."""
+        objects: list[tuple[str, Any]] = []
         for expr, value in roots:
             if isinstance(value, Tensor):
                 self.bound.setdefault(id(value), expr)
+                self.arg_tensors.append(value)
             elif isinstance(value, (list, tuple)):
-                self._bind([(f"{expr}[{i}]", v) for i, v in enumerate(value)])
+                objects += self._bind([(f"{expr}[{i}]", v) for i, v in enumerate(value)])
             elif isinstance(value, dict):
-                self._bind([(f"{expr}[{k!r}]", v) for k, v in value.items()])
+                objects += self._bind([(f"{expr}[{k!r}]", v) for k, v in value.items()])
+            elif _walkable(value):
+                objects.append((expr, value))
+        return objects
 
     def _backend(self) -> Backend:
-        found = [t for t in _tensors((self.args, self.kwargs))] + [t for _, _, t in self.world.tensors]
+        found = self.arg_tensors + [t for _, _, t in self.world.tensors]
         return found[0].backend if found else get_backend()
 
     def run(self) -> Any:
@@ -555,30 +562,6 @@ class Tracer:
         xp = self.backend.xp
         return GraphRunner(Program(self.tape, outputs, keep_all=True), staged, capture,
                            copy=lambda a: xp.asarray(a, copy=True))
-
-
-def _arg_objects(roots: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """The objects among the arguments (Modules, optimizers, user objects) whose Python values are guarded."""
-    found: list[tuple[str, Any]] = []
-    for expr, value in roots:
-        if isinstance(value, (list, tuple)):
-            found += _arg_objects([(f"{expr}[{i}]", v) for i, v in enumerate(value)])
-        elif isinstance(value, dict):
-            found += _arg_objects([(f"{expr}[{k!r}]", v) for k, v in value.items()])
-        elif _walkable(value):
-            found.append((expr, value))
-    return found
-
-
-def _tensors(obj: Any) -> Iterator[Tensor]:
-    if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            yield from _tensors(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _tensors(x)
 
 
 def _real(x: Any) -> Any:

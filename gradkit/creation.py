@@ -64,6 +64,21 @@ def _check_python_ints(data: Any) -> None:
                          "dtype=gradkit.float64 for a float tensor")
 
 
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor on the host (numpy, torch's CPU) that SHARES ``ndarray``'s memory, as ``torch.from_numpy``: a
+    change to one is seen by the other. The dtype is kept. (nanoGPT: ``torch.from_numpy(chunk.astype(np.int64))``.)
+
+    Raises:
+        TypeError: not a numpy array, or one that does not hold numbers or booleans (torch's refusal)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.kind not in "biuf":
+        raise TypeError(f"can't convert np.ndarray of type {ndarray.dtype}. The only supported types are: "
+                        "floating point numbers, integers and booleans")
+    host = _resolve_backend("numpy")
+    return Tensor._wrap(ndarray.view(np.ndarray), host)
+
+
 def _leaf(data: Any, backend: Backend, requires_grad: bool) -> Tensor:
     """A leaf around ``data``. Raises RuntimeError, as torch, for integer or bool data that requires grad."""
     if requires_grad and not _is_float(backend, data):

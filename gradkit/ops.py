@@ -618,10 +618,15 @@ def expand(a: Tensor, *sizes: Any) -> Tensor:
                            f"number of dimensions in the tensor ({a.ndim})")
     shape = []
     for i, n in enumerate(sizes):
-        old = a.shape[i - lead] if i >= lead else None
-        if n == -1 and old is not None:
-            n = old
-        if n < 0 or (old is not None and old != 1 and n != old):
+        if i < lead:  # a new axis in front
+            if n < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({n}) isn't allowed in a leading, non-existing "
+                                   f"dimension {i}")
+            shape.append(int(n))
+            continue
+        old = a.shape[i - lead]
+        n = old if n == -1 else n
+        if n < 0 or (old != 1 and n != old):
             raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({old}) at "
                                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                                f"{list(a.shape)}")
@@ -678,14 +683,22 @@ def getitem(a: Tensor, key: Any) -> Tensor:
     array, or a list of bools) of the shape of ``a``'s leading axes selects those rows or elements, as torch's
     ``a[mask]``. Every gather records its backward (``backend.scatter_add``).
 
+    Index arrays mixed with slices and ints (``x[:, [-1], :]``, ``x[0, :, idx]``) gather as torch does: the
+    slices and ints select first (a view), then the arrays gather; the gathered axes stand where the arrays stood
+    when those are adjacent, else in front. (numpy differs where an int is separated from an array: it counts the
+    int as an index array.)
+
     Raises:
         IndexError: an integer index outside ``[-n, n)`` for an axis of size ``n`` (the message names the index
-            and the size), a mask whose shape does not match, float index arrays, too many indices, or integer
-            arrays mixed with slices.
+            and the size), a mask whose shape does not match, float index arrays, too many indices, or index
+            arrays mixed with ``None`` (new axes).
         DeviceMismatchError: an index array on another backend.
     """
     if isinstance(key, Tensor) and key.backend is a.backend and getattr(key._data.dtype, "kind", "") in ("i", "u"):
         return _gather(a, [key._data])  # the embedding lookup's fast path
+    mixed = _mixed_key(a, key)
+    if mixed is not None:
+        return _mixed_gather(a, *mixed)
     arrays = _index_arrays(a, key)
     if arrays is None:
         key = key if isinstance(key, tuple) else (key,)
@@ -703,6 +716,67 @@ def getitem(a: Tensor, key: Any) -> Tensor:
 
         return view_op(a, lambda x: x[key], backward, "getitem")
     return _gather(a, arrays)
+
+
+def _mixed_key(a: Tensor, key: Any) -> tuple[tuple, list[Any]] | None:
+    """For a key that mixes index arrays (or masks) with slices or ints: ``(the basic key, per-axis items of what
+    the basic key leaves)``, where the basic key holds the slices and ints (torch indexes with those first) and
+    ``slice(None)`` on the other axes, and the items hold ``slice(None)`` or an integer array per remaining axis
+    (``...`` expanded, a mask of ``d`` axes as its ``d`` nonzero arrays). None for any other key. Raises
+    IndexError for ``None`` among them, a mask that does not fit, or too many indices."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, (slice, int, np.integer)) or k is Ellipsis for k in keys):
+        return None
+    arrays = [None if isinstance(k, (slice, int, np.integer)) or k is None or k is Ellipsis else _int_array(a, k)
+              for k in keys]
+    if all(k is None for k in arrays):
+        return None
+    if any(k is None for k in keys):
+        raise IndexError("index arrays mixed with None (a new axis) are not supported; add the axis in a second "
+                         "step (x[...][:, None])")
+    xp = a.backend.xp
+    basic: list[Any] = []
+    items: list[Any] = []
+    for k, arr in zip(keys, arrays):
+        if k is Ellipsis:
+            used = builtins.sum(1 if x is None or x.dtype != xp.bool else x.ndim for x, kk in zip(arrays, keys)
+                                if kk is not Ellipsis)
+            basic.extend([slice(None)] * (a.ndim - used))
+            items.extend([slice(None)] * (a.ndim - used))
+        elif arr is None:
+            basic.append(k)
+            if isinstance(k, slice):
+                items.append(slice(None))
+        elif arr.dtype == xp.bool:
+            axis = len(basic)
+            if arr.ndim == 0 or tuple(arr.shape) != a.shape[axis:axis + arr.ndim]:
+                raise IndexError(f"a boolean mask of shape {tuple(arr.shape)} does not match the tensor's shape "
+                                 f"{a.shape} at axis {axis}")
+            basic.extend([slice(None)] * arr.ndim)
+            items.extend(xp.nonzero(arr))
+        else:
+            basic.append(slice(None))
+            items.append(arr)
+    if len(basic) > a.ndim:
+        raise IndexError(f"too many indices ({len(basic)}) for a tensor of shape {a.shape}")
+    items.extend([slice(None)] * (a.ndim - len(basic)))
+    return tuple(basic), items
+
+
+def _mixed_gather(a: Tensor, basic: tuple, items: list[Any]) -> Tensor:
+    """``a[basic]`` (slices and ints: a view), then the integer arrays of ``items`` gathered on their axes, as
+    torch: the indexed axes moved to the front (a view), one gather, and the gathered axes moved back to where
+    the arrays stood when those axes are adjacent."""
+    sliced = getitem(a, basic)
+    adv = [i for i, k in enumerate(items) if not isinstance(k, slice)]
+    rest = [i for i in range(sliced.ndim) if i not in adv]
+    front = permute(sliced, adv + rest) if adv + rest != list(range(sliced.ndim)) else sliced
+    out = _gather(front, [items[i] for i in adv])
+    if adv != list(range(adv[0], adv[0] + len(adv))) or adv[0] == 0:
+        return out
+    batch = out.ndim - len(rest)  # the gathered axes, in front now
+    order = list(range(batch, batch + adv[0])) + list(range(batch)) + list(range(batch + adv[0], out.ndim))
+    return permute(out, order)
 
 
 def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:

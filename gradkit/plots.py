@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint
+from . import files
 
 
 def _pyplot() -> Any:
@@ -31,7 +31,7 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
-    checkpoint.atomic_write_bytes(path, buffer.getvalue())
+    files.atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from .checkpoint import OutputError
+from .files import OutputError
 
 try:
     import fcntl

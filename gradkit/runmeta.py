@@ -2,7 +2,8 @@
 within the size of the arrays the checkpoint holds.
 
 ``check`` turns each bad field (step, loss history, dev losses, random state, dtype, input name and hash)
-into one ``CheckpointError`` line naming the field; ``check_sizes`` refuses a vocabulary or a size setting
+into one ``CheckpointError`` line naming the field; ``model_state`` checks the model's part of the state;
+``check_sizes`` refuses a vocabulary or a size setting
 larger than the stored arrays can back; ``budget`` is a random generator that refuses to draw more numbers
 than the stored parameters hold, so that a config claiming a huge model fails before allocating it.
 """
@@ -18,18 +19,13 @@ import numpy as np
 
 from backends import Backend, Generator
 
-from .checkpoint import CheckpointError
+from .files import CheckpointError, excerpt
 from .models.config import options
 
 MAX_SETTING = 4096
 """The largest size setting a checkpoint may give beyond its arrays' largest dimension (block sizes of
 whole-word models are not array dimensions)."""
 _FIX = "retrain with gradkit train -o DIR, or restore the file from a backup"
-
-
-def excerpt(text: str, limit: int = 120) -> str:
-    """At most ``limit`` characters of ``text``: untrusted input is quoted short."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _bad(path: Path, field: str, why: str) -> CheckpointError:
@@ -44,7 +40,7 @@ def _is_float(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+def check(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Check the run's fields of ``meta``; returns ``step``, ``history``, ``dev`` and ``rng_state`` converted.
 
     Raises:
@@ -70,8 +66,6 @@ def check(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> di
         raise _bad(path, "input", "expected the words file's name as text, or null")
     if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
         raise _bad(path, "input_sha256", "expected 64 hexadecimal digits, or null")
-    if "optimizer" in meta and not isinstance(meta["optimizer"], dict):
-        raise _bad(path, "optimizer", f"expected a dict, got {type(meta['optimizer']).__name__}")
     return {"step": meta["step"], "history": [(s, float(v), float(lr)) for s, v, lr in history],
             "dev": [(s, float(v)) for s, v in dev], "rng_state": _rng_state(path, meta.get("rng_state"))}
 
@@ -88,10 +82,20 @@ def _rng_state(path: Path, state: Any) -> dict[str, Any]:
     return state
 
 
-def check_sizes(path: Path, config: Any, vocab: Any, arrays: dict[str, np.ndarray]) -> None:
-    """Refuse a vocabulary larger than every stored array dimension (every language model has a
-    ``vocab_size`` dimension) and a size setting larger than ``max(largest dimension, MAX_SETTING)``."""
-    dims = [d for name, a in arrays.items() if name.startswith("model/") for d in a.shape]
+def model_state(path: Path, state: Any) -> dict[str, Any]:
+    """``state["model"]``, checked to be a dict of names to arrays (numpy arrays or Tensors)."""
+    weights = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(getattr(v, "shape", None), tuple)
+                                                for k, v in weights.items()):
+        raise _bad(path, "model", "expected the state's 'model' to be a dict of names to arrays")
+    return weights
+
+
+def check_sizes(path: Path, config: Any, vocab: Any, weights: dict[str, Any]) -> None:
+    """Refuse a vocabulary larger than every dimension of the model's stored arrays ``weights`` (every language
+    model has a ``vocab_size`` dimension) and a size setting larger than ``max(largest dimension,
+    MAX_SETTING)``."""
+    dims = [d for a in weights.values() for d in a.shape]
     largest = max(dims, default=0)
     if vocab.vocab_size > largest:
         raise _bad(path, "vocab", f"{vocab.vocab_size} symbols, but no stored array has a dimension that large")
@@ -138,10 +142,10 @@ class _BudgetHost:
         return self._rng.permutation(n)
 
 
-def budget(path: Path, backend: Backend, seed: int, arrays: dict[str, np.ndarray]) -> Generator:
-    """``backend.random(seed)`` that draws at most about as many numbers as the checkpoint's model arrays hold
-    (four times as many, plus 2**20: some models draw numbers they do not keep)."""
-    limit = 4 * sum(a.size for name, a in arrays.items() if name.startswith("model/")) + 2**20
+def budget(path: Path, backend: Backend, seed: int, weights: dict[str, Any]) -> Generator:
+    """``backend.random(seed)`` that draws at most about as many numbers as the checkpoint's model arrays
+    ``weights`` hold (four times as many, plus 2**20: some models draw numbers they do not keep)."""
+    limit = 4 * sum(math.prod(a.shape) for a in weights.values()) + 2**20
     generator = backend.random(seed)
     generator.host = _BudgetHost(generator.host, limit, path)  # type: ignore[assignment]
     return generator

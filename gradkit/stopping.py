@@ -1,5 +1,6 @@
 """Stopping a run cleanly on SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``, a batch scheduler) and SIGHUP (a
-closed terminal).
+closed terminal). A signal the parent process set to be ignored stays ignored: ``nohup gradkit train ... &``
+ignores SIGHUP, and a shell's background job SIGINT, so gradkit leaves those alone.
 
 The first signal only sets a flag: the training loop sees it at the next step boundary, saves and exits, so
 the run resumes exactly. A second signal means "stop now": it raises ``Interrupted`` at once, except inside
@@ -29,7 +30,8 @@ class Interrupted(KeyboardInterrupt):
 
 class StopSignals:
     """While entered (``with StopSignals() as stop:``), SIGINT, SIGTERM and SIGHUP set ``stop.signum``
-    instead of killing the process; leaving restores the previous handlers, or, with ``exiting=True`` once a
+    instead of killing the process, except those that are ignored on entry (``SIG_IGN``: ``nohup``, a
+    background job), which stay ignored; leaving restores the previous handlers, or, with ``exiting=True`` once a
     signal came, ignores further ones (the process is saving and leaving: a late second signal must not
     turn a clean stop into a crash). Outside the main thread it installs nothing (Python delivers signals to
     the main thread only).
@@ -52,7 +54,8 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
+            ignored = {s for s in SIGNALS if signal.getsignal(s) is signal.SIG_IGN}
+            self._previous = {s: signal.signal(s, self._handle) for s in SIGNALS if s not in ignored}
         return self
 
     def __exit__(self, *exc: object) -> None:

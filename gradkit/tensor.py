@@ -19,6 +19,7 @@ import backends
 from backends import Backend, DeviceMismatchError
 
 from . import autograd
+from . import devices as _device
 from . import dtypes as _dtypes
 from .dtypes import DType
 
@@ -255,8 +256,26 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise TypeError("a Tensor does not convert to a numpy array implicitly; call t.numpy() for an explicit "
-                        "host copy")
+        """The data as a host numpy array, for ``np.asarray(t)``, ``plt.plot(t)`` and ``plt.imshow(t)``, as a torch
+        CPU tensor gives (numpy and strict backends; a copy, except ``copy=False`` on numpy, which shares).
+
+        Raises:
+            TypeError: a CUDA tensor (torch's refusal: bring it to the host with ``.cpu()`` first).
+            RuntimeError: a tensor that requires grad (torch's: use ``t.detach()``).
+            ValueError: ``copy=False`` where the data is not on the host already."""
+        if self.is_cuda:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                            "tensor to host memory first.")
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        if copy is False:
+            if self.backend.name != "numpy":
+                raise ValueError(f"a tensor on {self.backend.name} cannot become a numpy array without a copy")
+            host = np.asarray(self._data)
+        else:
+            host = self.numpy()
+        return host if dtype is None else host.astype(dtype, copy=False)
 
     __array_ufunc__ = None  # numpy's operators defer to Tensor's reflected ones (ndarray + Tensor -> Tensor)
 
@@ -352,26 +371,101 @@ class Tensor:
         """A copy of the data, recorded in the graph (gradient passes through unchanged)."""
         return Tensor._node(self.backend.xp.asarray(self._data, copy=True), (self,), lambda g: (g,), "clone")
 
-    def to(self, backend: Backend | str | None = None, dtype: Any = None, *, device: Backend | str | None = None
-           ) -> Tensor:
-        """This tensor on another backend and/or dtype: an explicit copy through the host when the backend
-        changes. ``device`` is PyTorch's name for ``backend`` (``"cpu"``, ``"cuda"``); a dtype alone may come
-        first, as in ``t.to(gradkit.float64)``. The result is a leaf with the same ``requires_grad``; returns
-        self when nothing changes. Raises TypeError when both ``backend`` and ``device`` are given."""
-        if isinstance(backend, DType):
-            backend, dtype = None, backend
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False, copy: bool = False,
+           backend: Backend | str | None = None) -> Tensor:
+        """This tensor on another backend and/or dtype, as ``torch.Tensor.to``: ``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(other)`` (its device and dtype), or keywords. A device is a device string
+        (``"cpu"``, ``"cuda"``, ``"cuda:0"``), a ``gradkit.device``, a backend name or a ``Backend``
+        (``backend=`` is gradkit's name for ``device=``). Changing backend copies through the host; the result
+        is then a leaf with the same ``requires_grad``. Returns self when nothing changes, unless ``copy``.
+        ``non_blocking`` is accepted (copies are synchronous).
+
+        Raises:
+            TypeError: both ``backend`` and ``device``, or a device or dtype given twice."""
         if backend is not None and device is not None:
             raise TypeError("to() got both backend= and device=: they are one argument; pass one")
-        backend = device if backend is None else backend
-        target = self.backend if backend is None else _resolve_backend(backend)
+        where, dtype = _device.to_args("to", args, device if backend is None else backend, dtype)
+        target = self.backend if where is None else _resolve_backend(where)
         data = self._data
         if target != self.backend:
             data = target.asarray(self.backend.to_numpy(data))
         if dtype is not None:
             data = target.astype(data, dtype)
         if data is self._data:
-            return self
+            return self.clone().detach().requires_grad_(self.requires_grad) if copy else self
         return Tensor._wrap(data, target, self.requires_grad and _is_float(target, data))
+
+    # PyTorch's devices, views and conversions (issue 16).
+    @property
+    def device(self) -> _device.device:
+        """The device, as ``torch.Tensor.device``: ``device(type='cpu')`` for numpy, ``device(type='cuda',
+        index=0)`` for CuPy, ``device(type='strict')`` for strict (see ``gradkit.device``); it is accepted by
+        every ``device=`` argument (``torch.arange(t, device=x.device)``)."""
+        return _device.of(self.backend)
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        """True on the CUDA backend (CuPy)."""
+        return _device.of(self.backend).type == "cuda"
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False) -> Tensor:
+        """``to("cuda")`` (device 0; an index or ``"cuda:N"`` other than 0 raises UnknownBackendError)."""
+        return self.to(f"cuda:{device}" if isinstance(device, int) else device or "cuda")
+
+    def cpu(self) -> Tensor:
+        """``to("cpu")``: on the host (numpy), or self when already there."""
+        return self.to("cpu")
+
+    def pin_memory(self, device: Any = None) -> Tensor:
+        """Self: gradkit's host -> device copies are CuPy's own (torch pins host memory for faster, asynchronous
+        copies; the values are the same). Raises RuntimeError where CUDA is not available, as torch does (scripts
+        call it only when they train on CUDA, as nanoGPT's ``get_batch``)."""
+        if not backends.probe()["cupy"].usable:
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        return self
+
+    def is_pinned(self, device: Any = None) -> builtins.bool:
+        """False: gradkit does not pin host memory (see ``pin_memory``)."""
+        return False
+
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """Self when row-major, else a row-major copy (see ``pieces.contiguous``)."""
+        return _pieces.contiguous(self)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Views along ``dim`` of a size, or of the given sizes (see ``pieces.split``)."""
+        return _pieces.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """At most ``chunks`` views of equal size along ``dim`` (see ``pieces.chunk``)."""
+        return _pieces.chunk(self, chunks, dim)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """Shifted cyclically along ``dims`` (see ``pieces.roll``)."""
+        return _pieces.roll(self, shifts, dims)
+
+    def __iter__(self) -> Any:
+        """The slices along axis 0 (views), as iterating a torch tensor. Raises TypeError for a 0-d tensor."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(_shapes.unbind(self, 0))
+
+    def __index__(self) -> int:
+        """The value of a one-element integer tensor as a Python int, so it works as a list index or slice bound
+        (``data[i:i + block_size]`` for ``i`` drawn by ``randint``), as torch's.
+
+        Raises:
+            TypeError: a float tensor, or one with more than one element (torch's message; a bool is 0 or 1)."""
+        if self.size != 1 or not self.backend.xp.isdtype(self._data.dtype, ("integral", "bool")):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its value (``f"{loss:.4f}"``, a device -> host read), as torch's; other
+        tensors take only an empty spec (TypeError otherwise, as torch)."""
+        if not self.shape:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
 
     def astype(self, dtype: Any) -> Tensor:
         """The data cast to ``dtype``, recorded in the graph (the gradient is cast back)."""
@@ -1263,6 +1357,7 @@ from . import functional as _functional  # noqa: E402
 from . import indexing as _indexing  # noqa: E402
 from . import logical as _logical  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import pieces as _pieces  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402
 from . import reductions as _reductions  # noqa: E402
 from . import scans as _scans  # noqa: E402

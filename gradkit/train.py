@@ -215,7 +215,8 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
 
     Each step draws a minibatch (``batch_size`` rows, uniform with replacement, from ``run.rng`` on the
     host) and takes one ``train_step`` at the type's ``lr_at(step)``. Every ``log_every`` steps (and at the
-    last) one loss value comes to the host: it is appended to ``run.history`` and passed to
+    run's last step, ``max_steps - 1`` of its config, wherever ``max_steps`` cuts the run into calls) one loss
+    value comes to the host: it is appended to ``run.history`` and passed to
     ``on_log(step, loss, lr)``. ``stop()``, when given, is asked before each step; True ends the run there,
     on a step boundary, so that ``run`` saves and resumes exactly (the command line's Ctrl-C). A closed-form
     model (no optimizer) is fitted once instead. Returns ``run``.
@@ -248,7 +249,7 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         set_lr(run.optimizer, lr)
         loss = step(model, run.optimizer, Xb, Yb)
         model.after_step(Xb, Yb, lr)
-        if run.step % config.log_every == 0 or run.step == end - 1:
+        if run.step % config.log_every == 0 or run.step == config.max_steps - 1:  # however the run is split
             value = loss.item()
             run.history.append((run.step, value, lr))
             if on_log is not None:
@@ -257,14 +258,21 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
     return run
 
 
+EVAL_ACTIVATIONS = 2**22
+"""The activations of the model's widest layer that one evaluation chunk holds (16 MiB in float32): a chunk's
+forward pass keeps a few such arrays alive at once (a transformer block's MLP, its GELU's temporaries), so
+this bounds the evaluation's memory at about 100 MB over the model and the data, however large the split."""
+
+
 def losses(model: LanguageModel, splits: Splits,
            names: tuple[str, ...] = ("train", "dev", "test")) -> dict[str, float]:
-    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode, in chunks of
-    at most about 2**24 activations (64 MiB in float32) of the model's widest layer, however wide the model."""
+    """Mean negative log-likelihood (nats per character) on each split of ``names``, in eval mode and under
+    ``no_grad`` (``model.evaluate``: no graph is kept), in chunks of at most about ``EVAL_ACTIVATIONS``
+    activations of the model's widest layer, however wide the model."""
     width = max([model.vocab_size, *(max(p.shape) for p in model.parameters())])
     targets = splits.tensors["train"][1]
     per_row = width * (targets.shape[1] if targets.ndim == 2 else 1)  # whole words: a row is T positions
-    chunk = max(1, min(65536, 2**24 // per_row))
+    chunk = max(1, min(65536, EVAL_ACTIVATIONS // per_row))
     return {name: model.evaluate(*splits.tensors[name], chunk) for name in names}
 
 

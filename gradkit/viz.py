@@ -3,7 +3,7 @@
 As micrograd's ``trace_graph.ipynb`` (Andrej Karpathy, "The spelled-out intro to neural networks and
 backpropagation" lecture): one record per value showing its label, data and grad, and one small
 node per operation.  The ``graphviz`` Python package is the optional ``viz`` extra
-(``pip install "gradkit[viz]"``); rendering to an image also needs Graphviz's ``dot`` program.
+(``pip install ".[viz]"`` in the gradkit checkout); rendering to an image also needs Graphviz's ``dot`` program.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def _import_graphviz():
         import graphviz
     except ImportError as err:
         raise ImportError(
-            'gradkit.viz needs the optional graphviz package: pip install "gradkit[viz]" (or pip install graphviz)'
+            'gradkit.viz needs the optional graphviz package: pip install ".[viz]" in the gradkit checkout (or pip '
+            'install graphviz)'
         ) from err
     return graphviz
 
@@ -88,7 +89,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> graphviz.
         A ``graphviz.Digraph``.
 
     Raises:
-        ImportError: the ``graphviz`` package is missing; the message says ``pip install "gradkit[viz]"``.
+        ImportError: the ``graphviz`` package is missing; the message says ``pip install ".[viz]"``.
         ValueError: ``rankdir`` is not one of the four directions, or graphviz rejects ``format``.
         TypeError: ``root`` is not a ``Value``.
 

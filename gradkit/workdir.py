@@ -1,5 +1,6 @@
-"""A training run's work directory: ``model.npz``, ``log.csv``, ``samples.txt`` and the plots, each written
-atomically (temporary file, then rename), and the checkpoint read back onto any backend."""
+"""A training run's work directory: ``model.safetensors``, ``best.safetensors``, ``log.csv``, ``samples.txt`` and
+the plots, each written atomically (temporary file, then rename), and the checkpoint read back onto any
+backend."""
 
 from __future__ import annotations
 
@@ -9,46 +10,44 @@ from typing import Any
 
 from backends import Backend
 
-from . import __version__, _statedict, checkpoint, plots, runmeta
-from .checkpoint import CheckpointError
+from . import __version__, checkpoint, files, plots, runmeta
 from .data import Vocab
+from .files import CheckpointError
 from .train import ConfigError, Run, TrainConfig, new_run
 
-MODEL_FILE = "model.npz"
+MODEL_FILE = "model.safetensors"
 """The last state of the run (what --resume continues)."""
-BEST_FILE = "best.npz"
+BEST_FILE = "best.safetensors"
 """The state with the lowest dev loss so far."""
 
 
 def save_run(workdir: Path, run: Run, vocab: Vocab, backend: Backend, source: str | None,
              name: str = MODEL_FILE, source_sha256: str | None = None) -> Path:
-    """Write ``run`` to ``workdir/name``: parameters and optimizer state as host arrays, and as metadata
+    """Write ``run`` to ``workdir/name`` (``checkpoint.save``): the state ``{"model": model.state_dict(),
+    "optimizer": optimizer.state_dict()}`` (the optimizer's as it gives it, whatever its layout), and as metadata
     the type, config (``TrainConfig.to_dict``), vocabulary, dtype, backend trained on, seed, step, minibatch
     random state, loss and dev-loss history, input file (None for the embedded names; text for the user's
     eyes, never opened again) and its SHA-256, and gradkit version. The learning rate is a function of the
     step, so no schedule state is needed. Returns the path."""
-    arrays = {f"model/{k}": v.numpy() for k, v in run.model.state_dict().items()}
+    state: dict[str, Any] = {"model": run.model.state_dict()}
+    if run.optimizer is not None:
+        state["optimizer"] = run.optimizer.state_dict()
     meta: dict[str, Any] = {
         "type": run.config.type, "config": run.config.to_dict(), "vocab": vocab.to_dict(),
         "dtype": run.config.dtype, "backend": backend.name, "seed": run.config.seed, "step": run.step,
         "rng_state": run.rng.bit_generator.state, "history": run.history, "dev": run.dev, "input": source,
         "input_sha256": source_sha256, "gradkit_version": __version__,
     }
-    if run.optimizer is not None:
-        state = run.optimizer.state_dict()
-        arrays.update({f"optim/{k}": v.numpy() for k, v in _statedict.flatten(state["state"])})
-        meta["optimizer"] = {"param_groups": [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()}
-                                              for g in state["param_groups"]]}
     path = workdir / name
-    checkpoint.save(path, arrays, meta)
+    checkpoint.save(path, state, meta)
     return path
 
 
 def load_run(workdir: Path, backend: Backend, name: str = MODEL_FILE) -> tuple[Run, Vocab, dict[str, Any]]:
     """Read ``workdir/name`` onto ``backend`` (any backend, whatever it was trained on), as untrusted input:
-    ``checkpoint.load`` checks the file, ``runmeta.check`` every metadata field, and the model is built
-    only within the size of the arrays the file holds (``runmeta.budget``). No path named in the metadata
-    is opened.
+    ``checkpoint.load`` checks the file, ``runmeta.check`` every metadata field and the model's state, and
+    the model is built only within the size of the arrays the file holds (``runmeta.budget``). No path named in
+    the metadata is opened.
 
     Returns ``(run, vocab, meta)``. Raises ``CheckpointError`` (naming the file, the field and the fix) for a
     missing, damaged or foreign file, a bad field, or arrays that do not fit the model it describes.
@@ -57,27 +56,23 @@ def load_run(workdir: Path, backend: Backend, name: str = MODEL_FILE) -> tuple[R
     if not path.exists():
         raise CheckpointError(f"no model in {workdir}: {path} does not exist; train one first with "
                               f"gradkit train -o {workdir}", path)
-    arrays, meta = checkpoint.load(path)
+    state, meta = checkpoint.load(path, backend=backend)
     try:
         config = TrainConfig.from_dict(meta["config"])
-        fields = runmeta.check(path, meta, arrays)
+        fields = runmeta.check(path, meta)
+        weights = runmeta.model_state(path, state)
         vocab = Vocab.from_dict(meta["vocab"])
-        runmeta.check_sizes(path, config, vocab, arrays)
-        run = new_run(config, vocab, backend, runmeta.budget(path, backend, config.seed, arrays))
-        run.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+        runmeta.check_sizes(path, config, vocab, weights)
+        run = new_run(config, vocab, backend, runmeta.budget(path, backend, config.seed, weights))
+        run.model.load_state_dict(weights)
         if run.optimizer is not None:
-            state: dict[str, dict[str, Any]] = {}
-            for k, v in arrays.items():
-                if k.startswith("optim/"):
-                    index, _, name = k[6:].partition(".")
-                    state.setdefault(index, {})[name] = v
-            run.optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+            run.optimizer.load_state_dict(state["optimizer"])
         run.rng.bit_generator.state = fields["rng_state"]
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, ConfigError) as exc:
         raise CheckpointError(f"{path} does not hold a model gradkit can rebuild ({type(exc).__name__}: "
-                              f"{runmeta.excerpt(str(exc))}); retrain with gradkit train -o {workdir}", path) from None
+                              f"{files.excerpt(str(exc))}); retrain with gradkit train -o {workdir}", path) from None
     run.step, run.history, run.dev = fields["step"], fields["history"], fields["dev"]
     return run, vocab, meta
 
@@ -91,14 +86,14 @@ def write_log(workdir: Path, history: list[tuple[int, float, float]],
     rows += [(s, 1, f"{s},,,{loss:.6f}") for s, loss in dev]
     lines = ["step,loss,lr,dev_loss"] + [text for _, _, text in sorted(rows)]
     path = workdir / "log.csv"
-    checkpoint.atomic_write_text(path, "\n".join(lines) + "\n")
+    files.atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 
 def write_samples(workdir: Path, samples: list[str]) -> Path:
     """``samples.txt``: one generated word per line."""
     path = workdir / "samples.txt"
-    checkpoint.atomic_write_text(path, "".join(f"{s}\n" for s in samples))
+    files.atomic_write_text(path, "".join(f"{s}\n" for s in samples))
     return path
 
 

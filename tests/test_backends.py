@@ -176,7 +176,8 @@ def test_probe_reports_every_backend_and_formats_a_table():
     assert table.splitlines()[0].split()[:3] == ["backend", "usable", "version"]
     assert "default backend:" in table
     if not report["cupy"].usable:
-        assert "gradkit[cuda12]" in report["cupy"].reason or "no usable CUDA device" in report["cupy"].reason
+        assert 'pip install ".[cuda12]" (or ".[cuda13]") in the gradkit checkout' in report["cupy"].reason \
+            or "no usable CUDA device" in report["cupy"].reason
 
 
 # CuPy's three states, with fake CuPy modules so that they run on any machine.
@@ -190,7 +191,7 @@ def fresh_probe():
 
 
 @pytest.mark.parametrize(("driver", "message"), [
-    ((1, 12040, ""), r"CuPy is not installed \(1 CUDA device\(s\) answer\).*gradkit\[cuda12\]"),
+    ((1, 12040, ""), r"CuPy is not installed \(1 CUDA device\(s\) answer\).*pip install \"\.\[cuda12\]\""),
     ((0, 0, "no CUDA driver library (libcuda) on this machine"),
      r"no CUDA device here \(no CUDA driver library.*--backend numpy"),
 ], ids=["gpu-without-cupy", "no-gpu"])
@@ -236,7 +237,7 @@ def test_strict_not_installed_names_the_extra(monkeypatch, fresh_probe):
     real = registry.importlib.util.find_spec
     monkeypatch.setattr(registry.importlib.util, "find_spec",
                         lambda name: None if name == "array_api_strict" else real(name))
-    with pytest.raises(backends.BackendUnavailableError, match=r"gradkit\[strict\]"):
+    with pytest.raises(backends.BackendUnavailableError, match=r"pip install \"\.\[strict\]\" in the gradkit checkout"):
         backends.get_backend("strict")
 
 
@@ -327,3 +328,16 @@ def test_numpy_fast_max_of_short_rows_is_numpys(shape, dtype):
         got, want = numpy_fast.max(x, axis=-1, keepdims=keepdims), np.max(x, axis=-1, keepdims=keepdims)
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got, want, equal_nan=dtype != "int64")
+
+
+@pytest.mark.parametrize("rows", [300, 5000])
+def test_scatter_add_with_compact_int8_indices(backend, rows):
+    """int8 indices (gradkit's compact training rows) into a table wider than 127 / 64 = 1 column: an index
+    times the width must not wrap around in int8 (it reached bincount as a negative index)."""
+    rng = np.random.default_rng(4)
+    indices = rng.integers(0, 27, (rows,)).astype(np.int8)
+    updates = rng.standard_normal((rows, 64))
+    expected = np.zeros((27, 64))
+    np.add.at(expected, indices.astype(np.int64), updates)
+    out = backend.scatter_add(backend.zeros((27, 64), "float64"), backend.asarray(indices), backend.asarray(updates))
+    np.testing.assert_allclose(backend.to_numpy(out), expected, rtol=1e-12, atol=1e-12)

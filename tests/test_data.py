@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +22,6 @@ from gradkit.data import (
     make_moons,
     split_words,
 )
-
-MAKEMORE_NAMES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "names.txt"
-
-
-@pytest.fixture(scope="module")
-def names() -> list[str]:
-    if not MAKEMORE_NAMES.is_file():
-        pytest.skip(f"makemore's names.txt is not at {MAKEMORE_NAMES}")
-    return load_words(MAKEMORE_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -52,55 +42,56 @@ def reference_windows(words: list[str], vocab: Vocab, block_size: int) -> tuple[
     return X, Y
 
 
-# --- makemore's names.txt: the numbers of the lectures ---------------------------------------------------
+# --- the lectures' data steps on the names that ship with gradkit -------------------------------------------
 
 
-def test_makemore_names_counts(names: list[str]) -> None:
-    assert len(names) == 32033
-    assert names[:3] == ["emma", "olivia", "ava"]
-    vocab = Vocab(names)
+def test_names_vocabulary(embedded: list[str]) -> None:
+    vocab = Vocab(embedded)
     assert vocab.vocab_size == 27
     assert vocab.stoi["."] == 0 and vocab.stoi["a"] == 1 and vocab.stoi["z"] == 26
     assert vocab.itos[0] == "." and vocab.itos[26] == "z"
 
 
-def test_makemore_bigram_pairs(names: list[str]) -> None:
-    vocab = Vocab(names)
-    xs, ys = bigram_pairs(names, vocab)
-    assert xs.shape == (228146,) and ys.shape == (228146,)
+def test_bigram_pairs(embedded: list[str]) -> None:
+    vocab = Vocab(embedded)
+    xs, ys = bigram_pairs(embedded, vocab)
+    n = sum(len(w) + 1 for w in embedded)  # a word of k letters gives k + 1 bigrams, '.' at both ends
+    assert n == 214_764 and xs.shape == (n,) and ys.shape == (n,)
     assert xs.dtype == np.int64 and ys.dtype == np.int64
     # ".emma." -> (.e) (em) (mm) (ma) (a.)
     assert xs[:5].tolist() == [0, 5, 13, 13, 1]
     assert ys[:5].tolist() == [5, 13, 13, 1, 0]
-    # the lecture's count of the most common bigram: 'n.' occurs 6763 times
+    # the lecture's count table N, against counting with a dict as the lecture first does
     counts = np.zeros((27, 27), np.int64)
     np.add.at(counts, (xs, ys), 1)
-    assert counts[vocab.stoi["n"], 0] == 6763
-    assert counts.sum() == 228146
+    b: dict[tuple[str, str], int] = {}
+    for w in embedded:
+        chs = [".", *w, "."]
+        for ch1, ch2 in zip(chs, chs[1:]):
+            b[(ch1, ch2)] = b.get((ch1, ch2), 0) + 1
+    assert {(vocab.itos[i], vocab.itos[j]): int(c) for (i, j), c in np.ndenumerate(counts) if c} == b
 
 
-def test_makemore_build_dataset(names: list[str]) -> None:
-    vocab = Vocab(names)
-    start = time.perf_counter()
-    X, Y = build_dataset(names, vocab, 3)
-    elapsed = time.perf_counter() - start
-    assert X.shape == (228146, 3) and Y.shape == (228146,)
+def test_build_dataset(embedded: list[str]) -> None:
+    vocab = Vocab(embedded)
+    X, Y = build_dataset(embedded, vocab, 3)
+    assert X.shape == (214_764, 3) and Y.shape == (214_764,)
     assert X.dtype == np.int64 and Y.dtype == np.int64
     assert X.flags.c_contiguous
     assert X[:5].tolist() == [[0, 0, 0], [0, 0, 5], [0, 5, 13], [5, 13, 13], [13, 13, 1]]
     assert Y[:5].tolist() == [5, 13, 13, 1, 0]
-    assert X[5].tolist() == [0, 0, 0] and Y[5] == vocab.stoi["o"]  # "olivia" starts afresh
-    assert elapsed < 0.5, f"build_dataset took {elapsed:.3f} s"
-    ref_X, ref_Y = reference_windows(names[:2000], vocab, 3)
+    assert X[5].tolist() == [0, 0, 0] and Y[5] == vocab.stoi["l"]  # "liam" starts afresh
+    ref_X, ref_Y = reference_windows(embedded[:2000], vocab, 3)
     n = len(ref_Y)
     np.testing.assert_array_equal(X[:n], np.array(ref_X))
     np.testing.assert_array_equal(Y[:n], np.array(ref_Y))
 
 
-def test_makemore_split(names: list[str]) -> None:
-    train, dev, test = split_words(names)
-    assert (len(train), len(dev), len(test)) == (25626, 3203, 3204)
-    Xtr, _ = build_dataset(train, Vocab(names), 3)
+def test_split(embedded: list[str]) -> None:
+    train, dev, test = split_words(embedded)
+    assert (len(train), len(dev), len(test)) == (23928, 2991, 2991)  # makemore's int(0.8 n), int(0.9 n)
+    assert sorted(train + dev + test) == sorted(embedded)
+    Xtr, _ = build_dataset(train, Vocab(embedded), 3)
     assert Xtr.shape[1] == 3
 
 

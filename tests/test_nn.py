@@ -241,7 +241,8 @@ def test_linear_shapes_and_forward(backend):
     g = backend.random(0)
     lin = nn.Linear(5, 3, generator=g, dtype="float64")
     assert lin.weight.shape == (3, 5) and lin.bias.shape == (3,)  # (out_features, in_features), as torch
-    np.testing.assert_array_equal(lin.bias.numpy(), np.zeros(3))
+    assert np.all(np.abs(lin.bias.numpy()) <= 5**-0.5) and np.any(lin.bias.numpy() != 0)  # torch's uniform init
+    assert np.all(nn.Linear(5, 3, generator=g, gain=1.0).bias.numpy() == 0)  # the course's init: a zero bias
     x = np.random.default_rng(0).normal(size=(4, 2, 5))  # (..., fan_in)
     lin.bias.data = backend.asarray(np.array([1.0, 2.0, 3.0]), "float64")
     out = lin(Tensor(x, backend=backend, dtype="float64"))
@@ -264,8 +265,18 @@ def test_linear_init_scale(gain, std):
 
 
 def test_linear_init_scales_with_fan_in_not_fan_out():
-    w = nn.Linear(400, 2500, generator=get_backend("numpy").random(5), dtype="float64").weight.numpy()
+    w = nn.Linear(400, 2500, generator=get_backend("numpy").random(5), dtype="float64", gain=1.0).weight.numpy()
     assert abs(w.std() / (1 / 400**0.5) - 1) < 0.02
+
+
+def test_linear_default_init_is_torchs_uniform():
+    """torch's nn.Linear: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) (std 1/sqrt(3 in))."""
+    lin = nn.Linear(400, 2500, generator=get_backend("numpy").random(5), dtype="float64")
+    w, b = lin.weight.numpy(), lin.bias.numpy()
+    bound = 400**-0.5
+    assert w.max() <= bound and w.min() >= -bound and w.max() > 0.99 * bound and w.min() < -0.99 * bound
+    assert abs(w.std() / (bound / 3**0.5) - 1) < 0.02
+    assert b.max() <= bound and b.min() >= -bound and abs(b.std() / (bound / 3**0.5) - 1) < 0.1
 
 
 def test_linear_init_same_on_every_backend(backend):
@@ -298,8 +309,8 @@ def test_sequential_flatten_tanh_relu(backend):
     x = np.random.default_rng(2).normal(size=(5, 2, 3))
     out = seq(Tensor(x, backend=backend, dtype="float64"))
     assert out.shape == (5, 2)
-    h = np.tanh(x.reshape(5, 6) @ l1.weight.numpy().T)
-    _close(out.numpy(), np.maximum(h @ l2.weight.numpy().T, 0.0))
+    h = np.tanh(x.reshape(5, 6) @ l1.weight.numpy().T + l1.bias.numpy())
+    _close(out.numpy(), np.maximum(h @ l2.weight.numpy().T + l2.bias.numpy(), 0.0))
     assert nn.Flatten()(Tensor(np.zeros((4, 3, 2, 5)), backend=backend)).shape == (4, 30)
 
 

@@ -385,10 +385,18 @@ def test_python_conversions_read_one_element(backend):
         bool(gk.tensor([1.0, 2.0], backend=backend))
 
 
-def test_no_implicit_numpy_conversion_and_clear_type_errors(backend):
+def test_host_numpy_conversion_as_torch_and_clear_type_errors(backend):
     t = gk.tensor([1.0, 2.0], backend=backend)
-    with pytest.raises(TypeError, match=r"t\.numpy\(\)"):
-        np.asarray(t)
+    if backend.name == "cupy":  # torch's refusal for a CUDA tensor
+        with pytest.raises(TypeError, match=r"Use Tensor\.cpu\(\)"):
+            np.asarray(t)
+    else:  # a host copy, as a torch CPU tensor gives (plt.plot(t), np.asarray(t))
+        host = np.asarray(t)
+        assert isinstance(host, np.ndarray) and host.dtype == np.float32
+        np.testing.assert_array_equal(host, [1.0, 2.0])
+        np.testing.assert_array_equal(np.asarray(t, dtype=np.float64), [1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"detach\(\)"):
+        np.asarray(gk.tensor([1.0], backend=backend, requires_grad=True))
     with pytest.raises(TypeError, match="a tensor and a complex"):
         t + 1j
     with pytest.raises(TypeError, match="a tensor and a str"):

@@ -636,6 +636,8 @@ DIFFERENCES = {
 # Names shared with torch.Tensor that the table does not draw, each with the reason.
 NOT_DIFFERENTIATED = {
     "compile": "a step transformer, not an op: tests/test_compile.py proves compiled == eager bit for bit",
+    "save": "serialization, not an op: tests/test_serialization.py checks it against torch.save/torch.load",
+    "load": "as save",
     "add_": "in place: test_optim and test_tensor_ops check the updates", "sub_": "in place", "mul_": "in place",
     "div_": "in place", "copy_": "in place", "zero_": "in place", "backward": "the driver calls it on every op",
     "detach": "test_tensor_numbers (version counter)", "requires_grad_": "a flag, not a number",
@@ -660,3 +662,16 @@ NOT_DIFFERENTIATED = {
     "no_grad": "grad mode: test_tensor_numbers", "enable_grad": "as no_grad", "set_grad_enabled": "as no_grad",
     "is_grad_enabled": "as no_grad", "histogram": "not torch.histogram's signature: test_lectures",
 }
+# Issue 16's torch layout and Tensor additions: drawn against torch in their own files.
+NOT_DIFFERENTIATED.update({
+    "split": "views: test_torch_tensor_extras (values and gradients against torch)", "chunk": "as split",
+    "expand": "a view: test_torch_tensor_extras", "expand_as": "as expand", "roll": "test_torch_tensor_extras",
+    "contiguous": "identity on values: test_torch_tensor_extras", "cpu": "a device move: test_torch_tensor_extras",
+    "cuda": "a device move, and the torch.cuda module: test_torch_tensor_extras, test_gradkit_run",
+    "is_cuda": "a flag", "pin_memory": "host memory: test_torch_tensor_extras", "is_pinned": "a flag",
+    "device": "the device type: test_torch_tensor_extras", "from_numpy": "shares memory: test_torch_tensor_extras",
+    "amp": "a module: test_torch_nn_extras (GradScaler against torch's)", "autocast": "a no-op: test_torch_nn_extras",
+    "bfloat16": "a dtype object no tensor holds", "float16": "as float32", "backends": "flags: test_gradkit_run",
+    "distributed": "refuses: test_gradkit_run", "utils": "a module: test_utils_data",
+    "inference_mode": "grad mode: test_torch_nn_extras", "is_inference_mode_enabled": "as inference_mode",
+})

@@ -193,7 +193,7 @@ def test_plot_stats_writes_the_diagnostics(tmp_path, capsys):
 
     out = tmp_path / "bn"
     assert main(["train", "--type", "bnmlp", "--plot-stats", "--max-steps", "20", "--n-hidden", "8", "--backend",
-                 "numpy", "-n", "1", "-o", str(out)]) == 0
+                 "numpy", "-n", "1", "-o", str(out)]) == 0  # not --quiet: the 'wrote' line lists the pictures
     for name in ("stats.png", "ud.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "stats.png, ud.png" in capsys.readouterr().err

@@ -1,14 +1,14 @@
 """Every model type of the zoo: one training step against the Value oracle (float64, every gradient) and
 central differences, resume equivalence (N straight steps == N/2 + N/2 resumed, bitwise), and a short run on
-makemore's names.txt that learns."""
+the names that ship with gradkit that learns."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from gradkit import nn
 from gradkit.cli import main
@@ -190,18 +190,6 @@ def test_every_gradient_matches_finite_differences(kind, backend):
     gradcheck(loss, [p.numpy() for p in model.parameters()], backend)
 
 
-def _names_file():
-    """makemore's names.txt, found in a ``shared/data`` folder above the tests (None when absent)."""
-    for parent in Path(__file__).resolve().parents:
-        path = parent / "shared" / "data" / "names.txt"
-        if path.is_file():
-            return path
-    return None
-
-
-NAMES = _names_file()  # None: the names list embedded in gradkit (29,910 names of 2017), as in CI
-
-
 def _flags(kind):
     return [f"--{k.replace('_', '-')}={v}" for k, v in TINY[kind].items() if k != "block_size" or kind in
             ("mlp", "bnmlp", "wavenet")]
@@ -209,7 +197,7 @@ def _flags(kind):
 
 @pytest.mark.parametrize("kind", list(TINY))
 def test_resume_is_bitwise_identical_to_one_run(kind, tmp_path, capsys):
-    """6 straight steps == 3 steps, then 3 more resumed from model.npz: every weight and optimizer array
+    """6 straight steps == 3 steps, then 3 more resumed from model.safetensors: every weight and optimizer array
     bit for bit (the schedule is a function of the step; the minibatch stream is in the checkpoint)."""
     words = tmp_path / "words.txt"
     words.write_text("\n".join(["emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn",
@@ -220,14 +208,13 @@ def test_resume_is_bitwise_identical_to_one_run(kind, tmp_path, capsys):
     assert main(["train", *common, "--max-steps", "6", "-o", str(a)]) == 0
     assert main(["train", *common, "--max-steps", "3", "-o", str(b)]) == 0
     assert main(["train", "--resume", "--backend", "numpy", "--quiet", "-n", "1", "--max-steps", "6",
-                 "-i", str(words), "-o", str(b)]) == 0  # (the words file is passed again: never read from model.npz)
+                 "-i", str(words), "-o", str(b)]) == 0  # (the words file again: never read from the checkpoint)
     capsys.readouterr()
-    with np.load(a / "model.npz") as za, np.load(b / "model.npz") as zb:
-        arrays = [k for k in za.files if k.startswith(("model/", "optim/"))]
-        assert sorted(arrays) == sorted(k for k in zb.files if k.startswith(("model/", "optim/")))
-        assert any(k.startswith("optim/") for k in arrays) == (kind in ("bow", "rnn", "gru", "transformer"))  # AdamW
-        for k in arrays:
-            assert za[k].tobytes() == zb[k].tobytes(), k
+    za, zb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert sorted(za) == sorted(zb)
+    assert any(k.startswith("optimizer.") for k in za) == (kind in ("bow", "rnn", "gru", "transformer"))  # AdamW
+    for k in za:
+        assert za[k].tobytes() == zb[k].tobytes(), k
 
 
 SLOW = {"gru", "transformer", "bigram", "bow", "wavenet"}
@@ -235,13 +222,13 @@ SLOW = {"gru", "transformer", "bigram", "bow", "wavenet"}
 
 @pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k for k in TINY])
 def test_a_short_run_on_names_learns(kind):
-    """A few hundred steps of each type's recipe on makemore's names.txt (the embedded names where it is
-    absent): the dev loss ends well below ln 27 = 3.30 (what a model that knows nothing scores)."""
+    """A few hundred steps of each type's recipe on the names that ship with gradkit: the dev loss ends well
+    below ln 27 = 3.30 (what a model that knows nothing scores)."""
     from gradkit import get_backend
     from gradkit.data import load_words
 
     be = get_backend("numpy")
-    words = load_words(NAMES)
+    words = load_words()
     extra = {"batch_size": 2048} if kind == "bigram" else {}
     config = TrainConfig.of(kind, max_steps=300, log_every=100, **extra).resolved().fit_to(words)
     splits = prepare(words, config, be)

@@ -64,12 +64,12 @@ class BatchNormMLP(LanguageModel):
         sizes = [block_size * n_embd] + [n_hidden] * n_layer
         layers: list[nn.Module] = []
         for fan_in, fan_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(fan_in, fan_out, bias=False, generator=generator, dtype=dtype),
+            layers += [nn.Linear(fan_in, fan_out, bias=False, generator=generator, gain=1.0, dtype=dtype),
                        nn.BatchNorm1d(fan_out, backend=be, dtype=dtype), nn.Tanh()]
         last_bn = nn.BatchNorm1d(vocab_size, backend=be, dtype=dtype)
         with no_grad():
             last_bn.gamma.mul_(0.1)
-        layers += [nn.Linear(n_hidden, vocab_size, bias=False, generator=generator, dtype=dtype), last_bn]
+        layers += [nn.Linear(n_hidden, vocab_size, bias=False, generator=generator, gain=1.0, dtype=dtype), last_bn]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X: Tensor) -> Tensor:

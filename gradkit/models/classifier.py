@@ -7,6 +7,7 @@ from typing import Any
 from backends import Generator
 
 from .. import nn, ops
+from ..autograd import no_grad
 from ..nn.modules import _transposed
 from ..tensor import Tensor
 
@@ -18,9 +19,10 @@ class MLPClassifier(nn.Module):
 
     def __init__(self, nin: int, nouts: list[int], *, generator: Generator, dtype: Any = "float64") -> None:
         sizes = [nin, *nouts]
-        self.layers = [nn.Linear(a, b, generator=generator, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
-        for layer, (a, b) in zip(self.layers, zip(sizes, sizes[1:])):  # drawn (nin, nout), as micrograd's loops
-            layer.weight._data = _transposed(generator.uniform(-1.0, 1.0, (a, b), dtype), generator)
+        self.layers = [nn.Linear(a, b, generator=generator, gain=1.0, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
+        with no_grad():
+            for layer, (a, b) in zip(self.layers, zip(sizes, sizes[1:])):  # drawn (nin, nout), as micrograd's loops
+                layer.weight.copy_(_transposed(generator.uniform(-1.0, 1.0, (a, b), dtype), generator))
 
     def forward(self, X: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):

@@ -83,7 +83,7 @@ class SequenceModel(LanguageModel):
 def torch_linear(fan_in: int, fan_out: int, *, generator: Generator, dtype: Any, bias: bool = True) -> nn.Linear:
     """``nn.Linear(fan_in, fan_out)`` initialised as PyTorch's default (which makemore keeps): weight and
     bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    layer = nn.Linear(fan_in, fan_out, bias, generator=generator, dtype=dtype)
+    layer = nn.Linear(fan_in, fan_out, bias, generator=generator, gain=1.0, dtype=dtype)  # the draws it always made
     bound = fan_in ** -0.5
     with no_grad():
         for p in (layer.weight, layer.bias):

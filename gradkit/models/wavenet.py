@@ -54,10 +54,10 @@ class WaveNet(LanguageModel):
         width = n_embd
         for _ in range(block_size.bit_length() - 1):
             layers += [nn.FlattenConsecutive(2), nn.Linear(2 * width, n_hidden, bias=False, generator=generator,
-                                                           dtype=dtype),
+                                                           gain=1.0, dtype=dtype),
                        nn.BatchNorm1d(n_hidden, backend=be, dtype=dtype), nn.Tanh()]
             width = n_hidden
-        out = nn.Linear(n_hidden, vocab_size, generator=generator, dtype=dtype)
+        out = nn.Linear(n_hidden, vocab_size, generator=generator, gain=1.0, dtype=dtype)
         with no_grad():
             out.weight.mul_(0.1)
         self.layers = nn.Sequential(*layers, out)

@@ -1,9 +1,11 @@
 """``gradkit.nn``: PyTorch's ``torch.nn`` layout. The modules live in ``gradkit.nn.modules``;
-``gradkit.nn.functional`` is ``torch.nn.functional``'s part (``import gradkit.nn.functional as F``).
+``gradkit.nn.functional`` is ``torch.nn.functional``'s part (``import gradkit.nn.functional as F``); ``nn.init``,
+``nn.utils`` and ``nn.parallel`` are torch's too.
 """
 
-from . import functional
+from . import functional, init, parallel, utils
 from .activation import ELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU6, SiLU, Softmax, Softplus
+from .dropout import Dropout
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .modules import (
     GELU,
@@ -23,8 +25,8 @@ from .modules import (
     Tanh,
 )
 
-__all__ = ["GELU", "BatchNorm1d", "Embedding", "Flatten", "FlattenConsecutive", "LayerNorm", "Linear", "Module",
-           "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
-           # issue 16's activations and losses
-           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU", "Hardtanh", "L1Loss", "LeakyReLU", "LogSigmoid",
-           "LogSoftmax", "MSELoss", "Mish", "NLLLoss", "ReLU6", "SiLU", "Softmax", "Softplus"]
+__all__ = ["GELU", "BatchNorm1d", "Dropout", "Embedding", "Flatten", "FlattenConsecutive", "LayerNorm", "Linear",
+           "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+           "init", "parallel", "utils", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU", "Hardtanh",
+           "L1Loss", "LeakyReLU", "LogSigmoid", "LogSoftmax", "MSELoss", "Mish", "NLLLoss", "ReLU6", "SiLU", "Softmax",
+           "Softplus"]

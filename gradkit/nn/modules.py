@@ -7,14 +7,17 @@ FlattenConsecutive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 from backends import Backend, Generator
 from backends.random import default_generator
 
 from .. import _inplace, _statedict, functional, ops
+from .._trace import raise_if
 from ..autograd import no_grad
+from ..devices import to_args
+from ..dtypes import float32, float64
 from ..tensor import DEFAULT_DTYPE, Tensor, _resolve_backend
 
 
@@ -34,12 +37,19 @@ class Parameter(Tensor):
         return out
 
 
+class _IncompatibleKeys(NamedTuple):
+    """What ``Module.load_state_dict`` returns, as torch's: the names it did not find, and those it did not use."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 class Module:
     """Base class of the layers and models: ordered parameters and buffers, state dicts, train/eval, to().
 
     Attributes that are ``Parameter`` are parameters; other ``Tensor`` attributes are buffers (saved in the
-    state dict, never trained); ``Module`` attributes and lists of modules are children. Order is the order
-    of assignment, as in PyTorch.
+    state dict, never trained; ``register_buffer(..., persistent=False)`` keeps one out of the state dict);
+    ``Module`` attributes and lists of modules are children. Order is the order of assignment, as in PyTorch.
     """
 
     training: bool = True
@@ -59,82 +69,212 @@ class Module:
                 for i, v in enumerate(value):
                     yield f"{name}.{i}", v
 
-    def named_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Every parameter and buffer as ``(dotted name, tensor)``, in order."""
+    def named_tensors(self, prefix: str = "", persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+        """Every parameter and buffer as ``(dotted name, tensor)``, in order (without the non-persistent buffers
+        when ``persistent_only``)."""
+        skip = vars(self).get("_non_persistent", ()) if persistent_only else ()
         for name, value in self._children():
             if isinstance(value, Module):
-                yield from value.named_tensors(f"{prefix}{name}.")
-            else:
+                yield from value.named_tensors(f"{prefix}{name}.", persistent_only)
+            elif name not in skip:
                 yield f"{prefix}{name}", value
 
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """``(dotted name, Parameter)`` pairs in order, each parameter once."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> list[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` pairs in order, each parameter once (a tied weight under its first name),
+        as ``torch.nn.Module.named_parameters``; ``recurse=False``: this module's own only."""
+        return self._named(Parameter, prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> list[Parameter]:
+        """The parameters in order (what an optimizer takes)."""
+        return [p for _, p in self.named_parameters(recurse=recurse)]
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> list[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs in order: the Tensor attributes that are not parameters, persistent or
+        not, as ``torch.nn.Module.named_buffers``."""
+        return self._named(None, prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> list[Tensor]:
+        """The buffers in order."""
+        return [b for _, b in self.named_buffers(recurse=recurse)]
+
+    def _named(self, kind: type | None, prefix: str, recurse: bool, remove_duplicate: bool) -> list[tuple[str, Any]]:
+        """Parameters (``kind`` Parameter) or buffers (None), each once unless ``remove_duplicate`` is False."""
         seen: set[int] = set()
         out = []
-        for name, t in self.named_tensors():
-            if isinstance(t, Parameter) and id(t) not in seen:
+        pairs = self.named_tensors(prefix) if recurse else ((prefix + n, v) for n, v in self._children()
+                                                            if isinstance(v, Tensor))
+        for name, t in pairs:
+            if isinstance(t, Parameter) == (kind is Parameter) and (not remove_duplicate or id(t) not in seen):
                 seen.add(id(t))
                 out.append((name, t))
         return out
 
-    def parameters(self) -> list[Parameter]:
-        """The parameters in order (what an optimizer takes)."""
-        return [p for _, p in self.named_parameters()]
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add the buffer ``name`` (a Tensor that is state but not a parameter: a causal mask, running
+        statistics), as ``torch.nn.Module.register_buffer``: moved by ``to()``, in ``state_dict()`` unless
+        ``persistent=False``. ``None`` registers nothing but the name.
+
+        Raises:
+            TypeError: ``name`` is not a string or ``tensor`` not a Tensor (or None). KeyError: an empty name,
+                a name with ".", or one that is already an attribute other than a buffer (a parameter too).
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name should be a string. Got {type(name).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"buffer name can't be empty or contain \".\", got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (a Tensor or None "
+                            "required)")
+        existing = getattr(self, name, None)
+        if hasattr(self, name) and existing is not None and (isinstance(existing, Parameter)
+                                                              or not isinstance(existing, Tensor)):
+            raise KeyError(f"attribute '{name}' already exists")
+        non_persistent = vars(self).setdefault("_non_persistent", set())
+        if persistent:
+            non_persistent.discard(name)
+        else:
+            non_persistent.add(name)
+        setattr(self, name, tensor)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add the parameter ``name`` (as ``self.name = param``), as ``torch.nn.Module.register_parameter``.
+        Raises TypeError for a value that is neither a Parameter nor None."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (a "
+                            "nn.Parameter or None required)")
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add the child ``name`` (as ``self.name = module``). Raises TypeError for a non-Module."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        setattr(self, name, module)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct child modules as ``(name, module)``, each once, in order."""
+        seen: set[int] = set()
+        for name, value in self._children():
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        """The direct child modules, each once, in order."""
+        return (m for _, m in self.named_children())
+
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``) and every descendant as ``(dotted name, module)``, depth first, each
+        once (unless ``remove_duplicate`` is False), as ``torch.nn.Module.named_modules``."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, value in self._children():
+            if isinstance(value, Module):
+                yield from value.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
-        """This module and every descendant, depth first."""
-        yield self
-        for _, value in self._children():
-            if isinstance(value, Module):
-                yield from value.modules()
+        """This module and every descendant, depth first, each once."""
+        return (m for _, m in self.named_modules())
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to None."""
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """``fn(m)`` for every child's subtree first, then for this module (torch's order, as in GPT-2's
+        ``self.apply(self._init_weights)``); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: ``grad = None`` (torch's default), or zeros in place with
+        ``set_to_none=False``."""
+        with no_grad():
+            for p in self.parameters():
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad._assign(0)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter; returns self."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
 
     def train(self, mode: bool = True) -> Module:
-        """Training mode (BatchNorm uses batch statistics); returns self."""
+        """Training mode (BatchNorm uses batch statistics, Dropout drops); returns self."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> Module:
-        """Evaluation mode (BatchNorm uses its running statistics); returns self."""
+        """Evaluation mode (BatchNorm uses its running statistics, Dropout passes through); returns self."""
         return self.train(False)
 
     def state_dict(self) -> dict[str, Tensor]:
-        """Every parameter and buffer keyed by dotted name, as detached tensors on the same storage (as torch's:
-        save them with ``gradkit.save``, or read them with ``.numpy()``)."""
-        return {name: t.detach() for name, t in self.named_tensors()}
+        """Every parameter and persistent buffer keyed by dotted name, as detached tensors on the same storage (as
+        torch's: save them with ``gradkit.save``, or read them with ``.numpy()``)."""
+        return {name: t.detach() for name, t in self.named_tensors(persistent_only=True)}
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
-        """Copy tensors or host arrays (``state_dict()``, ``gradkit.load``) into the parameters and buffers, on
-        their backend and in their dtype, through the door (every alias sees the new values). All or nothing:
-        every entry is checked first. Returns torch's ``(missing_keys, unexpected_keys)``.
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """Copy tensors or host arrays (``state_dict()``, ``gradkit.load``) into the parameters and persistent
+        buffers, on their backend and in their dtype, through the door (every alias sees the new values). All or
+        nothing: every entry is checked first. Returns torch's ``(missing_keys, unexpected_keys)``.
 
         Raises:
             RuntimeError: with ``strict``, names missing from ``state`` or not in the model (both listed, as
                 torch's message). ValueError: an entry whose shape differs from the tensor it loads into.
         """
-        own = dict(self.named_tensors())
+        own = dict(self.named_tensors(persistent_only=True))
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if strict and (missing or unexpected):
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys {missing}, "
                                f"unexpected keys {unexpected}")
         _statedict.copy_in(own, {k: v for k, v in state.items() if k in own}, f"{type(self).__name__}.load_state_dict")
-        return missing, unexpected
+        return _IncompatibleKeys(missing, unexpected)
 
-    def to(self, backend: Backend | str | None = None, dtype: Any = None) -> Module:
-        """Move every parameter and buffer to ``backend`` and/or cast floats to ``dtype``, in place (the
-        Parameter objects stay the same, so an optimizer holding them keeps working); returns self."""
-        target = _resolve_backend(backend)
+    def to(self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False,
+           backend: Backend | str | None = None) -> Module:
+        """Move every parameter and buffer to a device and/or cast the floating ones to ``dtype``, in place (the
+        Parameter objects stay the same, so an optimizer holding them keeps working); returns self. As
+        ``torch.nn.Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its device
+        and dtype), keywords ``device=``/``dtype=``; ``backend=`` is gradkit's name for the device, and
+        ``non_blocking`` is accepted (copies are synchronous). Gradients are dropped when tensors move.
+
+        Raises:
+            TypeError: more than two positional arguments, or a device or dtype given twice."""
+        if device is not None and backend is not None:
+            raise TypeError("Module.to() got both backend= and device=: they are one argument; pass one")
+        where, dtype = to_args("Module.to", args, device if backend is None else backend, dtype)
+        target = None if where is None else _resolve_backend(where)
         for _, t in self.named_tensors():
-            moved = t.to(target, dtype if dtype is not None and t.backend.xp.isdtype(t._data.dtype, "real floating")
-                         else None)
-            _inplace.rebind(t, moved._data, moved.backend)
-            t.grad = None
+            floating = t.backend.xp.isdtype(t._data.dtype, "real floating")
+            moved = t.to(t.backend if target is None else target, dtype if dtype is not None and floating else None)
+            if moved is not t:
+                _inplace.rebind(t, moved._data, moved.backend)
+                t.grad = None
         return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """``to("cuda")``: every parameter and buffer on the CUDA backend (CuPy)."""
+        return self.to("cuda")
+
+    def cpu(self) -> Module:
+        """``to("cpu")``: every parameter and buffer on the host (numpy)."""
+        return self.to("cpu")
+
+    def float(self) -> Module:
+        """Floating parameters and buffers as float32."""
+        return self.to(float32)
+
+    def double(self) -> Module:
+        """Floating parameters and buffers as float64."""
+        return self.to(float64)
 
     @property
     def backend(self) -> Backend:
@@ -142,14 +282,15 @@ class Module:
         return next(self.named_tensors())[1].backend
 
 
-def _init(generator: Generator, shape: tuple[int, ...], scale: float, dtype: Any) -> Parameter:
-    return Parameter.of(generator.normal(0.0, scale, shape, dtype), generator.backend)
-
-
 def _transposed(array: Any, generator: Generator) -> Any:
-    """A fresh C-contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed (flattened first: a
-    plain copy would keep the transposed, Fortran-ordered layout, and a matmul's rounding depends on layout)."""
-    xp = generator.backend.xp
+    """A fresh C-contiguous copy of a 2-D ``array`` of ``generator``'s backend, transposed."""
+    return _transposed_on(array, generator.backend)
+
+
+def _transposed_on(array: Any, backend: Backend) -> Any:
+    """A fresh C-contiguous copy of a 2-D ``array`` of ``backend``, transposed (flattened first: a plain copy
+    would keep the transposed, Fortran-ordered layout, and a matmul's rounding depends on layout)."""
+    xp = backend.xp
     rows, cols = array.shape
     return xp.reshape(xp.reshape(xp.matrix_transpose(array), (-1,)), (cols, rows))
 
@@ -158,22 +299,34 @@ class Linear(Module):
     """``y = x @ weight.T + bias``, as ``torch.nn.Linear``. Shapes: ``x (..., in_features)`` -> ``(...,
     out_features)``; ``weight (out_features, in_features)`` (PyTorch's layout), ``bias (out_features,)``.
 
-    Init as makemore part 3: ``weight ~ N(0, std)`` with ``std = gain / sqrt(in_features)`` (Kaiming; gain 5/3
-    suits tanh) unless ``std`` is given, ``bias = 0``. (PyTorch's own default init is uniform; see the README's
-    differences.) Draws come from ``generator`` (``backend.random(seed)``), whose backend the layer lives on;
-    without one, ``gradkit.default_generator`` (``gradkit.manual_seed`` seeds it); they are drawn in the course's
-    ``(in, out)`` order and stored transposed, so a seed gives the same function
-    as the course's ``x @ W``.
+    Init as PyTorch's: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)) (torch's
+    ``kaiming_uniform_(a=sqrt(5))`` for the weight). With ``gain`` or ``std``, makemore part 3's init instead:
+    ``weight ~ N(0, std)`` with ``std = gain / sqrt(in_features)`` (Kaiming; gain 5/3 suits tanh) unless ``std``
+    is given, and ``bias = 0``. Draws come from ``generator`` (``backend.random(seed)``), else
+    ``gradkit.default_generator`` (``gradkit.manual_seed`` seeds it); they land on ``device`` (a device string or
+    backend), else the generator's backend. Weights are drawn in the course's ``(in, out)`` order and stored
+    transposed, so a seed gives the same function as the course's ``x @ W``; the bias is drawn after.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 generator: Generator | None = None, gain: float = 1.0, std: float | None = None,
-                 dtype: Any = DEFAULT_DTYPE) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None, *, generator: Generator | None = None, gain: float | None = None,
+                 std: float | None = None) -> None:
         generator = default_generator if generator is None else generator
-        scale = gain / in_features**0.5 if std is None else std
-        drawn = generator.normal(0.0, scale, (in_features, out_features), dtype)
-        self.weight = Parameter.of(_transposed(drawn, generator), generator.backend)
-        self.bias = Parameter.of(generator.backend.zeros((out_features,), dtype), generator.backend) if bias else None
+        be = generator.backend if device is None else _resolve_backend(device)
+        dtype = DEFAULT_DTYPE if dtype is None else dtype
+        self.in_features, self.out_features = in_features, out_features
+        bound = in_features ** -0.5
+        if gain is None and std is None:
+            drawn = generator.uniform(-bound, bound, (in_features, out_features), dtype, be)
+        else:
+            scale = (1.0 if gain is None else gain) * bound if std is None else std
+            drawn = generator.normal(0.0, scale, (in_features, out_features), dtype, be)
+        self.weight = Parameter.of(_transposed_on(drawn, be), be)
+        self.bias: Parameter | None = None
+        if bias:
+            values = be.zeros((out_features,), dtype) if gain is not None or std is not None else \
+                generator.uniform(-bound, bound, (out_features,), dtype, be)
+            self.bias = Parameter.of(values, be)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)
@@ -181,14 +334,37 @@ class Linear(Module):
 
 class Embedding(Module):
     """A lookup table: integer ids ``(B, T)`` -> vectors ``(B, T, embedding_dim)``; ``weight (num_embeddings,
-    embedding_dim)`` ~ N(0, 1) (the course's ``C``). The backward sums repeated ids (``scatter_add``)."""
+    embedding_dim)`` ~ N(0, 1) (torch's init; the course's ``C``), drawn from ``generator`` (else the default
+    generator) onto ``device`` (else the generator's backend). The backward sums repeated ids (``scatter_add``).
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, *, generator: Generator | None = None,
-                 dtype: Any = DEFAULT_DTYPE) -> None:
+    Raises:
+        IndexError: an id outside ``[0, num_embeddings)``, negative ones included (as torch: "index out of range
+            in self"; one device read per lookup).
+        NotImplementedError: ``padding_idx``, ``max_norm`` or ``sparse`` (torch's options gradkit lacks yet).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, device: Any = None, dtype: Any = None, *,
+                 generator: Generator | None = None) -> None:
+        if padding_idx is not None or max_norm is not None or sparse or scale_grad_by_freq:
+            raise NotImplementedError("Embedding: padding_idx, max_norm, scale_grad_by_freq and sparse are not "
+                                      "supported yet; leave them at their defaults")
         generator = default_generator if generator is None else generator
-        self.weight = _init(generator, (num_embeddings, embedding_dim), 1.0, dtype)
+        be = generator.backend if device is None else _resolve_backend(device)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        shape = (num_embeddings, embedding_dim)
+        self.weight = Parameter.of(generator.normal(0.0, 1.0, shape, DEFAULT_DTYPE if dtype is None else dtype, be),
+                                   be)
 
     def forward(self, ids: Any) -> Tensor:
+        data = ids._data if isinstance(ids, Tensor) else None
+        if data is not None and ids.backend == self.weight.backend and data.size:
+            xp = ids.backend.xp
+            if not xp.isdtype(data.dtype, "bool"):
+                raise_if(xp.any(data < 0), lambda: IndexError(
+                    f"index out of range in self: Embedding ids must be in [0, {self.num_embeddings}), got a "
+                    "negative id (torch does not count them from the end)"))
         return ops.getitem(self.weight, ids)
 
 

@@ -1,0 +1,5 @@
+"""``gradkit.nn.utils``: PyTorch's ``torch.nn.utils`` helpers: gradient clipping."""
+
+from .clip_grad import clip_grad_norm_, clip_grad_value_
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
