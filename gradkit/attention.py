@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from .nn.dropout import keep_mask
-from .ops import _as_tensor, _unbroadcast, ieee
+from .ops import _as_tensor, _unbroadcast, ieee, row_sum
 from .tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention"]
@@ -78,13 +78,17 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     vd = xp.repeat(v._data, group, axis=-3) if group > 1 else v._data
     factor = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     keep, additive = _mask(q, attn_mask, is_causal, L, S)
-    scores = (q._data @ xp.matrix_transpose(kd)) * factor
+    be = q.backend
+    scores = be.scratch(q._data @ xp.matrix_transpose(kd))
+    scores *= factor
     if additive is not None:
         scores = scores + additive._data
-    if keep is not None:
+    if is_causal:  # -inf added above the diagonal, as torch's reference adds its bias (numpy's where is slow)
+        scores += xp.where(keep, be.zeros((L, S), scores.dtype), -math.inf)
+    elif keep is not None:
         scores = xp.where(keep, scores, -math.inf)
-    e = xp.exp(scores - xp.max(scores, axis=-1, keepdims=True))
-    weights = e / xp.sum(e, axis=-1, keepdims=True)
+    weights = be.scratch(xp.exp(scores - xp.max(scores, axis=-1, keepdims=True)))
+    weights *= 1.0 / row_sum(be, weights)  # the softmax, as functional.softmax computes it
     drop = keep_mask(weights.shape, dropout_p, weights.dtype, q.backend) if dropout_p > 0 else None
     used = weights if drop is None else weights * drop
     out = used @ vd
@@ -95,8 +99,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         dw = g @ xp.matrix_transpose(vd)
         if drop is not None:
             dw = dw * drop
-        ds = weights * (dw - xp.sum(dw * weights, axis=-1, keepdims=True))
-        if keep is not None:
+        ds = be.scratch(dw - row_sum(be, dw * weights))
+        ds *= weights
+        if keep is not None and not is_causal:  # (a causal row always has a key: its weights are 0 where masked)
             ds = xp.where(keep, ds, 0.0)  # nan rows (nothing to attend to) send nothing back
         dq = (ds @ kd) * factor
         dk = (xp.matrix_transpose(ds) @ q._data) * factor

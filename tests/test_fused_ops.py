@@ -110,3 +110,13 @@ def test_float32_gelu_is_within_a_few_ulps_of_the_exact_one(backend):
         inside = (xs >= lo) & (xs < hi)
         assert ulps[inside].max() <= bound, (lo, hi, ulps[inside].max())
     assert np.abs(got - exact)[xs < -3.0].max() < 3e-8
+
+
+@pytest.mark.parametrize("mask", ["causal", "bool", "float", "none"])
+def test_scaled_dot_product_attention_by_finite_differences(backend, mask):
+    q, k, v = (RNG.normal(size=(2, 2, 5, 3)) for _ in range(3))
+    keep = np.tril(np.ones((5, 5), bool), 1)
+    extra = {"causal": {"is_causal": True}, "none": {},
+             "bool": {"attn_mask": Tensor(keep, backend=backend)},
+             "float": {"attn_mask": Tensor(np.where(keep, 0.5, -3.0), backend=backend, dtype="float64")}}[mask]
+    gradcheck(lambda o, q, k, v: nn.functional.scaled_dot_product_attention(q, k, v, **extra), [q, k, v], backend)
