@@ -31,7 +31,8 @@ class StrictBackend(Backend):
         return bool(array._array.flags.writeable)  # array_api_strict wraps a numpy array (broadcast views: read-only)
 
     def contiguous(self, array: Any) -> bool:
-        return bool(array._array.flags.c_contiguous)
+        flags = getattr(array, "flags", None)  # (a proxy of gradkit.compile's trace has the numpy flags)
+        return bool((array._array.flags if flags is None else flags).c_contiguous)
 
     def scatter_add(self, target: Any, indices: Any, updates: Any) -> Any:
         xp = self.xp

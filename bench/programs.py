@@ -1,22 +1,24 @@
 """The course's programs, each written ONCE against PyTorch's API and run on two engines: ``torch`` itself and
-``gradkit`` (``import gradkit as torch``). One training step = forward, loss, zero_grad, backward, (clip,)
-optimizer step, on a minibatch handed over from the host, as the programs do.
+``gradkit`` (``import gradkit as torch``), eager, and gradkit's step under ``gradkit.compile`` as a third column.
+One training step = forward, loss, zero_grad, backward, (clip,) optimizer step, on a minibatch handed over from the
+host, as the programs do.
 
-These are gradkit's own equivalents of the programs, not their code: the same layers, sizes, losses and
-optimizers (makemore.py's six model types, the GPT lecture's bigram.py and gpt.py, nanoGPT's model.py with its
-train.py step), written here as a function of the namespace ``T`` (``torch`` or ``gradkit``). Where gradkit does
-not have a name yet, ``standins`` gives one (recorded in the results), so that the same text runs on both.
+These are gradkit's own equivalents of the programs, not their code: the same layers, sizes, losses and optimizers
+(makemore.py's six model types, the GPT lecture's bigram.py and gpt.py, nanoGPT's model.py with its train.py step,
+``RECIPES``), written here as functions of the namespace ``T`` (``torch`` or ``gradkit``), so both engines run the
+same text. Before timing, one step from the same weights and minibatch (dropout off) is compared: the losses and
+every gradient.
 
-    python bench/programs.py [--only NAME ...] [--rounds 9] [--quick]   # writes bench/results/programs.json
+    python bench/programs.py [--only NAME ...] [--rounds 9] [--steps 10] [--quick | --smoke]
 
-``bench/run.py --only programs`` runs the same measurement as a section of RESULTS.md.
+writes ``bench/results/programs.json`` (not with ``--smoke``); ``bench/run.py`` runs the same measurement as its
+``programs`` section of RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -75,54 +77,6 @@ RECIPES: dict[str, Recipe] = {
                            "(train.py's defaults otherwise: bias False, AdamW betas (0.9, 0.99), weight decay 0.1 "
                            "on 2-D weights, grad clip 1.0)"),
 }
-
-
-# Stand-ins for names gradkit lacks (recorded in the results; each is used only where the name is missing) ------
-def standins(T: Any) -> list[str]:
-    """Give the gradkit namespace ``T`` the few torch names these programs use that it does not have yet;
-    returns the names filled in. torch has them all."""
-    filled: list[str] = []
-    Tensor, nn, F = T.Tensor, T.nn, T.nn.functional
-    if not hasattr(Tensor, "split"):
-        def split(self: Any, size: int, dim: int = 0) -> tuple[Any, ...]:
-            n = self.shape[dim]
-            lead = (slice(None),) * (dim % self.ndim)
-            return tuple(self[(*lead, slice(lo, min(lo + size, n)))] for lo in range(0, n, size))
-        Tensor.split = split
-        filled.append("Tensor.split")
-    if not hasattr(Tensor, "contiguous"):
-        Tensor.contiguous = lambda self: self
-        filled.append("Tensor.contiguous")
-    if not hasattr(nn.Module, "register_buffer"):
-        nn.Module.register_buffer = lambda self, name, t, persistent=True: setattr(self, name, t)
-        filled.append("Module.register_buffer")
-    if not hasattr(nn, "Dropout"):
-        class Dropout(nn.Module):  # inverted dropout, torch's semantics, from gradkit's own ops
-            def __init__(self, p: float = 0.5) -> None:
-                self.p = p
-
-            def forward(self, x: Any) -> Any:
-                if not self.training or self.p == 0:
-                    return x
-                keep = T.rand(*x.shape) >= self.p
-                return x * keep.float() * (1.0 / (1.0 - self.p))
-        nn.Dropout = Dropout
-        filled.append("nn.Dropout")
-    if not hasattr(nn, "utils"):
-        def clip_grad_norm_(params: Any, max_norm: float) -> Any:
-            grads = [p.grad for p in params if p.grad is not None]
-            total = T.sqrt(T.stack([(g * g).sum() for g in grads]).sum())
-            coef = T.clamp(max_norm / (total + 1e-6), max=1.0)
-            for g in grads:
-                g.mul_(coef)
-            return total
-        nn.utils = types.SimpleNamespace(clip_grad_norm_=clip_grad_norm_)
-        filled.append("nn.utils.clip_grad_norm_")
-    if not hasattr(T, "from_numpy"):
-        T.from_numpy = lambda a: T.tensor(a)
-        filled.append("from_numpy")
-    del F
-    return filled
 
 
 # The programs, written once against T ---------------------------------------------------------------------
@@ -428,10 +382,10 @@ def load(T: Any, model: Any, init: list[np.ndarray]) -> None:
             p.copy_(T.from_numpy(value.copy()))
 
 
-def verify(torch: Any, gk: Any, name: str) -> dict[str, float]:
+def verify(torch: Any, gk: Any, r: Recipe) -> dict[str, float]:
     """One step of both engines from the same weights and minibatch (dropout off): the loss difference and the
     largest gradient difference relative to that gradient's largest entry (float32)."""
-    r = replace(RECIPES[name], dropout=0.0)
+    r = replace(r, dropout=0.0)
     g = Engine("gradkit", r, gk)
     t = Engine("torch", r, torch, init=weights(g.model))
     ix = g.rng.integers(0, g.X.shape[0], r.batch)
@@ -443,77 +397,150 @@ def verify(torch: Any, gk: Any, name: str) -> dict[str, float]:
     return {"loss_gradkit": loss_g, "loss_torch": loss_t, "max_rel_grad_diff": worst}
 
 
-def measure(torch: Any, gk: Any, name: str, rounds: int, steps: int, attempts: int = 3,
-            contended: float = 0.3, max_wait: float = 10.0) -> dict[str, Any]:
-    """gradkit eager, gradkit compiled and torch eager on one recipe, side by side (``common.interleave``); a row
-    disturbed by more than ``contended`` cores of other processes is measured again (at most ``attempts``
-    times, after waiting for a quiet moment), the least disturbed attempt kept."""
-    r = RECIPES[name]
+# mode: (rounds, steps per round, attempts at a row disturbed by other processes, seconds to wait for quiet)
+PLAN = {"full": (9, 10, 3, 10.0), "targets": (7, 6, 2, 5.0), "quick": (2, 1, 1, 2.0), "smoke": (1, 1, 1, 0.0)}
+CONTENDED = 0.3  # cores taken by other processes above which a row is measured again
+
+
+def tiny(r: Recipe) -> Recipe:
+    """The recipe at toy sizes (``--smoke``: that the bench runs, in seconds)."""
+    return replace(r, batch=2, n_layer=1, n_head=2, n_embd=8, n_embd2=8, block=min(r.block, 8) if r.block else 0)
+
+
+def measure(torch: Any, gk: Any, name: str, r: Recipe, mode: str) -> dict[str, Any]:
+    """gradkit eager, gradkit compiled and (when ``torch``) torch eager on one recipe, side by side
+    (``common.interleave``: the order rotates every round); a row disturbed by more than ``CONTENDED`` cores of
+    other processes is measured again after waiting for a quiet moment, the least disturbed attempt kept."""
+    rounds, steps, attempts, wait = PLAN[mode]
     best: dict[str, Any] | None = None
     for attempt in range(1, attempts + 1):
-        quiet = common.wait_quiet(max_wait=max_wait)
+        quiet = common.wait_quiet(max_wait=wait) if wait else {"waited_s": 0.0, "foreign_cores": None}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            contenders = {"gradkit": Engine("gradkit", r, gk, seed=1), "compiled": Engine("compiled", r, gk, seed=1),
-                          "torch": Engine("torch", r, torch, seed=1)}
+            contenders: dict[str, Any] = {"gradkit": Engine("gradkit", r, gk, seed=1),
+                                          "compiled": Engine("compiled", r, gk, seed=1)}
+            if torch is not None:
+                contenders["torch"] = Engine("torch", r, torch, seed=1)
             load_before, meter = common.loadavg(), common.CpuMeter()
-            samples = common.interleave(contenders, rounds=rounds, steps=steps, warmup=3)
-        row = {"program": name, "rounds": rounds, "steps_per_round": steps, "attempt": attempt, "quiet_wait": quiet,
-               "loadavg_before": load_before, "loadavg_after": common.loadavg(),
-               "foreign_cores": meter.foreign_cores(),
-               "ms_per_step": {n: common.summary([x * 1e3 for x in s]) for n, s in samples.items()},
-               "samples_ms": {n: [round(x * 1e3, 4) for x in s] for n, s in samples.items()},
-               "eager_over_torch": common.paired_ratio(samples["gradkit"], samples["torch"]),
-               "compiled_over_torch": common.paired_ratio(samples["compiled"], samples["torch"]),
-               "compile_warnings": sorted({str(w.message).splitlines()[0] for w in caught})}
+            samples = common.interleave(contenders, rounds=rounds, steps=steps, warmup=3 if mode != "smoke" else 2)
+        row: dict[str, Any] = {
+            "program": name, "rounds": rounds, "steps_per_round": steps, "attempt": attempt, "quiet_wait": quiet,
+            "loadavg_before": load_before, "loadavg_after": common.loadavg(), "foreign_cores": meter.foreign_cores(),
+            "ms_per_step": {n: common.summary([x * 1e3 for x in v]) for n, v in samples.items()},
+            "samples_ms": {n: [round(x * 1e3, 4) for x in v] for n, v in samples.items()},
+            "compile_warnings": sorted({str(w.message).splitlines()[0] for w in caught})}
+        row["compiled_over_eager"] = common.paired_ratio(samples["compiled"], samples["gradkit"])
+        if torch is not None:
+            row["eager_over_torch"] = common.paired_ratio(samples["gradkit"], samples["torch"])
+            row["compiled_over_torch"] = common.paired_ratio(samples["compiled"], samples["torch"])
         if best is None or row["foreign_cores"] < best["foreign_cores"]:
             best = row
-        common.log(f"{name}: eager/torch {row['eager_over_torch']['median']:.2f}, compiled/torch "
-                   f"{row['compiled_over_torch']['median']:.2f} (other processes {row['foreign_cores']} cores, "
-                   f"attempt {attempt})")
-        if row["foreign_cores"] <= contended:
+        vs = (f"gradkit/torch eager {row['eager_over_torch']['median']:.2f}, compiled "
+              f"{row['compiled_over_torch']['median']:.2f}") if torch is not None else "gradkit only"
+        common.log(f"{name}: {vs} (other processes {row['foreign_cores']} cores, attempt {attempt})")
+        if row["foreign_cores"] <= CONTENDED:
             break
     assert best is not None
     return best
 
 
-PLAN = {"full": (9, 10), "quick": (2, 1)}  # rounds, steps per round (per contender)
-
-
 def section(torch: Any, mode: str, only: list[str] | None = None) -> dict[str, Any]:
-    """Every recipe (or ``only``): checks, then timings; what ``bench/run.py``'s programs section records."""
+    """Every recipe (or ``only``): the check, then the timings; what ``bench/run.py``'s programs section
+    records. ``torch`` None: gradkit's columns only."""
     import gradkit
 
-    filled = standins(gradkit)
-    rounds, steps = PLAN["quick" if mode == "quick" else "full"]
-    out: dict[str, Any] = {"standins": filled, "recipes": {}, "checks": {}, "rows": []}
+    out: dict[str, Any] = {"mode": mode, "recipes": {}, "checks": {}, "rows": []}
     for name in only or list(RECIPES):
-        r = RECIPES[name]
+        r = tiny(RECIPES[name]) if mode == "smoke" else RECIPES[name]
         out["recipes"][name] = {"program": r.program, "note": r.note, "batch": r.batch,
                                 "block": r.block or "makemore's", "n_layer": r.n_layer, "n_head": r.n_head,
                                 "n_embd": r.n_embd, "dropout": r.dropout}
-        out["checks"][name] = verify(torch, gradkit, name)
-        out["rows"].append(measure(torch, gradkit, name, rounds, steps, attempts=1 if mode == "quick" else 3,
-                                   max_wait=2.0 if mode == "quick" else 10.0))
+        if torch is not None:
+            out["checks"][name] = verify(torch, gradkit, r)
+        out["rows"].append(measure(torch, gradkit, name, r, mode))
     return out
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``(target, limit, measured, met?)``: each program's eager step at or under PyTorch eager's."""
+    rows = []
+    for row in result.get("rows", []):
+        if "eager_over_torch" in row:
+            v = row["eager_over_torch"]["median"]
+            rows.append((f"{RECIPES[row['program']].program}: gradkit eager / PyTorch eager", "<= 1.0", f"{v:.2f}",
+                         "yes" if v <= 1.0 else "**no**"))
+    return rows
+
+
+def _ms(x: float) -> str:
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def _ratio(r: dict[str, float] | None) -> str:
+    return "-" if r is None else f"{r['median']:.2f} ({r['min']:.2f}-{r['max']:.2f})"
+
+
+def markdown(result: dict[str, Any]) -> list[str]:
+    """The section of RESULTS.md: the recipes, the table, the checks."""
+    L = ["## The course's programs: gradkit eager and compiled against PyTorch eager (ms per step)", "",
+         "Each program written once against PyTorch's API (`bench/programs.py`) and run on both engines, float32, "
+         "2 threads; one step = forward, cross-entropy, zero_grad, backward, (clip,) AdamW. `compiled` is the same "
+         "step under `gradkit.compile` (none of the programs asks for it). Recipes:", ""]
+    for name, rec in result["recipes"].items():
+        note = f" ({rec['note']})" if rec["note"] else ""
+        L.append(f"- `{name}`: {rec['program']}{note}; batch {rec['batch']}, block {rec['block']}, "
+                 f"{rec['n_layer']} layers, {rec['n_head']} heads, n_embd {rec['n_embd']}, dropout {rec['dropout']}")
+    L += ["", "| program | gradkit eager | gradkit compiled | PyTorch eager | eager / PyTorch | compiled / PyTorch | "
+          "rounds x steps | load before -> after | other processes (cores) |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in result["rows"]:
+        t = row["ms_per_step"]
+        torch_ms = _ms(t["torch"]["median"]) if "torch" in t else "-"
+        marked = f"{row['foreign_cores']}" + (" (contended)" if row["foreign_cores"] > CONTENDED else "")
+        if row["attempt"] > 1:
+            marked += f", attempt {row['attempt']}"
+        before, after = (row[k][0] if row[k] else "-" for k in ("loadavg_before", "loadavg_after"))
+        L.append(f"| {row['program']} | {_ms(t['gradkit']['median'])} | {_ms(t['compiled']['median'])} | {torch_ms} | "
+                 f"{_ratio(row.get('eager_over_torch'))} | {_ratio(row.get('compiled_over_torch'))} | "
+                 f"{row['rounds']} x {row['steps_per_round']} | {before} -> {after} | {marked} |")
+    warned = {row["program"]: row["compile_warnings"] for row in result["rows"] if row["compile_warnings"]}
+    if warned:
+        L += ["", "Compiled steps that ran eagerly (gradkit.compile's warning):", ""]
+        L += [f"- `{name}`: {'; '.join(w)}" for name, w in warned.items()]
+    if result["checks"]:
+        L += ["", "Same step, same numbers (one step from the same weights and minibatch, dropout off, float32):", ""]
+        for name, c in result["checks"].items():
+            L.append(f"- `{name}`: loss gradkit {c['loss_gradkit']:.6f}, PyTorch {c['loss_torch']:.6f}; largest "
+                     f"gradient difference {c['max_rel_grad_diff']:.1e} of that gradient's largest entry")
+    return L + [""]
+
+
+def pyperf_samples(result: dict[str, Any]) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """The per-round samples in seconds per step, named ``programs-NAME-CONTENDER``."""
+    samples, steps = {}, {}
+    for row in result.get("rows", []):
+        for contender, values in row["samples_ms"].items():
+            key = f"programs-{row['program']}-{contender}"
+            samples[key], steps[key] = [v / 1e3 for v in values], row["steps_per_round"]
+    return samples, steps
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=list(RECIPES))
-    parser.add_argument("--quick", action="store_true", help="a smoke test: 2 rounds of 1 step")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 1 step: a rough look")
+    parser.add_argument("--smoke", action="store_true", help="toy sizes, one step each: the test suite's check")
     args = parser.parse_args()
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     torch, why = common.load_torch()
     if torch is None:
-        raise SystemExit(why)
-    result = section(torch, "quick" if args.quick else "full", args.only)
-    path = common.write_json("programs.json", result)
-    for row in result["rows"]:
-        t = row["ms_per_step"]
-        print(f"{row['program']:22s} gradkit {t['gradkit']['median']:7.2f}  compiled {t['compiled']['median']:7.2f}  "
-              f"torch {t['torch']['median']:7.2f} ms   eager/torch {row['eager_over_torch']['median']:.2f}  "
-              f"compiled/torch {row['compiled_over_torch']['median']:.2f}  load {row['foreign_cores']}")
-    common.log(f"wrote {path}")
+        common.log(why)
+    result = section(torch, mode, args.only)
+    print("\n".join(markdown(result)))
+    if mode != "smoke":
+        common.write_json("programs.json", result)
+        common.write_pyperf("programs-pyperf.json", *pyperf_samples(result))
+        common.log("wrote bench/results/programs.json and programs-pyperf.json")
 
 
 if __name__ == "__main__":

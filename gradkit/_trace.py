@@ -224,6 +224,9 @@ class Traced:
     ndim = property(lambda self: self._v.ndim)
     size = property(lambda self: self._v.size)
     device = property(lambda self: self._v.device)
+    # The layout (``Backend.contiguous``: does a reshape view or copy?) depends on the ops and shapes that made the
+    # array, which a replay repeats, never on its values: read through, as the shape is.
+    flags = property(lambda self: getattr(self._v, "_array", self._v).flags)  # (strict wraps a numpy array)
     T = property(lambda self: self._t.attr(self, "T"))
     mT = property(lambda self: self._t.attr(self, "mT"))  # noqa: N815 (numpy's name)
 

@@ -20,8 +20,9 @@ SMOKE = {  # script: its arguments (a child script's ENGINE included)
     "memory_child.py": ["gradkit", "--smoke"],
     "breakdown.py": ["--smoke"],
     "crosscheck.py": ["--smoke"],
+    "programs.py": ["--smoke"],
 }
-WITH_TORCH = ("run.py", "zoo.py")
+WITH_TORCH = ("run.py", "zoo.py", "programs.py")
 
 
 def smoke(script: str, tmp_path: Path, hide_torch: bool) -> subprocess.CompletedProcess:

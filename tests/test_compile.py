@@ -457,3 +457,34 @@ def test_a_branch_on_the_minibatch_is_a_guard(backend: Any) -> None:
         results.append(_state(model, opt))
     _assert_same(*results)
     assert fn.stats["eager"] == 0 and fn.stats["replays"] >= 5
+
+
+def test_torch_style_views_replay(backend: Any) -> None:
+    """A step written as PyTorch programs write attention (split, view of a slice, transpose, contiguous().view,
+    a layer norm and a softmax over short rows) replays with eager's numbers and no warning: a reshape asks whether
+    its input is contiguous, a layout the replay repeats."""
+    def setup() -> tuple[Any, Any]:
+        gen = backend.random(3)
+        lin = nn.Linear(8, 24, generator=gen)
+        return lin, optim.AdamW(lin.parameters(), lr=0.01)
+
+    def run(lin: Any, opt: Any, x: Tensor) -> Tensor:
+        q, k, v = lin(x).split(8, dim=2)
+        q, k, v = (t.view(2, 5, 2, 4).transpose(1, 2) for t in (q, k, v))
+        att = functional.softmax(q @ k.transpose(-2, -1), -1) @ v
+        y = functional.layer_norm(att.transpose(1, 2).contiguous().view(2, 5, 8), 8)
+        loss = (y * y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = Tensor(np.random.default_rng(4).standard_normal((2, 5, 8)), backend=backend, dtype="float32")
+    (lin, opt), (ref_lin, ref_opt) = setup(), setup()
+    fn = compile(lambda x: run(lin, opt, x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        for _ in range(4):
+            assert fn(x).item() == run(ref_lin, ref_opt, x).item()
+    assert fn.stats["replays"] == 2 and fn.stats["eager"] == 0
+    _assert_same(_state(lin, opt), _state(ref_lin, ref_opt))
