@@ -149,8 +149,7 @@ class Engine:
             return
         self.torch = torch
         self.model = _torch_model(torch, kind, self.config, run.model.vocab_size)
-        state = {k.replace("layers.layers.", "layers."): torch.from_numpy(v.copy())
-                 for k, v in run.model.state_dict().items() if not k.endswith(".mask")}
+        state = {k: torch.from_numpy(v.numpy()) for k, v in run.model.state_dict().items() if not k.endswith(".mask")}
         self.model.load_state_dict(state)
         spec = self.config.spec
         if kind == "transformer":
@@ -169,8 +168,10 @@ class Engine:
         self.step_no += 1
         if self.name == "gradkit":
             from gradkit import Tensor
+            from gradkit.train import set_lr
 
-            return self.train_step(self.model, self.opt, Tensor(Xb), Tensor(Yb), lr)
+            set_lr(self.opt, lr)  # outside the (compiled) step: the group's lr tensor carries it in
+            return self.train_step(self.model, self.opt, Tensor(Xb), Tensor(Yb))
         torch = self.torch
         logits = self.model(torch.from_numpy(Xb))
         loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), torch.from_numpy(Yb).view(-1),
@@ -193,8 +194,7 @@ def verify(torch: Any, kind: str, source: str | None) -> dict[str, float]:
     gk, tc = Engine("gradkit", kind, source), Engine("torch", kind, source, torch)
     Xb, Yb = gk.batch_arrays()
     loss_g, loss_t = gk.step(Xb, Yb).item(), tc.step(Xb, Yb).item()
-    grads_t = {k.replace("layers.", "layers.layers.", 1) if kind == "wavenet" else k: p.grad.numpy()
-               for k, p in tc.model.named_parameters()}
+    grads_t = {k: p.grad.numpy() for k, p in tc.model.named_parameters()}
     worst = max(float(np.abs(p.grad.numpy() - grads_t[n]).max() / (np.abs(grads_t[n]).max() + 1e-30))
                 for n, p in gk.model.named_parameters())
     return {"loss_gradkit": loss_g, "loss_torch": loss_t, "max_rel_grad_diff": worst}

@@ -50,7 +50,10 @@ def convert(old: str | os.PathLike[str], new: str | os.PathLike[str], *, max_byt
     """
     arrays, meta = read_npz(old, max_bytes=max_bytes)
     optimizer = meta.pop("optimizer", None)
-    state: dict[str, Any] = {"model": {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}}
+    # the bnmlp and wavenet types hold an nn.Sequential named layers, whose children were named layers.N (torch's
+    # are N): layers.layers.N becomes layers.N
+    state: dict[str, Any] = {"model": {k[6:].replace("layers.layers.", "layers."): v for k, v in arrays.items()
+                                       if k.startswith("model/")}}
     if optimizer is not None:
         if not isinstance(optimizer, dict):
             raise CheckpointError(f"checkpoint {old} has a bad 'optimizer' field (not a dict); {_FIX}", Path(old))

@@ -602,6 +602,10 @@ EXEMPT = {
     "BatchNorm1d": "makemore's layout ((N, L, C) and gamma/beta names), not torch's (N, C, L): test_nn",
     "functional": "a module: its functions are drawn (F.*)", "cross_entropy": "drawn as F.cross_entropy",
     "one_hot": "drawn as F.one_hot", "linear": "drawn as F.linear",
+    "Dropout": "random masks (gradkit's streams are its own): test_torch_nn_extras checks rates, scaling, eval",
+    "dropout": "as Dropout", "init": "a module: test_torch_nn_extras draws each initialiser's distribution",
+    "parallel": "a module of stubs that refuse multi-process training: test_torch_nn_extras",
+    "scaled_dot_product_attention": "one fused node: test_torch_attention (values and gradients, every option)",
 }
 
 

@@ -184,7 +184,7 @@ def test_diagnostics_of_the_batchnorm_mlp(backend, tmp_path):
     ratios.record(0.1)
     expected = [np.log10((0.1 * p.grad.numpy()).std() / p.numpy().std()) for p in model.parameters() if p.ndim == 2]
     assert_close(np.array(ratios.rows[0]), np.array(expected))
-    assert ratios.names == ["C.weight", "layers.layers.0.weight", "layers.layers.3.weight", "layers.layers.6.weight"]
+    assert ratios.names == ["C.weight", "layers.0.weight", "layers.3.weight", "layers.6.weight"]
 
 
 def test_plot_stats_writes_the_diagnostics(tmp_path, capsys):

@@ -62,7 +62,7 @@ def _vlayer(m, x, p):
     """Module ``m`` (training mode) on Value array ``x``; ``p(name)`` gives its parameters."""
     if isinstance(m, nn.Sequential):
         for i, layer in enumerate(m.layers):
-            x = _vlayer(layer, x, lambda n, i=i: p(f"layers.{i}.{n}"))
+            x = _vlayer(layer, x, lambda n, i=i: p(f"{i}.{n}"))
         return x
     if isinstance(m, nn.Embedding):
         return V.getitem(p("weight"), x)

@@ -432,10 +432,31 @@ class BatchNorm1d(Module):
 
 
 class Sequential(Module):
-    """Layers applied in order; ``layers`` is the list."""
+    """Layers applied in order, registered as children named ``0``, ``1``, ... as ``torch.nn.Sequential``'s (so a
+    state dict's names are torch's: ``layers.3.weight``); indexing, ``len`` and iteration; ``layers`` is the
+    list."""
 
     def __init__(self, *layers: Module) -> None:
         self.layers = list(layers)
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __getattr__(self, name: str) -> Module:
+        """A child by its name, ``seq.0`` as ``getattr(seq, "0")`` (torch's ``get_submodule`` walks so)."""
+        if name.isdigit() and "layers" in vars(self) and int(name) < len(self.layers):
+            return self.layers[int(name)]
+        raise AttributeError(f"'Sequential' object has no attribute {name!r}")
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
 
     def forward(self, x: Any) -> Any:
         for layer in self.layers:
