@@ -26,14 +26,14 @@ def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
 
 
 def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """``numpy.max`` through ``maximum.reduce``. Along a short last axis (at most 128 elements, at least 32 rows:
+    """``numpy.max`` through ``maximum.reduce``. Along a short last axis (at most 128 elements, at least 64 rows:
     softmax over attention rows, a vocabulary of 27) numpy reduces one row at a time, about 30 ns a row: there
     (``_short_rows_max``) the rows are halved down to 32 columns by elementwise maxima, then transposed into a
     contiguous copy, and one vectorised ``maximum`` runs across all of them (2-10x faster; maxima are exact, so
     the values are the same)."""
     n = x.shape[-1] if x.ndim else 0
     if (1 < n <= 128 and (axis == -1 or axis == x.ndim - 1 or axis == (x.ndim - 1,) or axis == (-1,))
-            and x.size >= 32 * n and x.dtype.kind in "fiu" and x.flags.c_contiguous):
+            and x.size >= 64 * n and x.dtype.kind in "fiu" and x.flags.c_contiguous):
         return _short_rows_max(x).reshape(x.shape[:-1] + (1,) * bool(keepdims))
     return _max_reduce(x, axis=axis, keepdims=keepdims)
 

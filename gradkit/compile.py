@@ -467,8 +467,9 @@ class Tracer:
     def _arg_guard(self, code: Code, expr: str, value: Any) -> None:
         var = code.var(expr)
         if isinstance(value, Tensor):
-            code.guard(f"not isinstance({var}, {code.const(Tensor)}) or {var}.backend != {code.const(value.backend)} "
-                       f"or {var}.requires_grad is not {value.requires_grad!r}")
+            be = code.const(value.backend)
+            code.guard(f"not isinstance({var}, {code.const(Tensor)}) or ({var}.backend is not {be} and {var}.backend "
+                       f"!= {be}) or {var}.requires_grad is not {value.requires_grad!r}")
         elif isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
             code.guard(f"type({var}) is not {code.const(type(value))} or {var} != {code.const(value)}")
         elif type(value) in (list, tuple):
@@ -489,8 +490,9 @@ class Tracer:
             t, slot = inp.tensor, inp.proxy._s
             where = inp.where if inp.where is not None else code.const(t)
             if inp.where is None:
-                code.guard(f"{where}.backend != {code.const(t.backend)} or {where}.requires_grad is not "
-                           f"{inp.requires_grad!r}")
+                be = code.const(t.backend)  # the same object in all but odd cases: `is` first (a Python __eq__)
+                code.guard(f"({where}.backend is not {be} and {where}.backend != {be}) or {where}.requires_grad is "
+                           f"not {inp.requires_grad!r}")
             code.lines.append((slot, f"v{slot} = {where}._data"))
             code.lines.append((slot, f"if v{slot}.shape != {tuple(inp.real.shape)!r} or v{slot}.dtype != "
                                      f"{code.const(inp.real.dtype)}: return MISS"))

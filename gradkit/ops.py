@@ -71,14 +71,15 @@ def ieee(fn: F) -> F:
 
 # Helpers.
 _MATVEC_MAX = 1024  # a last axis up to this long is summed by a product with ones (see row_sum)
+_MATVEC_MIN_SIZE = 8192  # below this many elements numpy's own sum is faster (the product costs ~4 us to set up)
 
 
 def _by_matvec(backend: Any, a: Any) -> bool:
     """True where a sum of ``a`` along its last axis or its leading axes is better made as one product with a
-    vector of ones: a float array with at least 2 axes (numpy's reductions go row by row along a short last axis,
-    and one row at a time down the leading axes: 4-10x slower than the BLAS call, which blocks its sums as torch's
-    vectorised reductions do; a non-contiguous array is copied by the reshape first)."""
-    return a.ndim >= 2 and _category(backend, a.dtype) == 2
+    vector of ones: a float array with at least 2 axes and 8192 elements (numpy's reductions go row by row along a
+    short last axis, and one row at a time down the leading axes: 4-10x slower than the BLAS call, which blocks its
+    sums as torch's vectorised reductions do; a non-contiguous array is copied by the reshape first)."""
+    return a.ndim >= 2 and a.size >= _MATVEC_MIN_SIZE and _category(backend, a.dtype) == 2
 
 
 def row_sum(backend: Any, a: Any) -> Any:
