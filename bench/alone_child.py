@@ -29,7 +29,7 @@ def main() -> None:
 
     import mlp_step
 
-    import backends
+    from gradkit import backends
 
     backend = backends.get_backend("numpy")
     g = mlp_step.GradkitMLP(backend, args.batch, args.dtype)

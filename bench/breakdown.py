@@ -23,9 +23,9 @@ import common
 import mlp_step
 import numpy as np
 
-import backends
 import gradkit.functional as functional
 import gradkit.ops as ops
+from gradkit import backends
 from gradkit.tensor import Tensor
 
 OPS = ("gather", "emb fwd", "flatten", "linear1 fwd", "tanh fwd", "linear2 fwd", "CE fwd", "CE bwd", "linear2 bwd",

@@ -19,7 +19,7 @@ import time
 import common  # noqa: F401 (thread settings before numpy)
 import numpy as np
 
-import backends
+from gradkit import backends
 from gradkit.data import load_words
 from gradkit.testing import compare, tolerance
 from gradkit.train import TrainConfig, fit, new_run, prepare

@@ -52,7 +52,7 @@ def main() -> None:
     import mlp_step
     import numpy as np  # noqa: F401
 
-    import backends
+    from gradkit import backends
 
     torch = None
     if args.engine == "torch":

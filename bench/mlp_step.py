@@ -257,7 +257,7 @@ def verify(torch: Any, steps: int = 5) -> dict[str, float]:
     """The three implementations take the same steps: from gradkit's init, with the same minibatches (float64),
     their losses agree. Returns the largest |difference| of each against gradkit; raises AssertionError when
     one is off by more than 1e-9 (an error in the hand-written backward, not rounding)."""
-    import backends
+    from gradkit import backends
 
     backend = backends.get_backend("numpy")
     X, Y = train_arrays(backend)

@@ -27,7 +27,7 @@ from typing import Any
 import common  # first: thread settings before numpy and torch load
 import numpy as np
 
-import backends
+from gradkit import backends
 
 SECTIONS = ("verify", "mlp", "transformer", "programs", "alone", "moons", "overhead", "memory", "gpu")
 

@@ -8,9 +8,12 @@ module layout is torch's (``gradkit.nn``, ``.nn.functional``, ``.nn.init``, ``.n
 script with ``torch`` mapped to gradkit (``gradkit.torch_alias``).
 """
 
-import backends  # torch.backends: gradkit.backends is the backend layer (its flags: backends.cuda, backends.cudnn)
-from backends import BackendUnavailableError, DeviceMismatchError, Generator, UnknownBackendError, get_backend
-from backends.random import default_generator, manual_seed
+from gradkit import (
+                       _checkout,  # noqa: F401 (first: in a checkout, gradkit.backends is the backends/ folder)
+                       backends,  # torch.backends: the backend layer (its flags: backends.cuda, backends.cudnn)
+)
+from gradkit.backends import BackendUnavailableError, DeviceMismatchError, Generator, UnknownBackendError, get_backend
+from gradkit.backends.random import default_generator, manual_seed
 
 from . import amp, cuda, distributed, functional, nn, optim, utils
 from .amp import autocast, bfloat16, float16

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import GraphCapture
+from gradkit.backends.base import GraphCapture
 
 from ._program import MISS, Program
 

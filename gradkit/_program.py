@@ -33,7 +33,7 @@ _FORMS = {"op": "v{o} = {a3} {r2} {a4}", "unary": "v{o} = {r2}{a3}", "iop": "{a3
 def _lowered() -> dict[Any, Callable[..., str | None]]:
     """numpy_fast's wrappers written as the array methods and ufunc reductions they call (the same
     operations, without a Python function call each): ``fn -> code(args, kwargs, arg, dtype_kind)``."""
-    from backends import numpy_fast as nf
+    from gradkit.backends import numpy_fast as nf
 
     def reshape(a: list[str], kw: dict[str, str], kind: str) -> str | None:
         return f"{a[0]}.reshape({a[1]})" if len(a) == 2 and not kw else None
@@ -172,7 +172,7 @@ class Program:
     def __init__(self, tape: Tape, outputs: list[int], keep_all: bool = False) -> None:
         self.tape, self.outputs, self.keep_all = tape, outputs, keep_all
         self.checks: list[tuple[str, Any]] = []  # (flag expression, error) of the checks (keep_all)
-        from backends import numpy_fast
+        from gradkit.backends import numpy_fast
 
         self.consts: dict[str, Any] = {"MISS": MISS, "_add_reduce": numpy_fast._add_reduce,
                                        "_max_reduce": numpy_fast._max_reduce}

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import backends
+from gradkit import backends
 
 from . import serialization
 from .files import CheckpointError, excerpt

@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import sys
 
-import backends
+from gradkit import backends
 
 from . import __version__, commands, torch_alias
 from .data import DataError

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import backends
+from gradkit import backends
 
 from . import files, plots
 from .data import load_words

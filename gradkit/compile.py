@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend, get_backend
+from gradkit.backends import Backend, get_backend
 
 from . import _inplace, autograd
 from ._cudagraph import GraphRunner

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend, Generator
-from backends.random import default_generator, dtype_name
+from gradkit.backends import Backend, Generator
+from gradkit.backends.random import default_generator, dtype_name
 
 from .dtypes import check_fill
 from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend, dims

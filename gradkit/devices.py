@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import backends
-from backends import Backend
+from gradkit import backends
+from gradkit.backends import Backend
 
 __all__ = ["device"]
 

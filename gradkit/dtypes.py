@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.random import dtype_name
+from gradkit.backends.random import dtype_name
 
 __all__ = ["DType", "bool", "check_fill", "double", "float32", "float64", "int32", "int64", "long", "of"]
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from backends import DeviceMismatchError
+from gradkit.backends import DeviceMismatchError
 
 from . import _inplace
 from ._trace import raise_if

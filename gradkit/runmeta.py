@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend, Generator
+from gradkit.backends import Backend, Generator
 
 from .files import CheckpointError, excerpt
 from .models.config import options

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import numpy as np
 
-import backends
+from gradkit import backends
 
 from .files import CheckpointError, atomic_write_bytes, excerpt, read_regular
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from backends.random import dtype_name
+from gradkit.backends.random import dtype_name
 
 from . import ops
 from .tensor import Tensor, dims, pick_dim

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-import backends
-from backends import Backend, DeviceMismatchError
+from gradkit import backends
+from gradkit.backends import Backend, DeviceMismatchError
 
 from . import autograd
 from . import devices as _device

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend
-from backends.random import dtype_name
+from gradkit.backends import Backend
+from gradkit.backends.random import dtype_name
 
 from .autograd import no_grad
 from .functional import cross_entropy as _cross_entropy

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-import backends
+from gradkit import backends
 
 __all__ = ["EAGER", "add_parser", "aliased", "main", "run_script", "target_of"]
 
@@ -44,7 +44,7 @@ def target_of(name: str) -> str | None:
     if name != "torch" and not name.startswith("torch."):
         return None
     if name == "torch.backends" or name.startswith("torch.backends."):
-        return "backends" + name[len("torch.backends"):]
+        return "gradkit.backends" + name[len("torch.backends"):]
     return "gradkit" + name[len("torch"):]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Backend, Generator
+from gradkit.backends import Backend, Generator
 
 from . import optim
 from .compile import compile as compile_step

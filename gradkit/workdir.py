@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backends import Backend
+from gradkit.backends import Backend
 
 from . import __version__, checkpoint, files, plots, runmeta
 from .data import Vocab

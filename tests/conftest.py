@@ -16,7 +16,7 @@ import signal
 import pytest
 from hypothesis import settings
 
-import backends
+from gradkit import backends
 
 REQUIRE_GPU = os.environ.get("GRADKIT_REQUIRE_GPU") == "1"
 

@@ -10,13 +10,13 @@ import textwrap
 
 import numpy as np
 import pytest
+from gradkit.backends import registry
+from gradkit.backends.base import Backend
+from gradkit.backends.cupy_backend import CupyBackend
+from gradkit.backends.numpy_backend import NumpyBackend
+from gradkit.backends.strict_backend import StrictBackend
 
-import backends
-from backends import registry
-from backends.base import Backend
-from backends.cupy_backend import CupyBackend
-from backends.numpy_backend import NumpyBackend
-from backends.strict_backend import StrictBackend
+from gradkit import backends
 
 IMPLEMENTATIONS = [NumpyBackend, StrictBackend, CupyBackend]
 PUBLIC = sorted(n for n in dir(Backend) if not n.startswith("_"))
@@ -265,7 +265,7 @@ def _malloc_probe(env: dict[str, str]) -> tuple[str, int]:
     rounds of freeing and making again 40 blocks of 512 KiB (numpy temporaries of a step)."""
     code = textwrap.dedent("""
         import resource, numpy as np, backends
-        from backends import _malloc
+        from gradkit.backends import _malloc
         backends.get_backend("numpy")
         def step():
             blocks = [np.ones(131072, np.float32) for _ in range(40)]
@@ -295,7 +295,7 @@ def test_numpy_backend_keeps_freed_temporaries_for_the_next_step():
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_numpy_fast_mean_is_numpys_to_the_bit(dtype):
     """numpy_fast.mean skips numpy's wrappers and must give numpy's values, dtypes and types (scalar or array)."""
-    from backends import numpy_fast
+    from gradkit.backends import numpy_fast
 
     x = (np.random.default_rng(5).standard_normal((5, 7, 300)) * 100).astype(dtype)
     for axis in (None, 0, -1, (0, 2), (1,)):
@@ -306,7 +306,7 @@ def test_numpy_fast_mean_is_numpys_to_the_bit(dtype):
 
 
 def test_numpy_fast_isdtype_is_numpys():
-    from backends import numpy_fast
+    from gradkit.backends import numpy_fast
 
     for dtype in (np.dtype("float32"), np.dtype("int64"), np.dtype("bool"), np.float64):
         for kind in ("real floating", "integral", "bool", ("integral", "bool"), np.dtype("int64")):
@@ -318,7 +318,7 @@ def test_numpy_fast_isdtype_is_numpys():
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_numpy_fast_max_of_short_rows_is_numpys(shape, dtype):
     """The short-row path (halving, then a transposed reduction) gives numpy's maxima, nan included."""
-    from backends import numpy_fast
+    from gradkit.backends import numpy_fast
 
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(shape) * 100).astype(dtype)

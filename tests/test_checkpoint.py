@@ -15,9 +15,8 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-import backends
+from gradkit import backends, files, serialization
 from gradkit import checkpoint as ck
-from gradkit import files, serialization
 from gradkit.files import CheckpointError, OutputError
 
 ARRAYS = {

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-import backends
+from gradkit import backends
 from gradkit.cli import main
 from gradkit.data import load_words, split_words
 

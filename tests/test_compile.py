@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import backends
 import gradkit
-from gradkit import functional, nn, ops, optim
+from gradkit import backends, functional, nn, ops, optim
 from gradkit._statedict import flatten
 from gradkit.compile import GradkitCompileWarning, compile
 from gradkit.data import load_words

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradkit.backends import get_backend
 
 import gradkit as gk
-from backends import get_backend
 
 
 def test_generator_manual_seed_returns_itself_and_restarts_the_stream(backend):

@@ -93,7 +93,7 @@ def test_aliased_restores_sys_modules(monkeypatch):
         assert sys.modules["torch.nn"] is gradkit.nn
     after = {k: v for k, v in sys.modules.items() if k == "torch" or k.startswith("torch.")}
     assert after == before
-    assert torch_alias.target_of("torch.backends.flags") == "backends.flags"
+    assert torch_alias.target_of("torch.backends.flags") == "gradkit.backends.flags"
     assert torch_alias.target_of("torchvision") is None
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradkit.backends.random import dtype_name
 
-import backends
 import gradkit as gk
-from backends.random import dtype_name
-from gradkit import _statedict, checkpoint, nn
+from gradkit import _statedict, backends, checkpoint, nn
 from gradkit.optim import SGD, Adam, AdamW, Optimizer, lr_scheduler
 
 # --- helpers ----------------------------------------------------------------------------------------------

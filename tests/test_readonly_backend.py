@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradkit.backends.readonly_backend import ReadOnlyBackend
 
 import gradkit as gk
-from backends.readonly_backend import ReadOnlyBackend
 from gradkit.data import load_words
 from gradkit.train import TrainConfig, fit, new_run, prepare
 

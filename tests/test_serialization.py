@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-import backends
 import gradkit
-from gradkit import nn, serialization
+from gradkit import backends, nn, serialization
 from gradkit.files import CheckpointError
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import backends
 import gradkit as gk
-from gradkit import DeviceMismatchError, Tensor
+from gradkit import DeviceMismatchError, Tensor, backends
 from gradkit.testing import TOLERANCES, assert_close, check_against_value, tolerance
 
 

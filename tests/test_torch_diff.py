@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradkit.backends.random import dtype_name
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import gradkit
-from backends.random import dtype_name
 from gradkit import Tensor
 from gradkit.testing import compare, tolerance
 

@@ -17,10 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import backends  # noqa: E402
+from gradkit.backends.random import dtype_name  # noqa: E402
+
 import gradkit as gk  # noqa: E402
-from backends.random import dtype_name  # noqa: E402
-from gradkit import optim  # noqa: E402
+from gradkit import backends, optim  # noqa: E402
 from gradkit.optim import lr_scheduler  # noqa: E402
 from gradkit.testing import assert_close  # noqa: E402
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import functional, optim
 from ..autograd import no_grad

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn
 from ..autograd import no_grad

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn, ops
 from ..tensor import Tensor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn, ops
 from ..autograd import no_grad

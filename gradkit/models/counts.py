@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backends import Backend, Generator
+from gradkit.backends import Backend, Generator
 
 from .. import functional, ops
 from ..tensor import Tensor, _resolve_backend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn, ops
 from ..tensor import Tensor

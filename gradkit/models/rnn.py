@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn, ops
 from ..nn import Parameter

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import functional, nn, optim
 from ..autograd import no_grad

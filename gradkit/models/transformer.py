@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import functional, nn
 from ..tensor import Tensor

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from .. import nn
 from ..autograd import no_grad

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import backends
-from backends.random import default_generator
+from gradkit import backends
+from gradkit.backends.random import default_generator
 
 from ..tensor import Tensor
 from .modules import Module

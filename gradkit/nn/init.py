@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from backends import Generator
-from backends.random import default_generator
+from gradkit.backends import Generator
+from gradkit.backends.random import default_generator
 
 from ..autograd import no_grad
 from ..tensor import Tensor

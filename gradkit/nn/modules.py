@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from backends import Backend, Generator
-from backends.random import default_generator
+from gradkit.backends import Backend, Generator
+from gradkit.backends.random import default_generator
 
 from .. import _inplace, _statedict, functional, ops
 from .._trace import raise_if

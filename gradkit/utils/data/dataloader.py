@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from backends import Generator
+from gradkit.backends import Generator
 
 from ... import dtypes
 from ...creation import tensor

@@ -9,8 +9,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from backends import Generator
-from backends.random import default_generator
+from gradkit.backends import Generator
+from gradkit.backends.random import default_generator
 
 from ...creation import randperm
 from ...tensor import Tensor

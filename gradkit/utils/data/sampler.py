@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
-import backends
-from backends import Generator
-from backends.random import default_generator
+from gradkit import backends
+from gradkit.backends import Generator
+from gradkit.backends.random import default_generator
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler"]
 
