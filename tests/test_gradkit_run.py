@@ -36,7 +36,8 @@ def test_layout_resolves_what_torch_scripts_import(tmp_path):
         from torch.distributed import init_process_group, destroy_process_group
         import torch.nn.init, torch.nn.utils, torch.cuda.amp, torch.amp, torch.optim
         from helper import VALUE  # the script's directory is on sys.path, as under python
-        import gradkit, backends
+        import gradkit
+        from gradkit import backends
         assert torch is gradkit and nn is gradkit.nn and F is gradkit.nn.functional and DL is DataLoader
         assert torch.backends is backends and sys.modules["torch.backends"] is backends
         assert torch.utils.data.RandomSampler is RandomSampler and torch.cuda.amp.GradScaler
