@@ -264,7 +264,8 @@ def _malloc_probe(env: dict[str, str]) -> tuple[str, int]:
     """In a fresh process: whether the numpy backend set glibc's thresholds, and the minor page faults of 20
     rounds of freeing and making again 40 blocks of 512 KiB (numpy temporaries of a step)."""
     code = textwrap.dedent("""
-        import resource, numpy as np, backends
+        import resource, numpy as np
+        from gradkit import backends
         from gradkit.backends import _malloc
         backends.get_backend("numpy")
         def step():
