@@ -3,7 +3,7 @@ tinygrad's shape: every piece of state is a Tensor, updated through the one door
 
 - ``param_groups``: a list of dicts (``ParamGroup``), each with ``params`` and the hyper-parameters, as torch's:
   ``[{'params': decay, 'weight_decay': 0.1}, {'params': no_decay, 'weight_decay': 0.0}]``. A group's ``lr`` is
-  a float in the dict, as torch's, and also a 0-d float64 Tensor that the update reads: setting
+  a float in the dict, as torch's, and also a 0-d Tensor (per backend and dtype) that the update reads: setting
   ``group['lr'] = x`` (a schedule) writes that tensor, so a compiled step sees the new rate without a new trace.
 - ``state``: per parameter, a dict of Tensors (``step``, ``exp_avg``, ``momentum_buffer``...), on the
   parameter's backend and in its dtype (they follow it when ``Module.to`` moves or casts it).
@@ -29,7 +29,7 @@ __all__ = ["Optimizer", "ParamGroup"]
 
 
 class ParamGroup(dict):
-    """One parameter group: a dict, as torch's. Its ``lr`` also lives in a 0-d float64 Tensor per backend
+    """One parameter group: a dict, as torch's. Its ``lr`` also lives in a 0-d Tensor per backend and dtype
     (``lr_tensor``), rewritten through the door whenever the dict's ``lr`` is set."""
 
     #: The keys whose values reach an update through tensors (``gradkit.compile`` does not guard them).
@@ -37,7 +37,7 @@ class ParamGroup(dict):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lr_tensors: dict[Any, Tensor] = {}
+        self._lr_tensors: dict[tuple[Any, str], Tensor] = {}
 
     def __setitem__(self, key: Any, value: Any) -> None:
         super().__setitem__(key, value)
@@ -55,11 +55,14 @@ class ParamGroup(dict):
             self[key] = default
         return self[key]
 
-    def lr_tensor(self, backend: Any) -> Tensor:
-        """This group's learning rate as a 0-d float64 Tensor on ``backend`` (made on first use)."""
-        found = self._lr_tensors.get(backend)
+    def lr_tensor(self, backend: Any, dtype: Any = "float64") -> Tensor:
+        """This group's learning rate as a 0-d Tensor of ``dtype`` (default float64) on ``backend``, made on first
+        use (one per backend and dtype: an update reads the rate in its parameter's dtype, as torch casts its
+        scalar, without a cast per parameter and step)."""
+        key = (backend, str(dtype))
+        found = self._lr_tensors.get(key)
         if found is None:
-            found = self._lr_tensors[backend] = Tensor(float(self["lr"]), dtype="float64", backend=backend)
+            found = self._lr_tensors[key] = Tensor(float(self["lr"]), dtype=dtype, backend=backend)
         return found
 
 

@@ -10,7 +10,7 @@ Per parameter ``p`` with gradient ``g``, at each step (torch's update, step for 
     p = p - lr * g
 
 Plain SGD is one in-place op per parameter, ``p -= lr * g``, as hand-written numpy does. ``lr`` is read from
-the group's 0-d learning-rate tensor (see ``Optimizer``), cast to the parameter's dtype as torch casts its scalar.
+the group's 0-d learning-rate tensor in the parameter's dtype (see ``Optimizer``), as torch casts its scalar.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class SGD(Optimizer):
 
     def _update(self, group: ParamGroup, p: Tensor, grad: Tensor) -> None:
         xp = p.backend.xp
-        lr = xp.astype(group.lr_tensor(p.backend)._data, p._data.dtype)
+        lr = group.lr_tensor(p.backend, p.dtype)._data
         mu, wd = group["momentum"], group["weight_decay"]
         g: Any = -grad._data if group["maximize"] else grad._data
         if wd:
