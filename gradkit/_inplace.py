@@ -189,12 +189,13 @@ def _restamp(node: Node, st: Storage) -> None:
     node.saved = tuple(saved)
 
 
-def rebind(t: Tensor, array: Any, backend: Any = None) -> None:
-    """``t.data = array`` (and ``Module.to``): ``t``'s contents become ``array``, of ``backend`` (default: ``t``'s).
-    The same shape, dtype and backend: every alias follows. Otherwise ``t`` leaves its storage, whose other
-    aliases keep the old contents."""
-    if backend is not None and backend != t.backend:
-        t._data, t.backend, t._view, t._st = array, backend, None, None
+def rebind(t: Tensor, array: Any, backend: Any = None, *, untracked: bool = False) -> None:
+    """``t``'s contents become ``array``, of ``backend`` (default: ``t``'s). ``Module.to`` and the optimizers'
+    moves: with the same shape, dtype and backend, every alias follows and the version moves; otherwise ``t``
+    leaves its storage, whose other aliases keep the old contents. ``untracked`` (``t.data = array``, as
+    PyTorch's ``set_data``): ``t`` always leaves its storage, and no version moves."""
+    if untracked or (backend is not None and backend != t.backend):
+        t._data, t.backend, t._view, t._st = array, backend or t.backend, None, None
         return
     if tuple(array.shape) == t.shape and array.dtype == t._data.dtype:
         if t._view is None:

@@ -197,13 +197,21 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         """Replace the contents with ``value`` (a Tensor or an array of this backend), its shape and dtype
-        included, as PyTorch's ``t.data = value``; through the one door (``_inplace.rebind``)."""
+        included, as PyTorch's ``t.data = value``: the tensor takes ``value``'s array, its other views keep the
+        old contents, and, as in PyTorch, the version counter does not move (``p.data += x`` writes through the
+        alias and then sets it back: nothing more happens). Through the one door (``_inplace.rebind``).
+
+        Raises:
+            DeviceMismatchError: ``value`` is not of this tensor's backend.
+        """
         array = value._data if isinstance(value, Tensor) else value
+        if array is self._data:
+            return
         if not self.backend.owns(array):
             raise DeviceMismatchError(f"cannot set .data of a tensor on {self.backend!r} to a "
                                       f"{type(value).__name__}; wrap it first: Tensor(value, "
                                       f"backend={self.backend.name!r})")
-        _inplace.rebind(self, array)
+        _inplace.rebind(self, array, untracked=True)
 
     @property
     def shape(self) -> tuple[int, ...]:

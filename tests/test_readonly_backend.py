@@ -103,13 +103,21 @@ def _semantics() -> dict[str, Callable[[Any], Any]]:
             opt.step()
         return [p, *opt.state[p].values()]
 
+    def data(be: Any) -> Any:
+        p = t(be, [1.0, -2.0, 3.0], requires_grad=True)
+        (p * p).sum().backward()
+        seen = p.data
+        p.data += -0.5 * p.grad  # the course's SGD update: the alias and p both change
+        return [p, seen, p.grad]
+
     def zero_d(be: Any) -> Any:
         s = gk.ones(3, device=be, dtype=gk.float64).sum()
         s += 1
         s.mul_(2)
         return [s]
 
-    return {"alias": alias, "graph": graph, "views": views, "part4": part4, "optimizer": optimizer, "zero_d": zero_d}
+    return {"alias": alias, "graph": graph, "views": views, "part4": part4, "optimizer": optimizer, "data": data,
+            "zero_d": zero_d}
 
 
 @pytest.mark.parametrize("case", list(_semantics()))

@@ -192,6 +192,17 @@ def data_write_untracked(L: Any, be: Any) -> list:
     return [x, x.grad, x._version]
 
 
+def data_iadd_and_set(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0, 3.0], grad=True)
+    z = x * x
+    x.data += 1.0  # the course's SGD idiom: through the alias, then set back; no version moves
+    z.sum().backward()
+    y = _t(L, be, [4.0, 5.0, 6.0])
+    head = y[:2]
+    y.data = _t(L, be, [7.0, 8.0, 9.0])  # y takes the new values; its old view keeps the old ones
+    return [x, x.grad, x._version, y, head, y._version, head._version]
+
+
 def int_iadd_float(L: Any, be: Any) -> list:
     x = _ints(L, be, [1, 2])
     x += 1.5
@@ -215,6 +226,7 @@ CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
     alias_after_iadd, leaf_iadd_grad_mode, leaf_ops_no_grad, nonleaf_ops_grad_mode, nonleaf_iadd_recorded,
     plain_receives_grad, views_both_ends, view_in_graph, item_assignment_in_graph, part4_scatter, part5_rows,
     saved_then_modified, output_saved_then_modified, write_through_expand, leaf_view_grad_mode, data_write_untracked,
+    data_iadd_and_set,
     int_iadd_float, shape_mismatch, zero_d_reduction)}
 
 
