@@ -71,7 +71,9 @@ def compile(fn: Callable[..., Any] | None = None, *, state: Any = (), max_traces
     Usable as ``compile(fn)``, ``@compile`` or ``@compile(max_traces=4)``.
 
     Args:
-        fn: the step. Its state is found while tracing: arguments, closures, globals and what they hold.
+        fn: the step. Its state is found while tracing: arguments, closures, globals and what they hold. A
+            ``Module`` gets torch's wrapper instead (``gradkit.nn.compiled.OptimizedModule``: eager forward,
+            ``_orig_mod.`` names), so scripts that write ``model = torch.compile(model)`` run.
         state: accepted for older code; objects whose Python values are guarded besides those the step names.
         max_traces: after this many traces (arguments whose values change every call, say) the function runs
             eagerly, with a warning.
@@ -83,6 +85,9 @@ def compile(fn: Callable[..., Any] | None = None, *, state: Any = (), max_traces
     """
     if fn is None:
         return functools.partial(compile, state=state, max_traces=max_traces, cuda_graphs=cuda_graphs)
+    as_module = getattr(fn, "_gradkit_compile", None)  # a Module: torch's wrapper (nn.compiled)
+    if as_module is not None:
+        return as_module()
     return Compiled(fn, state=state, max_traces=max_traces, cuda_graphs=cuda_graphs)
 
 

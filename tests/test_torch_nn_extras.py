@@ -4,6 +4,8 @@ clip_grad_norm_; Dropout and F.dropout; GradScaler; autocast; inference_mode."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,26 @@ def test_module_traversal_matches_torch():
     t.apply(lambda m: seen_t.append(type(m).__name__))
     assert seen_g == seen_t  # children first, then the module itself
     assert len(list(g.modules())) == len(list(t.modules()))
+
+
+def test_compile_of_a_module_is_torchs_wrapper(backend):
+    g, t = _tree(gk), _tree(torch)
+    with warnings.catch_warnings():  # torch's compiler warns of its own deprecations when it is imported
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ct = torch.compile(t)  # torch compiles lazily, on the first call: not called here
+    cg = gk.compile(g)
+    assert type(cg).__name__ == type(ct).__name__ == "OptimizedModule"
+    assert cg._orig_mod is g and isinstance(cg, gk.nn.Module)
+    assert sorted(cg.state_dict()) == sorted(ct.state_dict())  # "_orig_mod.emb.weight", ... (nanoGPT strips it)
+    assert [n for n, _ in cg.named_parameters()] == [n for n, _ in ct.named_parameters()]
+    assert cg.blocks is g.blocks and cg.emb is g.emb  # attributes reach the wrapped module
+    cg.eval()
+    assert not g.training and not g.blocks[0].drop.training
+    x = gk.tensor([[1, 2], [3, 4]], device=backend)
+    cg.to(backend)
+    assert_close(cg(x), g(x), rtol=0, atol=0)
+    with pytest.raises(AttributeError, match="no_such"):
+        cg.no_such
 
 
 def test_state_dict_round_trip_with_buffers(backend):

@@ -61,6 +61,12 @@ class Module:
         """The layer's computation; subclasses define it."""
         raise NotImplementedError
 
+    def _gradkit_compile(self) -> Module:
+        """What ``gradkit.compile(module)`` returns: torch's wrapper (``nn.compiled.OptimizedModule``)."""
+        from .compiled import OptimizedModule
+
+        return OptimizedModule(self)
+
     def _children(self) -> Iterator[tuple[str, Any]]:
         for name, value in vars(self).items():
             if isinstance(value, (Tensor, Module)):
