@@ -108,8 +108,13 @@ def einsum(equation: str, *operands: Any) -> Tensor:
 
     Raises:
         ValueError: an equation that does not match the operands (count, dimensions, labels, sizes).
-        TypeError: operands of different dtypes (as torch).
+        TypeError: operands of different dtypes (as torch); an equation that is not a string (torch's sublist
+            form, ``einsum(a, [0, 1], b, [1, 2])``, is not supported: write the labels as a string).
     """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the first argument is the equation string, as 'ij,jk->ik', got "
+                        f"{type(equation).__name__}; the sublist form einsum(a, [0, 1], b, [1, 2]) is not supported: "
+                        f"write einsum('ij,jk->ik', a, b)")
     tensors = list(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else list(operands)
     if not tensors:
         raise ValueError("einsum needs at least one operand")

@@ -305,6 +305,8 @@ def test_construction_and_shapes_against_numpy(backend):
         assert_close(gk.einsum(eq, *[t(a, backend, dtype="float64") for a in arrays]), np.einsum(eq, *arrays))
     with pytest.raises(ValueError, match="label 'j' has sizes 3 and 4"):
         gk.einsum("ij,jk", gx, t(np.ones((4, 2)), backend))
+    with pytest.raises(TypeError, match="sublist form .* not supported: write einsum"):
+        gk.einsum(gx, [0, 1], gx, [1, 0])
 
 
 def test_views_share_storage_on_numpy():
