@@ -339,7 +339,7 @@ def section_gpu(mode: str) -> dict[str, Any]:
 
 # markdown ---------------------------------------------------------------------------------------------------
 def _mb(n: float) -> str:
-    return f"{n / 2**20:.0f} MiB"
+    return f"{n / 2**20:.1f} MiB"
 
 
 def _fmt_ms(x: float) -> str:
@@ -351,7 +351,7 @@ def _ratio(r: dict[str, float]) -> str:
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """``(target, threshold, measured, met?)`` rows for the issue's targets."""
+    """``(target, threshold, measured, met?)`` rows for the targets."""
     rows: list[tuple[str, str, str, str]] = []
     mlp = {(r["batch"], r["dtype"]): r for r in results.get("mlp", {}).get("rows", [])}
 
@@ -473,7 +473,7 @@ def markdown(results: dict[str, Any]) -> str:
                     if k != "NOX_CURRENT_SESSION")
     add(f"- environment: {env}")
     add("")
-    add("## Targets (the issue's)")
+    add("## Targets")
     add("")
     add("| target | limit | measured | met? |")
     add("| --- | --- | --- | --- |")
@@ -710,7 +710,7 @@ def _errors(results: Any, where: str = "") -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few repetitions of everything (a smoke test)")
-    parser.add_argument("--targets", action="store_true", help="issue 12's rows only (MLP at batch 32 and 8192, "
+    parser.add_argument("--targets", action="store_true", help="the target rows only (MLP at batch 32 and 8192, "
                         "float32; the transformer; memory): a few minutes")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite bench/RESULTS.md")

@@ -216,7 +216,7 @@ def _placed(backend: Any, g: Any, rows: int, cols: int, offset: int) -> Any:
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the planes spanned by ``dim1`` and ``dim2``,
-    as the last axis, as ``torch.diagonal``: a view (read-only on numpy, which makes it so).
+    as the last axis, as ``torch.diagonal``: a view (a write through it reaches the base, as in torch).
 
     Raises:
         IndexError: a dim out of range; ValueError: ``dim1 == dim2``.

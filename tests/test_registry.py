@@ -1,6 +1,6 @@
 """The model registry: every type's config is the one home of its recipe, flags, schedule and checkpoint;
 the training loop, the command line and the work directory name no type, and a new type is one module plus
-one registry line (the README's example, run here)."""
+one registry line (docs/models.md's example, run here)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gradkit.nn import Parameter
 from gradkit.train import TrainConfig
 
 
-# The README's smallest example of a new type (gradkit/models/unigram.py).
+# docs/models.md's smallest example of a new type (gradkit/models/unigram.py).
 @dataclasses.dataclass
 class UnigramConfig(Trained):
     """unigram: one learned distribution over characters, whatever came before"""

@@ -618,7 +618,7 @@ def check_op(backend: Any, op: Op) -> None:
     check()
 
 
-# The deliberate differences that ``unless`` skips, with the reason (the README lists them too).
+# The deliberate differences that ``unless`` skips, with the reason (docs/pytorch.md lists them too).
 DIFFERENCES = {
     "pow": "an integer tensor to a negative integer tensor power raises ValueError (numpy's rule, and torch's for a "
            "negative number exponent); torch computes a truncated integer there (2 ** -1 == 0)",

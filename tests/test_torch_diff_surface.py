@@ -565,7 +565,7 @@ def test_surface_matches_torch(backend, op: Op) -> None:
 
 
 # Where the table does not follow torch, and why (``unless``, ``grads=False`` and the strategies' limits; the
-# README lists them too).
+# docs/pytorch.md lists them too).
 SURFACE_DIFFERENCES = {
     "gelu at float32 +inf": "torch's vectorised float32 CPU kernel gives nan; gradkit gives inf (torch's float64 does)",
     "std_mean/var_mean with an infinity": "torch takes the mean by Welford's update, which gives nan; gradkit's mean "
