@@ -83,7 +83,11 @@ class Backend:
                 f"{self!r}.asarray got an array on {_describe(obj)}; bring it to the host first with its "
                 f"backend's to_numpy(...) (or use Tensor.to(backend)), then call asarray"
             )
-        host = np.asarray(obj, dtype=None if dtype is None else dtype_name(dtype))
+        if dtype is None:
+            host = np.asarray(obj)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):  # float -> int of NaN/inf/out of range: as torch, silent
+                host = np.asarray(obj, dtype=dtype_name(dtype))
         return self._from_host(host)
 
     def to_numpy(self, array: Any) -> np.ndarray:

@@ -55,9 +55,27 @@ def reshape(x: Any, /, shape: Any, *, copy: bool | None = None) -> Any:
     return x.reshape(shape) if copy is None else _np.reshape(x, shape, copy=copy)
 
 
+_INTEGRAL: dict[Any, bool] = {}
+
+
 def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
-    """``numpy.astype`` through the array method."""
+    """``numpy.astype`` through the array method. A float (or complex) -> integer cast of NaN, infinity or an
+    out-of-range value gives an implementation-defined result silently, as torch's does: numpy's "invalid value
+    encountered in cast" ``RuntimeWarning`` is suppressed for that cast only."""
+    if x.dtype.kind in "fc" and _integral(dtype):
+        with _np.errstate(invalid="ignore", over="ignore"):
+            return x.astype(dtype, copy=copy)
     return x.astype(dtype, copy=copy)
+
+
+def _integral(dtype: Any) -> bool:
+    try:
+        return _INTEGRAL[dtype]
+    except KeyError:
+        found = _INTEGRAL[dtype] = _np.dtype(dtype).kind in "iu"
+        return found
+    except TypeError:  # an unhashable dtype spec
+        return _np.dtype(dtype).kind in "iu"
 
 
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:

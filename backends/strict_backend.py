@@ -27,6 +27,15 @@ class StrictBackend(Backend):
     def owns(self, array: Any) -> bool:
         return isinstance(array, self._array) and array.device == self.device
 
+    def astype(self, array: Any, dtype: Any) -> Any:
+        """``array`` cast to ``dtype`` (no copy when it already has it); a float -> integer cast of NaN, infinity or
+        an out-of-range value is implementation-defined and silent, as torch's (no numpy ``RuntimeWarning``)."""
+        target = self.dtype(dtype)
+        if array.dtype == target:
+            return array
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self.xp.astype(array, target)
+
     def writeable(self, array: Any) -> bool:
         return bool(array._array.flags.writeable)  # array_api_strict wraps a numpy array (broadcast views: read-only)
 
