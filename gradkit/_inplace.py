@@ -348,12 +348,12 @@ def _replace_root(t: Tensor, src: Tensor, recorded: bool, fresh: bool) -> None:
         old = t._grad_fn
         if same and fresh and src._grad_fn is not None:
             node = src._grad_fn
-        elif src.requires_grad:
+        else:  # torch's copy_/fill_/zero_: zeros to the old contents (so a node that saved them checks them)
             from .ops import _unbroadcast
 
-            node = Node((_edge(src),), lambda g: (_unbroadcast(g, src),), (), "copy")
-        else:  # overwritten by constants: the old contents get no gradient
-            node = Node((None,), lambda g: (None,), (), "copy")
+            keep = src.requires_grad
+            node = Node((_edge(t), _edge(src) if keep else None),
+                        lambda g: (xp.zeros_like(g), _unbroadcast(g, src) if keep else None), (), "copy")
         if old is not None and old.retain is not None:
             node.retain = old.retain  # retain_grad() follows the tensor, as torch's hook does
         t._grad_fn, t.requires_grad = node, True

@@ -203,6 +203,27 @@ def data_iadd_and_set(L: Any, be: Any) -> list:
     return [x, x.grad, x._version, y, head, y._version, head._version]
 
 
+def overwrite_nonleaf(L: Any, be: Any) -> list:
+    a = _t(L, be, [1.0, 2.0, 3.0], grad=True)
+    w = _t(L, be, [2.0, 2.0, 2.0], grad=True)
+    b, c, d, e = a * 2, a * 3, a * 4, a * 5
+    b.zero_()
+    c.fill_(3.0)
+    d.copy_(_t(L, be, [1.0, 1.0, 1.0]))
+    e.copy_(w * 5)  # the old contents get zeros, the source its gradient
+    e[:2] = 0.0
+    (b + c * 2 + d * 3 + e * _t(L, be, [1.0, 2.0, 3.0])).sum().backward()
+    return [b, c, d, e, a.grad, w.grad]
+
+
+def overwrite_saved_output(L: Any, be: Any) -> list:
+    a = _t(L, be, [1.0, 2.0], grad=True)
+    b = a.sigmoid()  # saves its output
+    b.zero_()
+    b.sum().backward()  # torch: modified by an inplace operation
+    return [a.grad]
+
+
 def int_iadd_float(L: Any, be: Any) -> list:
     x = _ints(L, be, [1, 2])
     x += 1.5
@@ -226,7 +247,7 @@ CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
     alias_after_iadd, leaf_iadd_grad_mode, leaf_ops_no_grad, nonleaf_ops_grad_mode, nonleaf_iadd_recorded,
     plain_receives_grad, views_both_ends, view_in_graph, item_assignment_in_graph, part4_scatter, part5_rows,
     saved_then_modified, output_saved_then_modified, write_through_expand, leaf_view_grad_mode, data_write_untracked,
-    data_iadd_and_set,
+    data_iadd_and_set, overwrite_nonleaf, overwrite_saved_output,
     int_iadd_float, shape_mismatch, zero_d_reduction)}
 
 
