@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import math
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -25,7 +26,7 @@ from .models import DEFAULT_TYPE, TYPES, iter_samples, sample
 from .models.config import flag, options
 from .models.sampling import BATCH
 from .runlock import run_lock
-from .runner import Session, default_eval_every, progress
+from .runner import Diverged, Session, default_eval_every, progress
 from .stopping import StopSignals
 from .train import ConfigError, Run, Splits, TrainConfig, losses, new_run, prepare
 from .workdir import BEST_FILE, MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
@@ -203,6 +204,10 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     try:
         with bar:
             stopped = session.train(on_log)
+    except Diverged as exc:  # the losses up to the blow-up stay inspectable beside the last good checkpoint
+        write_log(workdir, run.history, run.dev)
+        raise Diverged(_diverged_advice(exc, args, config, workdir, session.saved_step), exc.step, exc.found,
+                       exc.lr) from None
     except BaseException:
         if created and run.step == 0:  # a run that failed before its first step leaves no directory behind
             stack.close()  # the lock released (its file removed) first
@@ -222,6 +227,25 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     if not args.quiet:
         print(f"wrote {', '.join(names)} to {workdir}", file=sys.stderr)
     return 0
+
+
+def _diverged_advice(exc: Diverged, args: argparse.Namespace, config: TrainConfig, workdir: Path,
+                     saved: int) -> str:
+    """The one line of a diverged run: what was seen, the command that continues from the last good
+    checkpoint with a lower learning rate (the type's recipe rate when the run's was above it, else a tenth of
+    it), and the way to start over."""
+    head = f"the run diverged at step {exc.step}: {exc.found}"
+    logged = f"{workdir / 'log.csv'} has the losses up to it"
+    if exc.lr is None:
+        return f"{head}; check the input words ({logged})"
+    rate = float(getattr(config.spec, "learning_rate", exc.lr))
+    recipe = float(getattr(type(config.spec)(), "learning_rate", rate))
+    lower = recipe if rate > recipe else rate / 10
+    words = f" -i {shlex.quote(args.input_file)}" if args.input_file is not None else ""
+    return (f"{head}; lower --learning-rate (it was {exc.lr:g} at that step) and continue from the last good "
+            f"checkpoint (step {saved}, kept in {workdir / MODEL_FILE}): gradkit train --resume --learning-rate "
+            f"{lower:g}{words} -o {shlex.quote(str(workdir))}; or start over: gradkit train --overwrite with the "
+            f"run's flags and a lower --learning-rate ({logged})")
 
 
 def _say(line: str) -> None:

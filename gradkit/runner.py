@@ -43,11 +43,12 @@ BLOWUP_STEPS = 3
 class Diverged(RuntimeError):
     """The loss or a parameter became NaN or infinite, or the loss blew up (finite but far above uniform
     guessing, ``BLOWUP``). The message names the step, the likely fix (a lower learning rate) and the checkpoint
-    that was kept. ``step``: the step at which it was seen."""
+    that was kept. ``step``: the step at which it was seen; ``found``: what was seen there; ``lr``: the learning
+    rate of that step (None for a closed-form model)."""
 
-    def __init__(self, message: str, step: int) -> None:
+    def __init__(self, message: str, step: int, found: str = "", lr: float | None = None) -> None:
         super().__init__(message)
-        self.step = step
+        self.step, self.found, self.lr = step, found, lr
 
 
 def default_eval_every(run: Run, splits: Splits) -> int:
@@ -96,7 +97,7 @@ def _diverged(run: Run, found: str, workdir: Path) -> Diverged:
     fix = f"lower --learning-rate (it was {lr:g} at that step) and train again" if lr is not None else \
         "check the input words"
     return Diverged(f"the run diverged at step {run.step}: {found}; {fix} (the last good checkpoint in {workdir} "
-                    "is kept)", run.step)
+                    "is kept)", run.step, found, lr)
 
 
 def _all_finite(array: Any, xp: Any) -> bool:
@@ -113,6 +114,8 @@ class Session:
         self.run, self.splits, self.workdir, self.save, self.signals = run, splits, workdir, save, signals
         self.eval_every, self.report, self.compiled = eval_every, report, compiled
         self.last_save = time.monotonic()
+        self.saved_step = run.step
+        """The step of the last checkpoint written (a resumed run's starts as the one it was resumed from)."""
 
     def checkpoint(self, best: bool = False) -> None:
         """``model.safetensors`` (and ``best.safetensors``), written inside the critical block, once the
@@ -126,6 +129,7 @@ class Session:
             if best:
                 self.save(BEST_FILE)
         self.last_save = time.monotonic()
+        self.saved_step = self.run.step
 
     def evaluate(self) -> bool:
         """The dev loss, appended to ``run.dev``; True when it is the best so far."""

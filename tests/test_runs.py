@@ -189,7 +189,9 @@ def test_stop_signals_leave_an_ignored_signal_ignored() -> None:
 
 
 DIVERGED = (r"gradkit train: error: the run diverged at step \d+: {}; lower --learning-rate \(it was {} at that "
-            r"step\) and train again \(the last good checkpoint in .* is kept\)")
+            r"step\) and continue from the last good checkpoint \(step (?P<kept>\d+), kept in .*model\.safetensors\): "
+            r"gradkit train --resume --learning-rate (?P<lower>\S+) -i \S+ -o \S+; or start over: gradkit train --overwrite "
+            r"with the run's flags and a lower --learning-rate \(.*log\.csv has the losses up to it\)")
 
 
 @posix
@@ -208,8 +210,18 @@ def test_a_diverging_run_stops_nonzero_and_keeps_the_good_checkpoint(tmp_path: P
     status, err = finish(gradkit("train", *flags, "--max-steps", "100", "--resume", "--learning-rate", lr))
     assert status == 3, err
     assert "Warning" not in err  # numpy's overflow warnings are the divergence the last line names
-    assert re.fullmatch(DIVERGED.format(found, re.escape(f"{float(lr):g}")), err.strip().splitlines()[-1]), err
+    line = err.strip().splitlines()[-1]
+    match = re.fullmatch(DIVERGED.format(found, re.escape(f"{float(lr):g}")), line)
+    assert match, err
     assert state(out) == good  # never replaced by the wreck (the step-5 checkpoints of the resumed run included)
+    assert match["kept"] == "10"  # the kept checkpoint's step
+    rows = (out / "log.csv").read_text().splitlines()  # the losses up to the divergence, to inspect it
+    diverged_at = int(re.search(r"diverged at step (\d+)", line)[1])  # type: ignore[index]
+    assert max(int(r.split(",")[0]) for r in rows[1:]) >= diverged_at - 1 >= 10
+    command = line[line.index("gradkit train --resume"):line.index("; or start over")].split()[1:]
+    assert match["lower"] == "50"  # the bigram's recipe rate, below the run's
+    status, err = finish(gradkit(*command, *flags[:-4], "--max-steps", "20"))  # the advice works as given
+    assert status == 0, err
 
 
 @posix
