@@ -170,7 +170,7 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool | None = None, *,
         correction: float | None = None, axis: Any = None, keepdims: bool | None = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))`` with ``var``'s arguments, as ``torch.std``; one node with the
-    backward ``(x - mean) / ((n - correction) std)`` (nan where std is 0, as torch)."""
+    backward ``(x - mean) / ((n - correction) std)``, 0 where std is 0 (a constant input), as torch's."""
     return _quiet_moment("std", input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
@@ -200,10 +200,9 @@ def _moment(name: str, x: Tensor, dim: Any, unbiased: Any, keepdim: Any, correct
         if dof <= 0:  # torch: g / (2 std) * (2 / 0) * (x - mean): nan
             return (g * centred * math.nan,)
         denom = result / scale  # (n - correction) * std
-        zero = denom == 0
+        zero = denom == 0  # torch's std_backward masks the gradient to 0 where std is 0 (a constant input)
         safe = xp.where(zero, xp.ones_like(denom), denom)
-        nan = x.backend.full((), math.nan, x._data.dtype)
-        return (xp.where(zero, nan, g / safe) * centred,)
+        return (xp.where(zero, xp.zeros_like(denom), g / safe) * centred,)
 
     return Tensor._node(out, (x,), backward, name)
 

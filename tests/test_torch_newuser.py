@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import gradkit as gk  # noqa: E402
+from gradkit.testing import assert_close  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -30,3 +31,34 @@ def test_float_to_int_casts_are_silent(backend, dtype):
         g.long(), g.int(), g.astype("int16")
         gk.tensor(np.array(data), dtype=gk.int64)
     torch.tensor(data).to(getattr(torch, dtype))  # torch: silent too
+
+
+def _grad_pair(backend, data, fn_g, fn_t):
+    g = gk.tensor(data, device=backend, requires_grad=True)
+    t = torch.tensor(data, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch warns where n - correction <= 0
+        out_t = fn_t(t)
+        out_t.backward()
+    out_g = fn_g(gk, g)
+    out_g.backward()
+    assert_close(out_g, out_t.detach().numpy(), dtype="float32")
+    assert_close(g.grad, t.grad.numpy(), dtype="float32")
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, x: x.std(),
+    lambda m, x: x.var(),
+    lambda m, x: x.std(correction=0),
+    lambda m, x: x.std(dim=1).sum(),
+    lambda m, x: x.std(dim=0, keepdim=True).sum(),
+    lambda m, x: sum(m.std_mean(x, dim=1)).sum(),
+    lambda m, x: sum(m.var_mean(x)),
+    lambda m, x: m.nn.functional.normalize(x, dim=1).sum(),
+    lambda m, x: x[:1, :1].std(),  # n - correction = 0: nan, as torch
+], ids=["std", "var", "std0", "std_dim", "std_keep", "std_mean", "var_mean", "normalize", "std_dof0"])
+@pytest.mark.parametrize("data", [[[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]], [[0.0, 0.0, 0.0], [3.0, 1.0, -2.0]]],
+                         ids=["constant", "mixed"])
+def test_moment_gradients_at_a_constant_input_match_torch(backend, case, data):
+    """torch's std backward is 0 where std is 0 (``grad / (2 std)`` masked), not nan."""
+    _grad_pair(backend, data, case, lambda t: case(torch, t))
