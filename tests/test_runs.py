@@ -190,8 +190,8 @@ def test_stop_signals_leave_an_ignored_signal_ignored() -> None:
 
 DIVERGED = (r"gradkit train: error: the run diverged at step \d+: {}; lower --learning-rate \(it was {} at that "
             r"step\) and continue from the last good checkpoint \(step (?P<kept>\d+), kept in .*model\.safetensors\): "
-            r"gradkit train --resume --learning-rate (?P<lower>\S+) -i \S+ -o \S+; or start over: gradkit train --overwrite "
-            r"with the run's flags and a lower --learning-rate \(.*log\.csv has the losses up to it\)")
+            r"gradkit train --resume --learning-rate (?P<lower>\S+) -i \S+ -o \S+; or start over: gradkit train "
+            r"--overwrite with the run's flags and a lower --learning-rate \(.*log\.csv has the losses up to it\)")
 
 
 @posix
