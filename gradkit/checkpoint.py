@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,7 +39,13 @@ __all__ = ["FORMAT", "MAX_BYTES", "load", "save"]
 FORMAT = "gradkit.checkpoint/3"
 MAX_BYTES = serialization.MAX_BYTES
 """The most tensor bytes a checkpoint may hold (``load``'s default ``max_bytes``)."""
-FIX = "retrain with `gradkit train --overwrite -o DIR`, or restore the file from a backup"
+
+
+def fix(path: Path) -> str:
+    """The fix for a damaged checkpoint at ``path``: retrain in its directory, or restore it."""
+    return (f"retrain with `gradkit train --overwrite -o {shlex.quote(str(path.parent))}`, or restore the file from "
+            "a backup")
+
 _SAVE_DELAY = os.environ.get("GRADKIT_TEST_SAVE_DELAY")
 
 
@@ -102,26 +109,27 @@ def load(path: str | os.PathLike[str], *, backend: backends.Backend | str | None
             or its structure or metadata is malformed. The message names the path, the problem and the fix.
     """
     p = Path(path)
-    tensors, metadata = serialization.read(p, max_bytes=max_bytes, what="checkpoint", fix=FIX)
+    remedy = fix(p)
+    tensors, metadata = serialization.read(p, max_bytes=max_bytes, what="checkpoint", fix=remedy)
     fmt = metadata.get("format")
     if fmt != FORMAT:
         shown = excerpt(repr(fmt), 60)
         if isinstance(fmt, str) and fmt.startswith("gradkit.checkpoint/"):
             raise CheckpointError(f"checkpoint {p} has format {shown}; this gradkit reads {FORMAT!r}: install the "
-                                  f"gradkit that wrote it, or {FIX}", p)
+                                  f"gradkit that wrote it, or {remedy}", p)
         raise CheckpointError(f"{p} is not a gradkit checkpoint (its metadata has format {shown}, expected "
-                              f"{FORMAT!r}; gradkit.load reads other safetensors files); {FIX}", p)
+                              f"{FORMAT!r}; gradkit.load reads other safetensors files); {remedy}", p)
     try:
         meta = json.loads(metadata.get("meta", ""))
     except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint {p} has metadata that is not valid JSON ({excerpt(str(exc))}); the "
-                              f"file is damaged: {FIX}", p) from None
+                              f"file is damaged: {remedy}", p) from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint {p} has no metadata dict (found {type(meta).__name__}); {FIX}", p)
+        raise CheckpointError(f"checkpoint {p} has no metadata dict (found {type(meta).__name__}); {remedy}", p)
     target = backends.get_backend(backend) if not isinstance(backend, backends.Backend) else backend
     try:
         state = serialization.decode(metadata.get("structure", ""), tensors,
                                      lambda array, node: serialization.make_tensor(array, node, target))
     except ValueError as exc:
-        raise CheckpointError(f"checkpoint {p} is damaged or not gradkit's: {exc}; {FIX}", p) from None
+        raise CheckpointError(f"checkpoint {p} is damaged or not gradkit's: {exc}; {remedy}", p) from None
     return state, meta

@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import secrets
+import shlex
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -205,7 +206,7 @@ def _open_regular(p: Path, what: str) -> IO[bytes]:
         fd = os.open(p, flags)
     except FileNotFoundError:
         raise CheckpointError(f"{what} {p} does not exist; check the path, or train a model first with "
-                              "`gradkit train -o DIR`", p) from None
+                              f"`gradkit train -o {shlex.quote(str(p.parent))}`", p) from None
     except IsADirectoryError:
         raise CheckpointError(f"{what} {p} is a directory, not a file; pass the .safetensors file inside it "
                               f"(e.g. {p / 'model.safetensors'})", p) from None

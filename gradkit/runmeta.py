@@ -19,17 +19,17 @@ import numpy as np
 
 from gradkit.backends import Backend, Generator
 
+from . import checkpoint
 from .files import CheckpointError, excerpt
 from .models.config import options
 
 MAX_SETTING = 4096
 """The largest size setting a checkpoint may give beyond its arrays' largest dimension (block sizes of
 whole-word models are not array dimensions)."""
-_FIX = "retrain with gradkit train -o DIR, or restore the file from a backup"
 
 
 def _bad(path: Path, field: str, why: str) -> CheckpointError:
-    return CheckpointError(f"checkpoint {path} has a bad {field!r} field: {why}; {_FIX}", path)
+    return CheckpointError(f"checkpoint {path} has a bad {field!r} field: {why}; {checkpoint.fix(path)}", path)
 
 
 def _is_int(value: Any, low: int = 0, high: int = 2**63) -> bool:

@@ -72,7 +72,7 @@ def load_run(workdir: Path, backend: Backend, name: str = MODEL_FILE) -> tuple[R
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, ConfigError) as exc:
         raise CheckpointError(f"{path} does not hold a model gradkit can rebuild ({type(exc).__name__}: "
-                              f"{files.excerpt(str(exc))}); retrain with gradkit train -o {workdir}", path) from None
+                              f"{files.excerpt(str(exc))}); {checkpoint.fix(path)}", path) from None
     run.step, run.history, run.dev = fields["step"], fields["history"], fields["dev"]
     return run, vocab, meta
 

@@ -328,7 +328,7 @@ def test_broken_file_raises_checkpoint_error(tmp_path: Path, case: str) -> None:
     assert str(path) in str(err) and err.path == path
     assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)  # no raw traceback
     if case not in ("missing", "directory", "old_npz", "bf16", "newer_format"):
-        assert "retrain with `gradkit train --overwrite -o DIR`" in str(err)
+        assert f"retrain with `gradkit train --overwrite -o {tmp_path}`" in str(err)  # the directory, filled in
 
 
 def test_good_file_loads_where_damaged_ones_fail(tmp_path: Path) -> None:

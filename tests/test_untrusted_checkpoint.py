@@ -307,6 +307,7 @@ def test_each_bad_field_is_one_line_and_exit_2(trained: Path, tmp_path: Path, ca
     done = run_cli("eval", "--backend", "numpy", "-i", trained.parent / "words.txt", "-o", run)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert message in done.stderr and str(run / "best.safetensors") in done.stderr, done.stderr
+    assert f"retrain with `gradkit train --overwrite -o {run}`" in done.stderr  # the directory, filled in
 
 
 def test_an_old_checkpoint_is_refused_with_its_conversion_and_converts(trained: Path, tmp_path: Path) -> None:
