@@ -110,6 +110,9 @@ def read_npz(path: str | os.PathLike[str], *, max_bytes: int = checkpoint.MAX_BY
     """
     p = Path(path)
     data = read_regular(p, max_bytes + 2**26)
+    if _is_safetensors(data):
+        raise CheckpointError(f"{p} is already a safetensors checkpoint and needs no conversion: use it as it is "
+                              "(convert-checkpoint reads only an older gradkit's .npz)", p)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = _check_directory(p, zf.infolist(), len(data), max_bytes)
@@ -123,6 +126,13 @@ def read_npz(path: str | os.PathLike[str], *, max_bytes: int = checkpoint.MAX_BY
         raise CheckpointError(f"checkpoint {p} is damaged or truncated ({type(exc).__name__}: {excerpt(str(exc))}); "
                               f"{_FIX}", p) from None
     return arrays, meta
+
+
+def _is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` starts as a safetensors file does: an 8-byte little-endian header length that fits the
+    file, then the header's JSON object."""
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
+    return not data.startswith(b"PK") and 2 <= size <= len(data) - 8 and data[8:9] == b"{"
 
 
 def _bad(p: Path, what: str) -> CheckpointError:

@@ -310,6 +310,14 @@ def test_each_bad_field_is_one_line_and_exit_2(trained: Path, tmp_path: Path, ca
     assert f"retrain with `gradkit train --overwrite -o {run}`" in done.stderr  # the directory, filled in
 
 
+def test_converting_a_safetensors_checkpoint_says_it_needs_none(trained: Path, tmp_path: Path) -> None:
+    done = run_cli("convert-checkpoint", trained / "model.safetensors", tmp_path / "x.safetensors")
+    assert done.returncode == 2 and done.stderr == (
+        f"gradkit convert-checkpoint: error: {trained / 'model.safetensors'} is already a safetensors checkpoint "
+        "and needs no conversion: use it as it is (convert-checkpoint reads only an older gradkit's .npz)\n")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_an_old_checkpoint_is_refused_with_its_conversion_and_converts(trained: Path, tmp_path: Path) -> None:
     """A gradkit.checkpoint/2 .npz (as that gradkit wrote it) is refused naming the command, which converts it
     to a checkpoint that evaluates and resumes as the original."""
