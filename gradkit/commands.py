@@ -38,8 +38,16 @@ def info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_a_file(workdir: Path) -> None:
+    """Refuse an ``-o`` that is (or lies inside) a file rather than a directory."""
+    for path in (workdir, *workdir.parents):
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path} is a file, not a directory; choose another -o DIR", workdir)
+
+
 def _writable(workdir: Path) -> bool:
     """Fail early, before any work, when ``workdir`` cannot hold our files; True when this call created it."""
+    _not_a_file(workdir)
     created = not workdir.exists()
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +148,7 @@ def train(args: argparse.Namespace) -> int:
     _check_num_samples(args)  # sampling comes last: checked here, before any work or any file is written
     backend = backends.get_backend(args.backend)
     workdir = Path(args.work_dir)
+    _not_a_file(workdir)
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(StopSignals(exiting=True))
         locked = workdir.is_dir() and _lock(stack, workdir, args.quiet)
@@ -333,6 +342,7 @@ def moons(args: argparse.Namespace) -> int:
         raise ConfigError("--backend applies to --engine tensor; the value engine runs on Python floats")
     backend = backends.get_backend(args.backend) if args.engine == "tensor" else None
     if args.work_dir:
+        _not_a_file(Path(args.work_dir))
         from .plots import _pyplot
 
         if _pyplot() is None:

@@ -189,8 +189,12 @@ BAD = {
     "unknown backend": (["train", "--backend", "tpu", "-o", "NEW"], None, None, ["unknown backend 'tpu'"]),
     "negative seed": (["train", "--seed", "-1", "-o", "NEW"], None, None, ["--seed", ">= 0"]),
     "no samples": (["train", "-n", "0", "--max-steps", "1", "-o", "NEW"], None, None, ["--num-samples", ">= 1"]),
-    "unwritable output": (["train", "--max-steps", "1", "-o", "FILE/sub"], None, None,
-                          ["cannot write to the output directory", "Not a directory"]),
+    "output inside a file": (["train", "--max-steps", "1", "-o", "FILE/sub"], None, None,
+                             ["error: file is a file, not a directory; choose another -o DIR"]),
+    "output is a file": (["train", "--max-steps", "1", "-o", "FILE"], None, None,
+                         ["error: file is a file, not a directory; choose another -o DIR"]),
+    "moons output is a file": (["moons", "--steps", "1", "-o", "FILE"], None, None,
+                               ["error: file is a file, not a directory; choose another -o DIR"]),
     "truncated model (sample)": (["sample", "-o", "OUT"], None, _truncate,
                                  ["best.safetensors", "damaged or truncated"]),
     "truncated model (resume)": (["train", "--resume", "-o", "OUT"], None, _truncate, ["damaged or truncated"]),
@@ -220,7 +224,7 @@ def test_bad_input_exit_2_one_line_nothing_touched(case, tmp_path, capsys, mlp_d
     if prepare_dir is not None:
         shutil.copytree(mlp_dir, tmp_path / "model")
         prepare_dir(tmp_path / "model")
-    names = {"IN": "input.txt", "OUT": "model", "NEW": "new", "FILE/sub": "file/sub"}
+    names = {"IN": "input.txt", "OUT": "model", "NEW": "new", "FILE/sub": "file/sub", "FILE": "file"}
     before = snapshot(tmp_path)
     status, out, err = gk(capsys, *[names.get(a, a) for a in args])
     assert status == 2
