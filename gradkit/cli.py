@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from typing import NoReturn
 
 from gradkit import backends
 
@@ -26,9 +27,18 @@ USER_ERRORS = (DataError, CheckpointError, OutputError, ConfigError, backends.Un
                backends.BackendUnavailableError)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line on stderr, as every other bad input's: ``PROG: error:
+    MESSAGE (see PROG --help)``, exit status 2 (argparse would print the whole usage first). Its subcommands'
+    parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gradkit`` and its subcommands."""
-    parser = argparse.ArgumentParser(prog="gradkit", description="Train the makemore models with gradkit, "
+    parser = Parser(prog="gradkit", description="Train the makemore models with gradkit, "
                                      "on numpy (CPU) or CuPy (CUDA).")
     parser.add_argument("--version", action="version", version=f"gradkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -139,7 +139,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--backend", default=None, help="what the script's default device and 'cpu' mean: numpy, strict "
                    "or cupy (default: $GRADKIT_BACKEND, then numpy); 'cuda' is always cupy")
     p.add_argument("script", help="the Python script")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    rest = p.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    rest.required = False  # argparse counts a REMAINDER positional as required: only the script is
 
 
 def main(args: argparse.Namespace) -> int:

@@ -252,12 +252,27 @@ def test_a_damaged_best_checkpoint_falls_back_to_the_last(tmp_path, capsys, mlp_
     assert "is damaged or truncated" in err and err.endswith("; or use the last step's model with --checkpoint last\n")
 
 
-def test_unknown_type_is_argparse_exit_2(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--type", "lstm"], "gradkit train: error: argument --type: invalid choice: 'lstm' (choose from "),
+    (["train", "--dtype", "float16"], "gradkit train: error: argument --dtype: invalid choice: 'float16' "),
+    (["sample", "--top-k", "x"], "gradkit sample: error: argument --top-k: invalid int value: 'x'"),
+    (["bogus"], "gradkit: error: argument command: invalid choice: 'bogus'"),
+    ([], "gradkit: error: the following arguments are required: command"),
+])
+def test_argparse_errors_are_one_line_exit_2(tmp_path, capsys, monkeypatch, args, message):
+    """One line naming the problem and where the help is, as for any bad input (argparse's usage block not)."""
     monkeypatch.chdir(tmp_path)
-    status, out, err = gk(capsys, "train", "--type", "lstm", "-o", "new")
+    status, out, err = gk(capsys, *args, *(["-o", "new"] if args[:1] in (["train"], ["sample"]) else []))
     assert status == 2 and out == ""
-    assert err.splitlines()[-1].startswith("gradkit train: error: argument --type: invalid choice: 'lstm'")
+    assert len(err.splitlines()) == 1 and err.startswith(message), err
+    prog = " ".join(["gradkit", *args[:1]]) if args[:1] in (["train"], ["sample"]) else "gradkit"
+    assert err.endswith(f" (see {prog} --help)\n"), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_help_is_argparse_help(capsys):
+    status, out, err = gk(capsys, "train", "--help")
+    assert status == 0 and err == "" and out.startswith("usage: gradkit train [-h]") and "--learning-rate" in out
 
 
 @pytest.mark.skipif(backends.probe()["cupy"].usable, reason="cupy works here")

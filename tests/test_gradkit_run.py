@@ -76,6 +76,9 @@ def test_missing_script_and_bad_backend_are_errors(tmp_path):
     out = subprocess.run([sys.executable, "-m", "gradkit.cli", "run", str(tmp_path / "nope.py")],
                          capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.strip() == f"gradkit run: error: no such script: {tmp_path / 'nope.py'}"
+    out = subprocess.run([sys.executable, "-m", "gradkit.cli", "run"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr == ("gradkit run: error: the following arguments are required: script "
+                                                  "(see gradkit run --help)\n")  # the script's arguments are optional
     out = _run(tmp_path, "print('never')\n", backend="tpu")
     assert out.returncode == 2 and "unknown backend 'tpu'" in out.stderr and "never" not in out.stdout
 
