@@ -163,7 +163,7 @@ def test_sqrt_and_std_give_torchs_special_values_without_warnings(backend):
     assert x.grad.numpy()[0] == 0.25 and x.grad.numpy()[1] == np.inf  # 1 / (2 sqrt(0)), as torch
     c = t([2.0, 2.0, 2.0], backend, dtype="float64", requires_grad=True)
     c.std().backward()
-    assert np.isnan(c.grad.numpy()).all()  # 0 / 0, as torch
+    assert (c.grad.numpy() == 0).all()  # 0 where std is 0: torch masks grad / (2 std) there
     assert gk.sqrt(t([4, 9], backend)).dtype == gk.float32  # integers meet the default float
 
 
