@@ -9,7 +9,7 @@ matmul follows CuPy's own setting (the ``CUPY_TF32`` environment variable), and 
 
 from __future__ import annotations
 
-__all__ = ["cuda", "cudnn", "mps"]
+__all__ = ["cuda", "cudnn", "get_float32_matmul_precision", "mps", "set_float32_matmul_precision"]
 
 
 class _Matmul:
@@ -67,3 +67,25 @@ class _Mps:
 cuda = _Cuda()
 cudnn = _Cudnn()
 mps = _Mps()
+
+
+_PRECISIONS = ("highest", "high", "medium")
+_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Record torch's float32 matmul precision (``"highest"``, ``"high"`` or ``"medium"``), as
+    ``torch.set_float32_matmul_precision``; like torch, anything but ``"highest"`` also sets
+    ``cuda.matmul.allow_tf32``. It changes no computation: gradkit's matmuls are the backend's own.
+
+    Raises:
+        ValueError: another string (torch ignores it; gradkit says so rather than let a typo pass)."""
+    if precision not in _PRECISIONS:
+        raise ValueError(f"set_float32_matmul_precision: precision must be one of {_PRECISIONS}, got {precision!r}")
+    _precision[0] = precision
+    cuda.matmul.allow_tf32 = precision != "highest"
+
+
+def get_float32_matmul_precision() -> str:
+    """The precision last set by ``set_float32_matmul_precision`` (``"highest"`` at start-up), as torch's."""
+    return _precision[0]

@@ -16,6 +16,7 @@ import numpy as np
 from gradkit.backends import Backend, Generator
 from gradkit.backends.random import default_generator, dtype_name
 
+from . import dtypes as _dtypes
 from .dtypes import check_fill
 from .tensor import DEFAULT_DTYPE, Tensor, _is_float, _resolve_backend, dims
 
@@ -238,6 +239,63 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
         raise ValueError(f"randint: low ({low}) must be smaller than high ({high})")
     gen, be = _draw_on(generator, backend, device)
     return Tensor._wrap(gen.integers(low, high, dims((size,)), dtype or "int64", be), be)
+
+
+def _float_like(name: str, input: Tensor, dtype: Any) -> str:
+    """The float dtype name a ``*_like`` draw takes: ``dtype`` or ``input``'s. Raises RuntimeError for an
+    integer or bool one (torch: "not implemented for 'Long'")."""
+    name_of = _dtypes.of(dtype if dtype is not None else input._data.dtype).name
+    if name_of not in ("float16", "bfloat16", "float32", "float64"):
+        raise RuntimeError(f"{name} of a {name_of} tensor is not implemented (as torch); pass a float dtype=")
+    return name_of
+
+
+def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None, device: Where = None,
+               backend: Where = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws of ``input``'s shape, dtype and backend (each may be overridden), as
+    ``torch.randn_like`` (see ``randn``).
+
+    Raises:
+        RuntimeError: an integer or bool dtype (as torch)."""
+    kind = _float_like("randn_like", input, dtype)
+    gen, be = _gen(generator), _target(backend, device) or input.backend
+    return _leaf(gen.normal(0.0, 1.0, input.shape, kind, be), be, requires_grad)
+
+
+def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None, device: Where = None,
+              backend: Where = None, requires_grad: bool = False) -> Tensor:
+    """Uniform draws in ``[0, 1)`` of ``input``'s shape, dtype and backend (each may be overridden), as
+    ``torch.rand_like``.
+
+    Raises:
+        RuntimeError: an integer or bool dtype (as torch)."""
+    kind = _float_like("rand_like", input, dtype)
+    gen, be = _gen(generator), _target(backend, device) or input.backend
+    return _leaf(gen.uniform(0.0, 1.0, input.shape, kind, be), be, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype: Any = None, device: Where = None, backend: Where = None,
+               requires_grad: bool = False) -> Tensor:
+    """A tensor of ``input``'s shape, dtype and backend (each may be overridden), as ``torch.empty_like``;
+    gradkit fills it with zeros (no uninitialised memory)."""
+    return full_like(input, 0, dtype=dtype, device=device, backend=backend, requires_grad=requires_grad)
+
+
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, generator: Generator | None = None,
+                 dtype: Any = None, device: Where = None, backend: Where = None,
+                 requires_grad: bool = False) -> Tensor:
+    """Integers in ``[low, high)`` of ``input``'s shape, dtype (float dtypes hold whole numbers) and backend, as
+    ``torch.randint_like``: ``randint_like(input, high)`` or ``randint_like(input, low, high)``.
+
+    Raises:
+        ValueError: ``low >= high``."""
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise ValueError(f"randint_like: low ({low}) must be smaller than high ({high})")
+    gen, be = _gen(generator), _target(backend, device) or input.backend
+    drawn = gen.integers(low, high, input.shape, "int64", be)
+    return _leaf(be.astype(drawn, dtype if dtype is not None else input._data.dtype), be, requires_grad)
 
 
 def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None, device: Where = None,

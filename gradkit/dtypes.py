@@ -16,7 +16,8 @@ import numpy as np
 
 from gradkit.backends.random import dtype_name
 
-__all__ = ["DType", "bool", "check_fill", "double", "float32", "float64", "int32", "int64", "long", "of"]
+__all__ = ["DType", "bool", "check_fill", "double", "float32", "float64", "get_default_dtype", "int32", "int64", "long",
+           "of"]
 
 
 class DType:
@@ -61,6 +62,12 @@ int64 = DType("int64")
 bool = DType("bool")  # noqa: A001 (PyTorch's name: torch.bool)
 double, long = float64, int64  # torch.double, torch.long
 _BY_NAME = {d.name: d for d in (float32, float64, int32, int64, bool)}
+
+
+def get_default_dtype() -> DType:
+    """The dtype of a float tensor made without ``dtype=``: ``gradkit.float32``, as ``torch.get_default_dtype()``
+    (gradkit has no ``set_default_dtype``)."""
+    return float32
 
 
 _BY_OBJECT: dict[tuple[type, Any], DType] = {}  # every backend's dtype objects met so far (``t.dtype`` is hot)

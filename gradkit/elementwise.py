@@ -21,7 +21,8 @@ from .tensor import DEFAULT_DTYPE, Scalar, Tensor
 
 __all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin",
            "asinh", "atan", "atan2", "ceil", "cos", "cosh", "erf", "exp2", "expm1", "fix", "floor", "floor_divide",
-           "frac", "lerp", "log1p", "log2", "remainder", "round", "rsqrt", "sign", "sin", "sinh", "tan", "trunc"]
+           "frac", "lerp", "log1p", "log2", "remainder", "round", "rsqrt", "sign", "sin", "sinh", "square", "tan",
+           "trunc"]
 
 Fn = Callable[[Any, Any], Any]
 
@@ -281,3 +282,9 @@ def remainder(input: Tensor, other: Any, *, _reflected: bool = False) -> Tensor:
         return ops._unbroadcast(g, input), ops._unbroadcast(-g * xp.floor_divide(num, den), other_t)
 
     return Tensor._node(out, (input, other_t), backward, "remainder", (input, other_t))
+
+
+def square(input: Tensor) -> Tensor:  # noqa: A002 (torch's name)
+    """``input * input``, as ``torch.square``: same shape and dtype (an integer tensor stays integer); the
+    gradient is ``2 input``."""
+    return ops.mul(input, input)

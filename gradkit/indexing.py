@@ -19,7 +19,7 @@ import numpy as np
 from . import ops
 from .tensor import Tensor, _operand_data
 
-__all__ = ["index_add", "index_add_", "index_put", "index_put_", "normalize_key", "write"]
+__all__ = ["gather", "index_add", "index_add_", "index_put", "index_put_", "normalize_key", "write"]
 
 
 def normalize_key(key: Any) -> Any:
@@ -170,3 +170,54 @@ def index_put(a: Tensor, indices: tuple[Any, ...], values: Any, accumulate: bool
         return ga, ops._unbroadcast(picked, vt)
 
     return Tensor._node(copy._data, (a, vt), backward, "index_put")
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:  # noqa: A002
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for ``dim=0``; likewise along any ``dim``), as
+    ``torch.gather``: ``index`` is int64 (or int32) with ``input``'s number of dimensions and no axis longer than
+    ``input``'s (except ``dim``); the result has ``index``'s shape and ``input``'s dtype. The gradient sums into
+    ``input`` at the gathered places (repeated indices add up). ``sparse_grad`` is accepted and ignored.
+
+    Raises:
+        IndexError: ``dim`` out of range. RuntimeError: ``index`` not int64/int32, of another number of dimensions, too
+        long along an axis other than ``dim``, or holding an index outside ``[0, input.shape[dim])`` (torch does
+        not count negative indices from the end here).
+    """
+    from ._trace import raise_if
+
+    if not isinstance(index, Tensor):
+        raise TypeError(f"gather(): index must be a Tensor, got {type(index).__name__}")
+    _operand_data(input, index)  # raises DeviceMismatchError for another backend
+    nd, span = input.ndim, max(input.ndim, 1)
+    if not -span <= dim < span:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, {span - 1}], but got {dim})")
+    d = dim % span
+    if index.dtype not in ("int64", "int32"):
+        raise RuntimeError(f"gather(): Expected dtype int32/int64 for index, got {index.dtype}")
+    if max(index.ndim, 1) != span:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for a in range(nd):
+        if a != d and index.shape[a] > input.shape[a]:
+            raise RuntimeError(f"Size does not match at dimension {a} expected index {list(index.shape)} to be no "
+                               f"larger than self {list(input.shape)} apart from dimension {d}")
+    be, xp = input.backend, input.backend.xp
+    size = input.shape[d] if nd else 1
+    idx = be.astype(index._data, "int64")
+    raise_if(xp.any((idx < 0) | (idx >= size)),
+             lambda: RuntimeError(f"index out of range in gather: an index is outside [0, {size}) for dimension "
+                                  f"{dim} (torch does not count negative indices from the end here)"))
+    strides = [math.prod(input.shape[a + 1:]) for a in range(nd)]
+    flat = idx * strides[d] if nd else idx
+    for a in range(nd):
+        if a != d and index.shape[a] > 1:
+            along = be.arange(index.shape[a], dtype="int64") * strides[a]
+            flat = flat + xp.reshape(along, tuple(index.shape[a] if b == a else 1 for b in range(nd)))
+    rows = xp.reshape(flat, (-1,))
+    out = xp.reshape(xp.take(xp.reshape(input._data, (-1,)), rows), index.shape)
+
+    def backward(g: Any) -> tuple[Any]:
+        zero = be.zeros((math.prod(input.shape), 1), input._data.dtype)
+        summed = be.scatter_add(zero, rows, xp.reshape(g, (-1, 1)))
+        return (xp.reshape(summed, input.shape),)
+
+    return Tensor._node(out, (input,), backward, "gather")

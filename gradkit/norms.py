@@ -11,7 +11,7 @@ from ._opmaking import ieee
 from .pointwise import clamp
 from .tensor import Tensor
 
-__all__ = ["normalize"]
+__all__ = ["norm", "normalize"]
 
 
 @ieee
@@ -63,3 +63,31 @@ def normalize(input: Tensor, p: float = 2.0, dim: Any = 1, eps: float = 1e-12) -
     if p < 0:
         raise ValueError(f"normalize: p must be non-negative (or inf), got {p}")
     return ops.div(input, clamp(_vector_norm(input, float(p), dim), min=eps))
+
+
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A002
+    """The vector p-norm of ``input`` over ``dim`` (an int, a tuple, or None for every element), as ``torch.norm``:
+    ``p`` is ``"fro"`` (the default: the 2-norm of the elements), a number (``inf``: max |x|, 0: the count of
+    nonzeros) ; ``keepdim`` keeps the reduced axes as size 1; ``dtype`` casts ``input`` first. The gradient is
+    torch's (0 where the norm is 0).
+
+    Raises:
+        RuntimeError: an integer or bool tensor (as torch). NotImplementedError: ``p="nuc"`` (a matrix norm).
+        ValueError: another string ``p``.
+    """
+    if dtype is not None:
+        input = input.astype(dtype)
+    if ops._category(input.backend, input._data.dtype) < 2:
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got {input.dtype} "
+                           f"instead.")
+    if p is None or p == "fro":
+        p = 2.0
+    elif p == "nuc":
+        raise NotImplementedError("norm(p='nuc') (the nuclear norm) is not in gradkit")
+    elif isinstance(p, str):
+        raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+    out = _vector_norm(input, float(p), dim)
+    if keepdim:
+        return out
+    axes = ops._axes(dim, input.ndim)
+    return ops.reshape(out, tuple(s for i, s in enumerate(input.shape) if i not in axes))

@@ -398,6 +398,66 @@ def matmul(a: Tensor, b: Any) -> Tensor:
     return Tensor._node(ad @ bd, (a, b), backward, "matmul", (a, b))
 
 
+def mm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
+    """``(n, m) @ (m, p) -> (n, p)``, as ``torch.mm``: both operands 2-D, no broadcasting (``matmul`` does that).
+
+    Raises:
+        RuntimeError: an operand that is not 2-D, or inner dimensions that differ (torch's messages)."""
+    mat2 = _as_tensor(input, mat2)
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"{'self' if input.ndim != 2 else 'mat2'} must be a matrix (mm takes two 2-D tensors, got "
+                           f"{input.ndim}-D and {mat2.ndim}-D; matmul broadcasts)")
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} and "
+                           f"{mat2.shape[0]}x{mat2.shape[1]})")
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
+    """``(b, n, m) @ (b, m, p) -> (b, n, p)``, as ``torch.bmm``: both operands 3-D with the same batch, no
+    broadcasting.
+
+    Raises:
+        RuntimeError: an operand that is not 3-D, batches or inner dimensions that differ."""
+    mat2 = _as_tensor(input, mat2)
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"{'batch1' if input.ndim != 3 else 'batch2'} must be a 3D tensor (bmm got "
+                           f"{input.ndim}-D and {mat2.ndim}-D)")
+    if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    return matmul(input, mat2)
+
+
+def dot(input: Tensor, tensor: Any) -> Tensor:  # noqa: A002 (torch's name)
+    """The inner product of two 1-D tensors of one length and dtype, a 0-d tensor, as ``torch.dot``.
+
+    Raises:
+        RuntimeError: an operand that is not 1-D, lengths or dtypes that differ (torch does not promote)."""
+    tensor = _as_tensor(input, tensor)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    if input.shape[0] != tensor.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                           f"[{tensor.shape[0]}] to have the same number of elements, but got {input.shape[0]} and "
+                           f"{tensor.shape[0]} elements respectively")
+    if input.dtype != tensor.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {input.dtype} and "
+                           f"{tensor.dtype}")
+    return matmul(input, tensor)
+
+
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002 (torch's name)
+    """A copy of ``input`` (same shape, dtype, backend) recorded in the graph, as ``torch.clone``
+    (``Tensor.clone``); ``memory_format`` is accepted and ignored (gradkit's arrays are C-ordered)."""
+    return input.clone()
+
+
+def is_tensor(obj: Any) -> bool:
+    """True when ``obj`` is a gradkit ``Tensor`` (a ``Parameter`` too), as ``torch.is_tensor``."""
+    return isinstance(obj, Tensor)
+
+
 # Elementwise functions.
 @ieee
 def exp(a: Tensor) -> Tensor:

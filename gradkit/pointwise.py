@@ -12,8 +12,8 @@ from . import ops
 from .dtypes import check_fill
 from .tensor import DEFAULT_DTYPE, OUTPUT, Scalar, Tensor, _is_float
 
-__all__ = ["clamp", "clamp_max", "clamp_min", "clip", "log10", "masked_fill", "maximum", "minimum", "sqrt", "tril",
-           "triu", "where"]
+__all__ = ["clamp", "clamp_max", "clamp_min", "clip", "log10", "masked_fill", "maximum", "minimum", "nan_to_num",
+           "sqrt", "tril", "triu", "where"]
 
 
 def _float(a: Tensor) -> Any:
@@ -227,3 +227,24 @@ def _triangle(a: Tensor, k: int, lower: bool) -> Tensor:
     zeros = xp.zeros_like(a._data)
     out = xp.where(keep, a._data, zeros)
     return Tensor._node(out, (a,), lambda g: (xp.where(keep, g, xp.zeros_like(g)),), "tril" if lower else "triu")
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # noqa: A002
+               neginf: float | None = None) -> Tensor:
+    """``input`` with NaN replaced by ``nan``, +inf by ``posinf`` and -inf by ``neginf`` (default: the dtype's
+    largest and smallest finite values), as ``torch.nan_to_num``; same shape and dtype. An integer or bool tensor
+    comes back as a copy. The gradient passes where ``input`` is finite and is 0 at the replaced places (torch's)."""
+    if not _is_float(input.backend, input._data):
+        return input.clone()
+    be, xp, xd = input.backend, input.backend.xp, input._data
+    info = np.finfo(np.dtype(input.dtype.name))
+    dtype = xd.dtype
+
+    def fill(v: float) -> Any:
+        return be.full((), v, dtype)
+
+    hi = fill(info.max if posinf is None else posinf)
+    lo = fill(info.min if neginf is None else neginf)
+    out = xp.where(xp.isnan(xd), fill(nan), xp.where(xd == math.inf, hi, xp.where(xd == -math.inf, lo, xd)))
+    finite = xp.isfinite(xd)
+    return Tensor._node(out, (input,), lambda g: (g * xp.astype(finite, g.dtype),), "nan_to_num")

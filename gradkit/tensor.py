@@ -37,13 +37,36 @@ def dims(args: tuple) -> tuple[int, ...]:
     return tuple(args[0]) if len(args) == 1 and not isinstance(args[0], int) else tuple(args)
 
 
-class Size(int):
+class Size(tuple):
+    """A shape, as ``torch.Size``: a tuple of ints, made from any sequence of ints (``Size([2, 3])``,
+    ``Size((2, 3))``, ``Size()``), equal to the plain tuple ``t.shape`` and to ``t.size()`` (which returns one).
+    ``numel()`` is the product; slicing gives a ``Size``; ``repr`` is ``gradkit.Size([2, 3])``.
+
+    Raises TypeError for an element that is not an int (``operator.index``)."""
+
+    def __new__(cls, sizes: Sequence[Any] = ()) -> Size:
+        return super().__new__(cls, [operator.index(s) for s in sizes])
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (1 for ``Size([])``)."""
+        return math.prod(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        out = super().__getitem__(key)
+        return Size(out) if isinstance(key, slice) else out
+
+    def __repr__(self) -> str:
+        return f"gradkit.Size({list(self)})"
+
+
+class SizeCount(int):
     """A tensor's element count (an ``int``, numpy's ``size``) that is also PyTorch's ``size`` method:
-    ``t.size()`` is the shape (a tuple) and ``t.size(d)`` the length of axis ``d`` (negative counts from the end).
+    ``t.size()`` is the shape (a ``Size``, equal to the tuple ``t.shape``) and ``t.size(d)`` the length of axis
+    ``d`` (negative counts from the end).
 
     Raises IndexError for an axis out of range."""
 
-    def __new__(cls, count: int, shape: tuple[int, ...]) -> Size:
+    def __new__(cls, count: int, shape: tuple[int, ...]) -> SizeCount:
         out = super().__new__(cls, count)
         out.shape = shape
         return out
@@ -52,7 +75,7 @@ class Size(int):
 
     def __call__(self, dim: int | None = None) -> Any:
         if dim is None:
-            return self.shape
+            return Size(self.shape)
         if not -len(self.shape) <= dim < len(self.shape):
             raise IndexError(f"size({dim}): dimension out of range for a tensor with {len(self.shape)} dimensions")
         return self.shape[dim]
@@ -230,10 +253,10 @@ class Tensor:
         return _dtypes.of(self._data.dtype)
 
     @property
-    def size(self) -> Size:
+    def size(self) -> SizeCount:
         """The number of elements (numpy's ``size``, an int), callable as PyTorch's ``size()`` (the shape, a
-        tuple) and ``size(dim)`` (one axis's length)."""
-        return Size(math.prod(self._data.shape), self.shape)
+        ``Size``, a tuple) and ``size(dim)`` (one axis's length)."""
+        return SizeCount(math.prod(self._data.shape), self.shape)
 
     def numel(self) -> int:
         """The number of elements, as ``torch.numel``."""
@@ -795,6 +818,70 @@ class Tensor:
     def permute(self, *axes: Any) -> Tensor:
         """Axes permuted (ints or one tuple), as ``torch.permute``."""
         return _ops.permute(self, dims(axes))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 (PyTorch's name)
+        """The last two axes swapped (a batch of matrices transposed), as ``torch.Tensor.mT``.
+
+        Raises:
+            RuntimeError: fewer than 2 dimensions."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.ndim}-D "
+                               f"tensor.")
+        return _shapes.transpose(self, -2, -1)
+
+    def square(self) -> Tensor:
+        """``self * self`` (see ``elementwise.square``)."""
+        return _elementwise.square(self)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """The vector p-norm over ``dim`` (see ``norms.norm``)."""
+        return _norms.norm(self, p, dim, keepdim, dtype)
+
+    def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+        """Values of ``self`` picked along ``dim`` by ``index`` (see ``indexing.gather``)."""
+        return _indexing.gather(self, dim, index, sparse_grad=sparse_grad)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        """NaN and infinities replaced by finite values (see ``pointwise.nan_to_num``)."""
+        return _pointwise.nan_to_num(self, nan, posinf, neginf)
+
+    def mm(self, mat2: Any) -> Tensor:
+        """``self @ mat2`` of two matrices (see ``ops.mm``)."""
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        """``self @ mat2`` of two batches of matrices (see ``ops.bmm``)."""
+        return _ops.bmm(self, mat2)
+
+    def dot(self, other: Any) -> Tensor:
+        """The inner product of two 1-D tensors (see ``ops.dot``)."""
+        return _ops.dot(self, other)
+
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with uniform draws in ``[from_, to)`` in place (through ``_assign``, as ``fill_``), from
+        ``generator`` (default: the default generator), as ``torch.Tensor.uniform_``; returns self.
+
+        Raises:
+            RuntimeError: an integer or bool tensor (as torch), or a leaf that requires grad outside ``no_grad``."""
+        return self._assign(self._draw("uniform_", generator).uniform(float(from_), float(to), self.shape,
+                                                                      self._data.dtype, self.backend))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with normal draws of ``mean`` and ``std`` in place (through ``_assign``, as ``fill_``), as
+        ``torch.Tensor.normal_``; returns self.
+
+        Raises:
+            RuntimeError: an integer or bool tensor (as torch), or a leaf that requires grad outside ``no_grad``."""
+        return self._assign(self._draw("normal_", generator).normal(float(mean), float(std), self.shape,
+                                                                    self._data.dtype, self.backend))
+
+    def _draw(self, name: str, generator: Any) -> Any:
+        if not self.dtype.is_floating_point:
+            raise RuntimeError(f"{name} is not implemented for a {self.dtype} tensor (as torch); use a float one")
+        from gradkit.backends.random import default_generator
+
+        return default_generator if generator is None else generator
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (numpy's and PyTorch's name)
@@ -1364,6 +1451,7 @@ from . import elementwise as _elementwise  # noqa: E402
 from . import functional as _functional  # noqa: E402
 from . import indexing as _indexing  # noqa: E402
 from . import logical as _logical  # noqa: E402
+from . import norms as _norms  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import pieces as _pieces  # noqa: E402
 from . import pointwise as _pointwise  # noqa: E402

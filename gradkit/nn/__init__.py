@@ -13,6 +13,7 @@ from .modules import (
     Embedding,
     Flatten,
     FlattenConsecutive,
+    Identity,
     LayerNorm,
     Linear,
     Module,
@@ -25,8 +26,8 @@ from .modules import (
     Tanh,
 )
 
-__all__ = ["GELU", "BatchNorm1d", "Dropout", "Embedding", "Flatten", "FlattenConsecutive", "LayerNorm", "Linear",
-           "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
-           "init", "parallel", "utils", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU", "Hardtanh",
-           "L1Loss", "LeakyReLU", "LogSigmoid", "LogSoftmax", "MSELoss", "Mish", "NLLLoss", "ReLU6", "SiLU", "Softmax",
-           "Softplus"]
+__all__ = ["GELU", "BatchNorm1d", "Dropout", "Embedding", "Flatten", "FlattenConsecutive", "Identity", "LayerNorm",
+           "Linear", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+           "functional", "init", "parallel", "utils", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "ELU",
+           "Hardtanh", "L1Loss", "LeakyReLU", "LogSigmoid", "LogSoftmax", "MSELoss", "Mish", "NLLLoss", "ReLU6",
+           "SiLU", "Softmax", "Softplus"]

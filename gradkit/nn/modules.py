@@ -374,6 +374,17 @@ class Embedding(Module):
         return ops.getitem(self.weight, ids)
 
 
+class Identity(Module):
+    """Returns its input unchanged (the same tensor), as ``torch.nn.Identity``; any constructor arguments are
+    accepted and ignored (torch's placeholder for a layer switched off)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (torch's name)
+        return input
+
+
 class Tanh(Module):
     """Elementwise ``tanh``."""
 
