@@ -25,7 +25,7 @@ import os
 import runpy
 import sys
 from collections.abc import Iterator, Sequence
-from types import ModuleType
+from types import ModuleType, TracebackType
 from typing import Any
 
 from gradkit import backends
@@ -145,7 +145,8 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """``gradkit run``: 2 with one line on stderr for a missing script or an unusable backend; else the script's
-    own outcome (its exceptions propagate as under python; 0 when it returns)."""
+    own outcome as under python: 0 when it returns, its ``SystemExit`` propagated, and for any other exception
+    its traceback from the script's first frame on (``sys.excepthook``), then 1 (130 for KeyboardInterrupt)."""
     if not os.path.exists(args.script):
         print(f"gradkit run: error: no such script: {args.script}", file=sys.stderr)
         return 2
@@ -154,5 +155,23 @@ def main(args: argparse.Namespace) -> int:
     except (backends.UnknownBackendError, backends.BackendUnavailableError) as exc:
         print(f"gradkit run: error: {exc}", file=sys.stderr)
         return 2
-    run_script(args.script, args.args, args.backend)
+    try:
+        run_script(args.script, args.args, args.backend)
+    except (Exception, KeyboardInterrupt) as exc:  # SystemExit goes on: its status (or message) as under python
+        shown = exc.with_traceback(_from_script(exc.__traceback__, args.script, exc))  # the hook shows exc's own
+        sys.excepthook(type(shown), shown, shown.__traceback__)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
     return 0
+
+
+def _from_script(tb: TracebackType | None, script: str, exc: BaseException) -> TracebackType | None:
+    """The traceback as ``python SCRIPT`` shows it: from the script's first frame on (gradkit's command line and
+    runpy's frames before it dropped; the library frames the script called into kept). A script that does not
+    compile has no frame of its own: its SyntaxError shows no frames, as under python."""
+    names = {script, os.path.abspath(script)}
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename not in names:
+        first = first.tb_next
+    if first is None and not isinstance(exc, SyntaxError):
+        return tb  # not raised under the script (gradkit's own failure): every frame, to find it
+    return first

@@ -64,6 +64,31 @@ def test_scripts_own_errors_and_exit_status(tmp_path):
     out = _run(tmp_path, "import torch\n1 / 0\n")
     assert out.returncode == 1 and "ZeroDivisionError" in out.stderr and "Traceback" in out.stderr
     assert _run(tmp_path, "import sys\nsys.exit(3)\n").returncode == 3
+    out = _run(tmp_path, "import sys\nsys.exit('bye')\n")
+    assert out.returncode == 1 and out.stderr == "bye\n"
+    out = _run(tmp_path, "raise KeyboardInterrupt\n")
+    assert out.returncode == 130 and out.stderr.splitlines()[-1] == "KeyboardInterrupt"
+    out = _run(tmp_path, "x = (\n")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "SyntaxError" in out.stderr
+    assert "gradkit" not in out.stderr and "runpy" not in out.stderr, out.stderr
+
+
+def test_a_scripts_traceback_is_the_one_python_shows(tmp_path):
+    """From the script's first frame on: gradkit's command line and runpy's frames are not the script's; the
+    library frames the script called into are."""
+    out = _run(tmp_path, """
+        import torch
+        def f():
+            return torch.ones(2) @ torch.ones(3)
+        f()
+    """)
+    assert out.returncode == 1 and out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].startswith(f'  File "{tmp_path / "script.py"}", line 5, in <module>'), out.stderr
+    assert "cli.py" not in out.stderr and "torch_alias.py" not in out.stderr and "runpy" not in out.stderr
+    assert "gradkit/ops.py" in out.stderr.replace("\\", "/")  # where the script's call failed, as python shows
+    assert lines[-1].startswith("ValueError: matmul shape mismatch")
     out = _run(tmp_path, "import torch.nonexistent\n")
     assert out.returncode == 1 and "No module named 'torch.nonexistent'" in out.stderr
     out = _run(tmp_path, "import torch\ntorch.distributed.init_process_group('nccl')\n")
