@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -206,7 +207,8 @@ def topological_order(root: Node) -> list[Node]:
 def run_backward(root: Tensor, seed: Any, retain_graph: bool) -> None:
     """Propagate ``seed`` (an array of ``root``'s shape) from ``root`` to every leaf that requires grad.
 
-    Leaf gradients accumulate into ``leaf.grad`` (out of place, so no buffer is shared); interior gradients
+    Leaf gradients go into ``leaf.grad``: a first gradient as a new tensor (a copy where the array is shared),
+    later ones added in place, as torch's AccumulateGrad (every reference to ``.grad`` sees the sum); interior gradients
     live only during the call. Unless ``retain_graph``, each node's backward function and saved arrays are freed
     as soon as it has run.
 
@@ -267,8 +269,9 @@ def _accumulate(leaf: Tensor, g: Any, handed: set[int]) -> None:
     wrap = _TENSOR[0]._wrap  # plain Tensors, also for Parameter leaves
     if g.shape != leaf._data.shape or g.dtype != leaf._data.dtype:
         raise RuntimeError(f"internal error: gradient {g.shape} {g.dtype} for a leaf {leaf.shape} {leaf.dtype}")
-    if leaf.grad is not None:
-        leaf.grad = wrap(leaf.grad._data + g, leaf.backend)
+    if leaf.grad is not None:  # in place, as torch's AccumulateGrad: a reference to .grad sees the sum
+        with no_grad():
+            leaf.grad._assign(g, op=operator.iadd)
         return
     if id(g) in handed or getattr(g, "base", g) is not None:  # a view or a shared buffer: copy it
         g = leaf.backend.xp.asarray(g, copy=True)

@@ -34,6 +34,7 @@ def _lecture_mlp(backend: Any, update: str) -> tuple[Callable[[gk.Tensor], gk.Te
     for p in parameters:
         p.requires_grad = True
     opt = {"sgd": lambda: gk.optim.SGD(parameters, lr=0.1, momentum=0.9),
+           "accumulate": lambda: gk.optim.SGD(parameters, lr=0.1, momentum=0.9),
            "adamw": lambda: gk.optim.AdamW(parameters, lr=1e-2, weight_decay=0.01)}.get(update, lambda: None)()
     settings = {"lr": 0.1}
 
@@ -49,6 +50,13 @@ def _lecture_mlp(backend: Any, update: str) -> tuple[Callable[[gk.Tensor], gk.Te
             lr = settings["lr"]
             for p in parameters:
                 p.data += -lr * p.grad
+        elif update == "accumulate":  # nanoGPT's gradient accumulation: .grad summed in place over micro-steps
+            opt.zero_grad(set_to_none=False)
+            for part in (ix[:16], ix[16:]):
+                h = gk.tanh(C[Xtr[part]].view(-1, 30) @ W1 + b1)
+                (F.cross_entropy(h @ W2 + b2, Ytr[part]) / 2).backward()
+            opt.step()
+            return loss.detach()
         else:
             opt.zero_grad()
             loss.backward()
@@ -74,7 +82,7 @@ def _run(backend: Any, update: str, compiled: bool) -> tuple[np.ndarray, list[np
     return np.array(losses), [p.numpy() for p in parameters], fn
 
 
-@pytest.mark.parametrize("update", ["data", "sgd", "adamw"])
+@pytest.mark.parametrize("update", ["data", "sgd", "adamw", "accumulate"])
 def test_closure_style_step_compiles_and_matches_eager(backend: Any, update: str) -> None:
     eager_losses, eager_params, _ = _run(backend, update, compiled=False)
     with warnings.catch_warnings():

@@ -224,6 +224,14 @@ def overwrite_saved_output(L: Any, be: Any) -> list:
     return [a.grad]
 
 
+def grad_accumulates_in_place(L: Any, be: Any) -> list:
+    w = _t(L, be, [1.0, 2.0, 3.0], grad=True)
+    (w * 2).sum().backward()
+    first = w.grad
+    (w * w).sum().backward()  # added into the same tensor: the earlier reference sees the sum
+    return [first, w.grad, first is w.grad]
+
+
 def int_iadd_float(L: Any, be: Any) -> list:
     x = _ints(L, be, [1, 2])
     x += 1.5
@@ -248,6 +256,7 @@ CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
     plain_receives_grad, views_both_ends, view_in_graph, item_assignment_in_graph, part4_scatter, part5_rows,
     saved_then_modified, output_saved_then_modified, write_through_expand, leaf_view_grad_mode, data_write_untracked,
     data_iadd_and_set, overwrite_nonleaf, overwrite_saved_output,
+    grad_accumulates_in_place,
     int_iadd_float, shape_mismatch, zero_d_reduction)}
 
 
