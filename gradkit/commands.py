@@ -29,7 +29,7 @@ from .runlock import run_lock
 from .runner import Diverged, Session, default_eval_every, progress
 from .stopping import StopSignals
 from .train import ConfigError, Run, Splits, TrainConfig, losses, new_run, prepare
-from .workdir import BEST_FILE, MODEL_FILE, load_run, save_run, write_log, write_plots, write_samples
+from .workdir import BEST_FILE, MODEL_FILE, load_run, remove_outputs, save_run, write_log, write_plots, write_samples
 
 
 def info(args: argparse.Namespace) -> int:
@@ -193,8 +193,8 @@ def _train_locked(args: argparse.Namespace, backend: backends.Backend, workdir: 
     if not locked:
         _lock(stack, workdir, args.quiet)
     files.remove_stale_temporaries(workdir)
-    if not args.resume:
-        (workdir / BEST_FILE).unlink(missing_ok=True)  # --overwrite: the old run's best is not this run's
+    if not args.resume:  # --overwrite: the old run's best, log, samples and pictures are not this run's
+        remove_outputs(workdir)
     source_name = str(Path(source).resolve()) if source else None
     digest = _sha256(source)
     every = config.eval_every or default_eval_every(run, splits)

@@ -1,5 +1,5 @@
 """A training run's work directory: ``model.safetensors``, ``best.safetensors``, ``log.csv``, ``samples.txt`` and
-the plots, each written atomically (temporary file, then rename), and the checkpoint read back onto any
+the plots (``RUN_FILES``), each written atomically (temporary file, then rename), and the checkpoint read back onto any
 backend."""
 
 from __future__ import annotations
@@ -19,6 +19,19 @@ MODEL_FILE = "model.safetensors"
 """The last state of the run (what --resume continues)."""
 BEST_FILE = "best.safetensors"
 """The state with the lowest dev loss so far."""
+RUN_FILES = (MODEL_FILE, BEST_FILE, "log.csv", "samples.txt", "loss.png", "bigram.png", "stats.png", "ud.png")
+"""Every file ``gradkit train`` writes in its work directory (``write_plots``' pictures of every type included):
+what a new run there removes first (``remove_outputs``), and nothing else."""
+
+
+def remove_outputs(workdir: Path, keep: Sequence[str] = (MODEL_FILE,)) -> None:
+    """Remove the files an earlier run wrote in ``workdir`` (``RUN_FILES``, but ``keep``: the checkpoint, which
+    the new run's first checkpoint replaces atomically), so that none outlives the run it belonged to. Files of
+    other names, the user's, are never touched."""
+    for name in RUN_FILES:
+        path = workdir / name
+        if name not in keep and (path.is_file() or path.is_symlink()):
+            path.unlink(missing_ok=True)
 
 
 def save_run(workdir: Path, run: Run, vocab: Vocab, backend: Backend, source: str | None,

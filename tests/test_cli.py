@@ -319,6 +319,23 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path, capsys, monkey
         np.testing.assert_array_equal(a[key], b[key])
 
 
+def test_overwrite_removes_the_old_runs_files_and_only_those(tmp_path, capsys):
+    run = tmp_path / "run"
+    flags = ["train", "--backend", "numpy", "--quiet", "-n", "1", "-o", run]
+    assert gk(capsys, *flags, "--max-steps", "1", "--n-hidden", "8")[0] == 0
+    for name in ("stats.png", "ud.png", "bigram.png", "loss.png"):  # an earlier bnmlp --plot-stats run's pictures
+        (run / name).write_bytes(b"old picture")
+    (run / "notes.txt").write_text("the user's own\n")
+    (run / "ud.png.keep").write_text("not a name gradkit writes\n")
+    status, _, err = gk(capsys, *flags, "--type", "counts", "--overwrite")
+    assert status == 0, err
+    left = {p.name for p in run.iterdir()}
+    assert {"stats.png", "ud.png"}.isdisjoint(left)
+    assert all((run / name).read_bytes() != b"old picture" for name in ("bigram.png", "loss.png") if name in left)
+    assert {"model.safetensors", "best.safetensors", "log.csv", "samples.txt", "notes.txt", "ud.png.keep"} <= left
+    assert (run / "notes.txt").read_text() == "the user's own\n"
+
+
 def test_resume_refuses_settings_the_checkpoint_fixes(mlp_dir, capsys):
     before = snapshot(mlp_dir)
     status, _, err = gk(capsys, "train", "--resume", "--n-hidden", "9", "--seed", "3", "--max-steps", "5",
