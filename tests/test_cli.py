@@ -357,6 +357,28 @@ def test_resume_may_move_the_schedule(tmp_path, capsys):
     assert [lrs[s] for s in range(8)] == [0.1, 0.1, 0.01, 0.01, 0.2, 0.2, 0.02, 0.02]
 
 
+def test_resume_keeps_the_first_commands_decay_step(tmp_path, capsys):
+    """README and docs/runs.md: the default --lr-decay-step is a fraction of the first command's --max-steps,
+    kept on --resume unless given again."""
+    flags = ["--backend", "numpy", "--n-hidden", "8", "--quiet", "-n", "1", "--log-every", "1", "-o", tmp_path]
+    assert gk(capsys, "train", *flags, "--max-steps", "4")[0] == 0  # the mlp decays at 4 // 2 = 2
+    assert gk(capsys, "train", "--resume", *flags, "--max-steps", "8")[0] == 0  # still at 2, not 8 // 2 = 4
+    rows = [r.split(",") for r in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    lrs = {int(r[0]): float(r[2]) for r in rows if r[2]}
+    assert [lrs[s] for s in range(8)] == [0.1, 0.1] + [0.01] * 6
+
+
+def test_train_prints_the_last_state_and_checkpoint_last_reproduces_it(tmp_path, capsys):
+    """README: the end of train is model.safetensors; eval and sample --checkpoint last give the same."""
+    flags = ["--backend", "numpy", "-o", tmp_path]
+    status, out, _ = gk(capsys, "train", *flags, "--max-steps", "30", "--n-hidden", "8", "--quiet", "-n", "3")
+    assert status == 0
+    losses_line, names = out.splitlines()[0], out.splitlines()[1:]
+    assert gk(capsys, "eval", *flags, "--checkpoint", "last")[1] == losses_line + "\n"
+    assert gk(capsys, "sample", *flags, "--checkpoint", "last", "-n", "3")[1].splitlines() == names
+    assert (tmp_path / "samples.txt").read_text().splitlines() == [n.removesuffix(" (in train)") for n in names]
+
+
 def training_rows(directory: Path) -> list[str]:
     return [r for r in (directory / "log.csv").read_text().splitlines()[1:] if r.split(",")[1]]
 
