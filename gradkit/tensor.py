@@ -316,8 +316,10 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({self.numpy()!r}, backend={self.backend.name!r}{grad})"
+        """The values as PyTorch prints them: ``tensor([0.1235, 2.0000], requires_grad=True)`` (``_repr``)."""
+        from ._repr import tensor_repr
+
+        return tensor_repr(self)
 
     # Host access, explicit.
     def numpy(self) -> np.ndarray:
