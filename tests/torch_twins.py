@@ -1,5 +1,6 @@
-"""PyTorch twins of gradkit's model types, named as the course and makemore name them, for the torch-marked
-tests: ``twin(kind, spec, vocab_size)`` is the torch module whose ``state_dict`` a gradkit checkpoint of that
+"""PyTorch twins of gradkit's model types, with gradkit's attribute names (makemore.py's own transformer names
+its tensors otherwise: docs/checkpoints.md gives the renaming), for the torch-marked tests:
+``twin(kind, spec, vocab_size)`` is the torch module whose ``state_dict`` a gradkit checkpoint of that
 type fills (through ``safetensors.torch.load_file``), and whose forward in eval mode gives gradkit's logits.
 Imported by torch-marked tests only (it imports torch)."""
 
