@@ -9,6 +9,7 @@ host (``backends.random``) so that one seed gives the same numbers on every back
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,13 @@ def tensor(data: Any, *, dtype: Any = None, device: Where = None, backend: Where
 
     Raises:
         ValueError: a Python int outside int64's range (torch's "Overflow when unpacking long long"), where numpy
-            would make a uint64 or object array.
+            would make a uint64 or object array; nested sequences of unequal lengths (torch's "expected sequence
+            of length 2 at dim 1 (got 1)").
     """
+    if isinstance(data, (list, tuple)):
+        ragged = _ragged(data)
+        if ragged:
+            raise ValueError(ragged)
     if not isinstance(data, (Tensor, np.ndarray)) and not hasattr(data, "__array_namespace__") and (
             dtype is None or np.dtype(dtype_name(dtype)).kind != "f"):
         _check_python_ints(data)
@@ -54,6 +60,38 @@ def tensor(data: Any, *, dtype: Any = None, device: Where = None, backend: Where
 
 
 _INT64 = np.iinfo(np.int64)
+
+
+def _size(name: str, size: tuple) -> tuple[int, ...]:
+    """A creation function's ``*size`` (ints or one sequence of ints) as a shape, checked as torch checks it.
+
+    Raises:
+        TypeError: an element that is not an int (``zeros(2.5)``).
+        RuntimeError: a negative length (torch's "Trying to create tensor with negative dimension").
+    """
+    try:
+        if len(size) == 1 and hasattr(type(size[0]), "__index__"):  # one int, or a 0-d integer tensor
+            size = (operator.index(size[0]),)
+        shape = tuple(operator.index(n) for n in dims(size))
+    except TypeError:
+        raise TypeError(f"{name}(): the size must be ints or one tuple of ints, got {size!r}") from None
+    if any(n < 0 for n in shape):
+        bad = next(n for n in shape if n < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
+    return shape
+
+
+def _ragged(data: Any, dim: int = 0) -> str | None:
+    """torch's message for nested sequences of unequal lengths, or None where the lengths agree."""
+    rows = [x for x in data if isinstance(x, (list, tuple))] if isinstance(data, (list, tuple)) else []
+    if not rows:
+        return None
+    if len(rows) != len(data):
+        return f"expected a sequence at every position of dim {dim} (as torch, a nested list must be rectangular)"
+    for row in rows[1:]:
+        if len(row) != len(rows[0]):
+            return f"expected sequence of length {len(rows[0])} at dim {dim + 1} (got {len(row)})"
+    return next((m for m in (_ragged(row, dim + 1) for row in rows) if m), None)
 
 
 def _check_python_ints(data: Any) -> None:
@@ -92,13 +130,13 @@ def zeros(*size: Any, dtype: Any = None, device: Where = None, backend: Where = 
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of ``size`` (ints or one tuple), float32 unless ``dtype`` is given."""
     be = _be(backend, device)
-    return _leaf(be.zeros(dims(size), dtype or DEFAULT_DTYPE), be, requires_grad)
+    return _leaf(be.zeros(_size("zeros", size), dtype or DEFAULT_DTYPE), be, requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, device: Where = None, backend: Where = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones of ``size`` (ints or one tuple), float32 unless ``dtype`` is given."""
-    return full(dims(size), 1, dtype=dtype or DEFAULT_DTYPE, device=device, backend=backend,
+    return full(_size("ones", size), 1, dtype=dtype or DEFAULT_DTYPE, device=device, backend=backend,
                 requires_grad=requires_grad)
 
 
@@ -117,7 +155,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Where = None,
         dtype = "bool" if isinstance(fill_value, (bool, np.bool_)) else "int64" if isinstance(
             fill_value, (int, np.integer)) else DEFAULT_DTYPE
     check_fill(fill_value, dtype)
-    return _leaf(be.full(tuple(dims((size,))), fill_value, dtype), be, requires_grad)
+    return _leaf(be.full(_size("full", (size,)), fill_value, dtype), be, requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Where = None, backend: Where = None,
@@ -212,14 +250,14 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
     the default generator, ``gradkit.manual_seed``). They land on ``backend``/``device``, else the generator's
     backend. Not PyTorch's numbers for the same seed (see ``backends.random.Generator``)."""
     gen, be = _draw_on(generator, backend, device)
-    return _leaf(gen.normal(0.0, 1.0, dims(size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
+    return _leaf(gen.normal(0.0, 1.0, _size("randn", size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
 
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, device: Where = None,
          backend: Where = None, requires_grad: bool = False) -> Tensor:
     """Uniform draws in ``[0, 1)`` of ``size`` (see ``randn``)."""
     gen, be = _draw_on(generator, backend, device)
-    return _leaf(gen.uniform(0.0, 1.0, dims(size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
+    return _leaf(gen.uniform(0.0, 1.0, _size("rand", size), dtype or DEFAULT_DTYPE, be), be, requires_grad)
 
 
 def randint(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
@@ -238,7 +276,7 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
     if low >= high:
         raise ValueError(f"randint: low ({low}) must be smaller than high ({high})")
     gen, be = _draw_on(generator, backend, device)
-    return Tensor._wrap(gen.integers(low, high, dims((size,)), dtype or "int64", be), be)
+    return Tensor._wrap(gen.integers(low, high, _size("randint", (size,)), dtype or "int64", be), be)
 
 
 def _float_like(name: str, input: Tensor, dtype: Any) -> str:

@@ -96,6 +96,25 @@ def test_randperm_is_a_permutation(backend):
     np.testing.assert_array_equal(np.sort(p.numpy()), np.arange(50))
 
 
+def test_bad_sizes_and_ragged_lists_get_torchs_errors(backend):
+    for make in (lambda: gk.randn(-1, device=backend), lambda: gk.zeros(2, -3, device=backend),
+                 lambda: gk.full((-2,), 1.0, device=backend), lambda: gk.randint(0, 5, (-2,), device=backend)):
+        with pytest.raises(RuntimeError, match=r"Trying to create tensor with negative dimension -\d: \["):
+            make()
+    for make in (lambda: gk.zeros(2.5, device=backend), lambda: gk.ones((2, "3"), device=backend),
+                 lambda: gk.zeros(gk.tensor(2.5), device=backend)):
+        with pytest.raises(TypeError, match=r"the size must be ints or one tuple of ints"):
+            make()
+    with pytest.raises(ValueError, match=r"^expected sequence of length 2 at dim 1 \(got 1\)$"):
+        gk.tensor([[1, 2], [3]], device=backend)
+    with pytest.raises(ValueError, match=r"^expected sequence of length 1 at dim 2 \(got 2\)$"):
+        gk.tensor([[[1], [2]], [[3], [4, 5]]], device=backend)
+    with pytest.raises(ValueError, match="rectangular"):
+        gk.tensor([[1, 2], 3], device=backend)
+    assert gk.zeros(gk.tensor(3), device=backend).shape == (3,) and gk.randn([], device=backend).shape == ()
+    assert gk.zeros(gk.Size([2, 3]), device=backend).shape == (2, 3) and gk.ones(0, device=backend).shape == (0,)
+
+
 def test_creation_functions(backend):
     x = gk.full((2, 3), 1.5, device=backend)
     assert x.dtype == gk.float32 and x.numpy().tolist() == [[1.5] * 3] * 2
