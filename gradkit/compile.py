@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dis
 import functools
 import itertools
 import types
@@ -310,13 +311,21 @@ def _roots(fn: Callable[..., Any], extra: list[Any]) -> list[tuple[str, Any]]:
             continue
     globs = getattr(fn, "__globals__", {})
     code = getattr(fn, "__code__", None)
-    names = set(getattr(code, "co_names", ()))
-    for const in getattr(code, "co_consts", ()):  # names used by nested functions and comprehensions
-        if isinstance(const, types.CodeType):
-            names |= set(const.co_names)
+    names = _global_reads(code) if isinstance(code, types.CodeType) else set()
     roots += [(f"globals[{n!r}]", globs[n]) for n in sorted(names) if n in globs
               and not isinstance(globs[n], types.ModuleType)]
     return roots
+
+
+def _global_reads(code: types.CodeType) -> set[str]:
+    """The global names ``code`` (and the functions and comprehensions nested in it) loads: its LOAD_GLOBAL and
+    LOAD_NAME instructions, not every name of ``co_names``, which also holds attribute names (``opt.step()``
+    must not make a global ``step``, the compiled function itself, part of the step's state)."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_reads(const)
+    return names
 
 
 # ------------------------------------------------------------------------------------------------ tracing

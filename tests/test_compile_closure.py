@@ -4,6 +4,7 @@ give the eager step's numbers bit for bit."""
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -109,3 +110,29 @@ def test_a_replaced_parameter_is_seen(backend: Any) -> None:
     parameters[4] = gk.zeros(27, device=backend, requires_grad=True)  # the list the optimizer holds is another
     fn(ix)
     assert fn.stats["replays"] == 1 and fn.stats["traces"] + fn.stats["warmups"] == before + 2
+
+
+def test_a_module_level_step_is_not_its_own_state(backend: Any) -> None:
+    """A script's step named ``step`` that calls ``optimizer.step()``: the attribute name is no global read, so
+    the compiled function itself (whose stats change every call) is not guarded, and the step replays."""
+    source = textwrap.dedent("""
+        import gradkit as torch
+        W = torch.randn(3, 2, requires_grad=True, device=BE)
+        optimizer = torch.optim.SGD([W], lr=0.1)
+
+        @torch.compile
+        def step(x):
+            loss = ((x @ W) ** 2).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        for i in range(6):
+            step(torch.ones(4, 3, device=BE) * i)
+    """)
+    namespace = {"BE": backend, "__name__": "script"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        exec(compile(source, "script.py", "exec"), namespace)  # noqa: S102
+    assert namespace["step"].stats == {"warmups": 1, "traces": 1, "replays": 4, "eager": 0}
