@@ -51,6 +51,9 @@ def target_of(name: str) -> str | None:
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds ``torch.X`` as the already-imported module ``target_of(torch.X)`` (never a second copy of it)."""
 
+    def __init__(self) -> None:
+        self.specs: dict[int, Any] = {}
+
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         real = target_of(fullname)
         if real is None:
@@ -65,10 +68,14 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module(target_of(spec.name))  # type: ignore[arg-type]
+        module = importlib.import_module(target_of(spec.name))  # type: ignore[arg-type]
+        self.specs[id(module)] = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        return None
+        """Nothing to run; the module gets its own ``__spec__`` back (the import system set the alias's on it,
+        which would make ``gradkit.amp``'s later relative imports warn once the alias is gone)."""
+        module.__spec__ = self.specs.pop(id(module), module.__spec__)
 
 
 @contextlib.contextmanager

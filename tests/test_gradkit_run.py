@@ -122,6 +122,8 @@ def test_aliased_restores_sys_modules(monkeypatch):
         assert sys.modules["torch.nn"] is gradkit.nn
     after = {k: v for k, v in sys.modules.items() if k == "torch" or k.startswith("torch.")}
     assert after == before
+    for module in (gradkit, gradkit.nn, gradkit.nn.functional, gradkit.amp, gradkit.cuda):
+        assert module.__spec__.name == module.__name__  # the alias's spec does not stay on gradkit's modules
     assert torch_alias.target_of("torch.backends.flags") == "gradkit.backends.flags"
     assert torch_alias.target_of("torchvision") is None
 
