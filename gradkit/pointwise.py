@@ -243,8 +243,8 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # 
     def fill(v: float) -> Any:
         return be.full((), v, dtype)
 
-    hi = fill(info.max if posinf is None else posinf)
-    lo = fill(info.min if neginf is None else neginf)
+    hi = fill(float(info.max) if posinf is None else posinf)
+    lo = fill(float(info.min) if neginf is None else neginf)
     out = xp.where(xp.isnan(xd), fill(nan), xp.where(xd == math.inf, hi, xp.where(xd == -math.inf, lo, xd)))
     finite = xp.isfinite(xd)
     return Tensor._node(out, (input,), lambda g: (g * xp.astype(finite, g.dtype),), "nan_to_num")
