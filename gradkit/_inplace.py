@@ -102,6 +102,12 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def overlaps(t: Tensor) -> bool:
+    """True when ``t`` is a view whose elements share memory (``expand``): it reads as a broadcast and is not
+    contiguous, whatever layout the backend's array has (numpy's small broadcasts are filled copies)."""
+    return t._view is not None and t._view.overlaps
+
+
 def _register(t: Tensor, out: Tensor, fn: Callable[[Any], Any], diff: bool, overlaps: bool) -> Tensor:
     """``out`` (whose array is ``fn(t._data)``) made an alias of ``t``'s root."""
     view = t._view

@@ -649,6 +649,8 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
         raise ValueError(f"cannot reshape a tensor of shape {a.shape} into {shape}: {exc}") from None
     shape = tuple(out.shape)  # -1 resolved
     backward = lambda g: (xp.reshape(g, a.shape),)  # noqa: E731
+    if _inplace.overlaps(a):  # an expanded view: a copy, as torch's (never the memory of the view's array)
+        return Tensor._node(xp.asarray(out, copy=True), (a,), backward, "reshape")
     if not _reshapes_as_view(a.backend, a._data, shape):  # a copy (a non-contiguous input): a new tensor, as torch's
         return Tensor._node(out, (a,), backward, "reshape")
     return view_op(a, lambda x: xp.reshape(x, shape), backward, "reshape")

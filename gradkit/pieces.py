@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from . import ops
+from . import _inplace, ops
 from .tensor import Tensor
 
 __all__ = ["chunk", "contiguous", "roll", "split"]
@@ -90,12 +90,12 @@ def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] |
 def contiguous(input: Tensor) -> Tensor:
     """``input`` itself when its storage is row-major (C-contiguous), else a row-major copy (recorded; the
     gradient passes through), as ``torch.Tensor.contiguous``. Where the array library does not tell its layout
-    (array_api_strict), a copy."""
+    (array_api_strict), and for an expanded view, a copy."""
     flags = getattr(input._data, "flags", None)
-    if flags is not None and flags.c_contiguous:
+    if flags is not None and flags.c_contiguous and not _inplace.overlaps(input):
         return input
     xp = input.backend.xp
-    if flags is None:
+    if flags is None or _inplace.overlaps(input):  # (a small expand's array may be a filled copy: copy it again)
         out = xp.asarray(input._data, copy=True)
     else:  # flattening a non-row-major array copies it in row-major order
         out = xp.reshape(xp.reshape(input._data, (-1,)), input.shape)

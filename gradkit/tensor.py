@@ -465,6 +465,12 @@ class Tensor:
         """Self when row-major, else a row-major copy (see ``pieces.contiguous``)."""
         return _pieces.contiguous(self)
 
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """True when the elements are row-major and none shares memory with another (an ``expand``'s view is
+        not), as ``torch.Tensor.is_contiguous``; True where the array library does not tell its layout."""
+        flags = getattr(self._data, "flags", None)
+        return not _inplace.overlaps(self) and (flags is None or bool(flags.c_contiguous))
+
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """Views along ``dim`` of a size, or of the given sizes (see ``pieces.split``)."""
         return _pieces.split(self, split_size_or_sections, dim)

@@ -232,6 +232,20 @@ def grad_accumulates_in_place(L: Any, be: Any) -> list:
     return [first, w.grad, first is w.grad]
 
 
+def expanded_then_copied(L: Any, be: Any) -> list:
+    a = _t(L, be, [1.0, 2.0, 3.0])
+    e = a.expand(2, 3)
+    c, r, f = e.contiguous(), e.reshape(6), a.unsqueeze(1).expand(3, 2).flatten()
+    c.mul_(2)  # copies: writable, and the expanded view and its base keep their values
+    r[0] = 5.0
+    f += 1
+    x = _t(L, be, [1.0, 2.0, 3.0], grad=True)
+    b = (x * 1).expand(2, 3).contiguous()
+    b.mul_(2)
+    b.sum().backward()
+    return [a, e, c, r, f, x.grad, e.is_contiguous(), c.is_contiguous(), a.is_contiguous()]
+
+
 def int_iadd_float(L: Any, be: Any) -> list:
     x = _ints(L, be, [1, 2])
     x += 1.5
@@ -256,7 +270,7 @@ CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
     plain_receives_grad, views_both_ends, view_in_graph, item_assignment_in_graph, part4_scatter, part5_rows,
     saved_then_modified, output_saved_then_modified, write_through_expand, leaf_view_grad_mode, data_write_untracked,
     data_iadd_and_set, overwrite_nonleaf, overwrite_saved_output,
-    grad_accumulates_in_place,
+    grad_accumulates_in_place, expanded_then_copied,
     int_iadd_float, shape_mismatch, zero_d_reduction)}
 
 
