@@ -402,7 +402,7 @@ def mm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
     """``(n, m) @ (m, p) -> (n, p)``, as ``torch.mm``: both operands 2-D, no broadcasting (``matmul`` does that).
 
     Raises:
-        RuntimeError: an operand that is not 2-D, or inner dimensions that differ (torch's messages)."""
+        RuntimeError: an operand that is not 2-D, inner dimensions or dtypes that differ (torch's messages)."""
     mat2 = _as_tensor(input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"{'self' if input.ndim != 2 else 'mat2'} must be a matrix (mm takes two 2-D tensors, got "
@@ -410,7 +410,14 @@ def mm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
     if input.shape[1] != mat2.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x{input.shape[1]} and "
                            f"{mat2.shape[0]}x{mat2.shape[1]})")
+    _same_dtype(input, mat2)
     return matmul(input, mat2)
+
+
+def _same_dtype(m1: Tensor, m2: Tensor) -> None:
+    """torch's refusal of mixed dtypes in ``mm`` and ``bmm`` (``@`` promotes; see ``matmul``)."""
+    if m1.dtype != m2.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {m1.dtype} != {m2.dtype}")
 
 
 def bmm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
@@ -418,7 +425,7 @@ def bmm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
     broadcasting.
 
     Raises:
-        RuntimeError: an operand that is not 3-D, batches or inner dimensions that differ."""
+        RuntimeError: an operand that is not 3-D, batches, inner dimensions or dtypes that differ."""
     mat2 = _as_tensor(input, mat2)
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"{'batch1' if input.ndim != 3 else 'batch2'} must be a 3D tensor (bmm got "
@@ -426,6 +433,7 @@ def bmm(input: Tensor, mat2: Any) -> Tensor:  # noqa: A002 (torch's name)
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    _same_dtype(input, mat2)
     return matmul(input, mat2)
 
 

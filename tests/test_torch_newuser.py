@@ -118,6 +118,10 @@ def test_new_name_errors_as_torch(backend):
             m.mm(x, x)
         with pytest.raises(RuntimeError, match="3D tensor"):
             m.bmm(x, x)
+        with pytest.raises(RuntimeError, match="same dtype|expected scalar type"):
+            m.mm(x, x.T.float())
+        with pytest.raises(RuntimeError, match="same dtype|expected scalar type"):
+            m.bmm(x.reshape(1, 3, 4), x.reshape(1, 4, 3).float())
         with pytest.raises(RuntimeError, match="1D tensors expected"):
             m.dot(x, x)
         with pytest.raises(RuntimeError, match="same number of elements"):
