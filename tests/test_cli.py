@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -483,3 +485,8 @@ def test_plot_stats_without_matplotlib_is_an_error_before_any_work(tmp_path, cap
     out = tmp_path / "run"
     status, _, stderr = gk(capsys, "train", "--type", "bnmlp", "--plot-stats", "--max-steps", "2", "-o", out)
     assert status == 2 and 'pip install ".[plot]" in the gradkit checkout' in stderr and not out.exists()
+
+
+def test_python_dash_m_gradkit_is_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "gradkit", "info"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("backend") and "numpy" in out.stdout

@@ -48,3 +48,45 @@ def test_repr_names_a_device_other_than_the_cpu(backend: Any) -> None:
     text = repr(gk.tensor([1.5, 2.0], device=backend))
     assert text.startswith("tensor([1.5000, 2.0000]")
     assert ("device=" in text) == (str(gk.tensor(1.0, device=backend).device) != "cpu")
+
+
+def _model(lib: Any) -> Any:
+    """A small GPT-shaped model written against ``lib`` (gradkit or torch)."""
+    nn = lib.nn
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln = nn.LayerNorm(4)
+            self.fc = nn.Linear(4, 8)
+            self.act = nn.GELU(approximate="tanh")
+            self.drop = nn.Dropout(0.1)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(27, 4)
+            self.h = nn.ModuleList([Block() for _ in range(3)] + [nn.Linear(4, 4, bias=False)])
+            self.head = nn.Sequential(nn.Linear(4, 27), nn.Tanh(), nn.Identity())
+
+    return Net()
+
+
+MODULES = {
+    "linear": lambda nn: nn.Linear(2, 3), "linear no bias": lambda nn: nn.Linear(2, 3, bias=False),
+    "embedding": lambda nn: nn.Embedding(5, 3), "layer norm": lambda nn: nn.LayerNorm(4),
+    "dropout": lambda nn: nn.Dropout(0.1), "gelu": lambda nn: nn.GELU(), "tanh": lambda nn: nn.Tanh(),
+    "identity": lambda nn: nn.Identity(), "sequential": lambda nn: nn.Sequential(nn.Linear(2, 3), nn.Tanh()),
+    "module list": lambda nn: nn.ModuleList([nn.Linear(2, 2) for _ in range(3)]),
+    "empty list": lambda nn: nn.ModuleList([]),
+}
+
+
+@pytest.mark.parametrize("case", list(MODULES))
+def test_module_repr_is_torchs(case: str) -> None:
+    assert repr(MODULES[case](gk.nn)) == repr(MODULES[case](torch.nn))
+
+
+def test_model_and_parameter_repr_are_torchs() -> None:
+    assert repr(_model(gk)) == repr(_model(torch))  # children indented, equal blocks of a ModuleList folded
+    assert repr(gk.nn.Parameter(gk.ones(2))) == repr(torch.nn.Parameter(torch.ones(2)))

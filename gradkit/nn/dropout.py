@@ -55,5 +55,8 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         self.p, self.inplace = _check_p(p), inplace
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training, self.inplace)

@@ -29,6 +29,10 @@ class Parameter(Tensor):
     def __init__(self, data: Any, *, backend: Backend | str | None = None, dtype: Any = None) -> None:
         super().__init__(data, backend=backend, dtype=dtype, requires_grad=True)
 
+    def __repr__(self) -> str:
+        """``Parameter containing:`` and the values, as PyTorch prints a parameter."""
+        return "Parameter containing:\n" + super().__repr__()
+
     @classmethod
     def of(cls, array: Any, backend: Backend) -> Parameter:
         """A parameter around an array ``backend`` owns (no copy)."""
@@ -60,6 +64,17 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The layer's computation; subclasses define it."""
         raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        """The settings ``repr`` shows inside the parentheses (``in_features=2, out_features=3, bias=True``), as
+        PyTorch's; subclasses override it."""
+        return ""
+
+    def __repr__(self) -> str:
+        """The module as PyTorch prints it: its name, ``extra_repr()`` and its children, indented."""
+        from ._repr import module_repr
+
+        return module_repr(self)
 
     def _gradkit_compile(self) -> Module:
         """What ``gradkit.compile(module)`` returns: torch's wrapper (``nn.compiled.OptimizedModule``)."""
@@ -334,6 +349,9 @@ class Linear(Module):
                 generator.uniform(-bound, bound, (out_features,), dtype, be)
             self.bias = Parameter.of(values, be)
 
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)
 
@@ -362,6 +380,9 @@ class Embedding(Module):
         shape = (num_embeddings, embedding_dim)
         self.weight = Parameter.of(generator.normal(0.0, 1.0, shape, DEFAULT_DTYPE if dtype is None else dtype, be),
                                    be)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
 
     def forward(self, ids: Any) -> Tensor:
         data = ids._data if isinstance(ids, Tensor) else None
@@ -504,6 +525,12 @@ class ModuleList(Module):
     def __getitem__(self, i: int) -> Module:
         return self._list[i]
 
+    def __repr__(self) -> str:
+        """As PyTorch prints a ``ModuleList``: runs of children that print alike folded (``(0-3): 4 x ...``)."""
+        from ._repr import list_repr
+
+        return list_repr(self)
+
     def __len__(self) -> int:
         return len(self._list)
 
@@ -558,6 +585,10 @@ class LayerNorm(Module):
         self.weight = Parameter.of(be.full(self.normalized_shape, 1.0, dtype), be) if elementwise_affine else None
         self.bias = Parameter.of(be.zeros(self.normalized_shape, dtype), be) if elementwise_affine and bias else None
 
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}, "
+                f"bias={self.bias is not None}")
+
     def forward(self, x: Tensor) -> Tensor:
         return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -574,6 +605,9 @@ class GELU(Module):
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.gelu(x, self.approximate)
