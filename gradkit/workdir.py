@@ -66,6 +66,8 @@ def load_run(workdir: Path, backend: Backend, name: str = MODEL_FILE) -> tuple[R
     missing, damaged or foreign file, a bad field, or arrays that do not fit the model it describes.
     """
     path = workdir / name
+    if workdir.exists() and not workdir.is_dir():
+        raise CheckpointError(f"{workdir} is a file, not a work directory; pass the -o DIR of a trained run", path)
     if not path.exists():
         raise CheckpointError(f"no model in {workdir}: {path} does not exist; train one first with "
                               f"gradkit train -o {workdir}", path)

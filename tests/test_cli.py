@@ -206,6 +206,8 @@ BAD = {
     "other model type": (["train", "--resume", "--type", "bigram", "-o", "OUT"], None, lambda d: None,
                          ["holds a model of type mlp, not bigram"]),
     "sample without a model": (["sample", "-o", "NEW"], None, None, ["no model in", "train one first"]),
+    "sample from a file": (["sample", "-o", "FILE"], None, None, ["file is a file, not a work directory"]),
+    "eval of a file": (["eval", "-o", "FILE"], None, None, ["file is a file, not a work directory"]),
     "resume without a model": (["train", "--resume", "-o", "NEW"], None, None, ["no model in"]),
     "temperature 0": (["sample", "--temperature", "0", "-o", "OUT"], None, lambda d: None,
                       ["--temperature must be a finite number > 0"]),
