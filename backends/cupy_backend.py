@@ -39,6 +39,9 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def empty_cache(self) -> None:
+        self._cupy.get_default_memory_pool().free_all_blocks()
+
     def graph_capture(self) -> GraphCapture | None:
         """CuPy's stream capture: ``Stream.begin_capture`` / ``end_capture`` on a blocking stream (ordered with
         the legacy default stream), the graph launched on that stream."""

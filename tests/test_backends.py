@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from gradkit.backends.cupy_backend import CupyBackend
 from gradkit.backends.numpy_backend import NumpyBackend
 from gradkit.backends.strict_backend import StrictBackend
 
+import gradkit
 from gradkit import backends
 
 IMPLEMENTATIONS = [NumpyBackend, StrictBackend, CupyBackend]
@@ -242,11 +245,20 @@ def test_strict_not_installed_names_the_extra(monkeypatch, fresh_probe):
 
 
 def test_importing_backends_and_gradkit_never_loads_cupy():
-    code = ("import sys, backends, gradkit; backends.get_backend('numpy'); "
+    code = ("import sys, gradkit; from gradkit import backends; backends.get_backend('numpy'); "
             "assert 'cupy' not in sys.modules, 'cupy imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_only_the_backend_layer_names_cupy():
+    """The engine reaches CuPy through ``Backend`` hooks only: no module of gradkit outside its backends imports it."""
+    root = Path(gradkit.__file__).parent
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if "backends" not in path.relative_to(root).parts
+                 and re.search(r"^\s*(import cupy|from cupy)\b", path.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert offenders == []
 
 
 def test_scatter_add_of_many_rows(backend):

@@ -76,6 +76,4 @@ def empty_cache() -> None:
     """Free the blocks CuPy's memory pool holds but does not use (``torch.cuda.empty_cache``); a no-op without
     CUDA."""
     if is_available():
-        import cupy
-
-        cupy.get_default_memory_pool().free_all_blocks()
+        backends.get_backend("cuda").empty_cache()
