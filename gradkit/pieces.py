@@ -9,15 +9,17 @@ import math
 from collections.abc import Sequence
 
 from . import _inplace, ops
+from .shapes import _axis
 from .tensor import Tensor
 
 __all__ = ["chunk", "contiguous", "roll", "split"]
 
 
 def _dim(a: Tensor, dim: int, name: str) -> int:
-    if not -max(a.ndim, 1) <= dim < max(a.ndim, 1) or a.ndim == 0:
-        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {a.ndim} dimensions")
-    return dim % a.ndim
+    """``shapes._axis``, where a 0-d tensor has no dimension to cut (torch refuses it here)."""
+    if a.ndim == 0:
+        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with 0 dimensions")
+    return _axis(dim, a.ndim, name)
 
 
 def _slices(a: Tensor, d: int, bounds: Sequence[tuple[int, int]]) -> tuple[Tensor, ...]:
@@ -92,7 +94,7 @@ def contiguous(input: Tensor) -> Tensor:
     gradient passes through), as ``torch.Tensor.contiguous``. Where the array library does not tell its layout
     (array_api_strict), and for an expanded view, a copy."""
     flags = getattr(input._data, "flags", None)
-    if flags is not None and flags.c_contiguous and not _inplace.overlaps(input):
+    if flags is not None and input.is_contiguous():
         return input
     xp = input.backend.xp
     if flags is None or _inplace.overlaps(input):  # (a small expand's array may be a filled copy: copy it again)
