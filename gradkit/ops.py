@@ -819,12 +819,8 @@ def _mixed_key(a: Tensor, key: Any) -> tuple[tuple, list[Any]] | None:
             if isinstance(k, slice):
                 items.append(slice(None))
         elif arr.dtype == xp.bool:
-            axis = len(basic)
-            if arr.ndim == 0 or tuple(arr.shape) != a.shape[axis:axis + arr.ndim]:
-                raise IndexError(f"a boolean mask of shape {tuple(arr.shape)} does not match the tensor's shape "
-                                 f"{a.shape} at axis {axis}")
+            items.extend(_mask_nonzero(a, arr, len(basic)))
             basic.extend([slice(None)] * arr.ndim)
-            items.extend(xp.nonzero(arr))
         else:
             basic.append(slice(None))
             items.append(arr)
@@ -879,17 +875,19 @@ def _index_arrays(a: Tensor, key: Any) -> list[Any] | None:
     flat: list[Any] = []
     xp = a.backend.xp
     for k in arrays:
-        if k.dtype != xp.bool:
-            flat.append(k)
-            continue
-        axis = len(flat)
-        if k.ndim == 0 or tuple(k.shape) != a.shape[axis:axis + k.ndim]:
-            raise IndexError(f"a boolean mask of shape {tuple(k.shape)} does not match the tensor's shape {a.shape} "
-                             f"at axis {axis}; a mask has the shape of the axes it selects from")
-        flat.extend(xp.nonzero(k))
+        flat.extend(_mask_nonzero(a, k, len(flat)) if k.dtype == xp.bool else (k,))
     if len(flat) > a.ndim:
         raise IndexError(f"too many indices ({len(flat)}) for a tensor of shape {a.shape}")
     return flat
+
+
+def _mask_nonzero(a: Tensor, mask: Any, axis: int) -> tuple[Any, ...]:
+    """The integer arrays (``nonzero``) of a boolean ``mask`` that selects from ``a``'s axes from ``axis`` on.
+    Raises IndexError for a mask whose shape is not those axes' shape."""
+    if mask.ndim == 0 or tuple(mask.shape) != a.shape[axis:axis + mask.ndim]:
+        raise IndexError(f"a boolean mask of shape {tuple(mask.shape)} does not match the tensor's shape {a.shape} "
+                         f"at axis {axis}; a mask has the shape of the axes it selects from")
+    return tuple(a.backend.xp.nonzero(mask))
 
 
 def _int_array(a: Tensor, k: Any) -> Any:
