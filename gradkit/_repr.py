@@ -30,7 +30,7 @@ def tensor_repr(t: Any) -> str:
         suffixes.append(f"device='{t.device}'")
     if host.size == 0 and host.shape != (0,):
         suffixes.append(f"size={tuple(host.shape)}")
-    if str(t.dtype).rsplit(".", 1)[-1] not in _DEFAULT_DTYPES:
+    if t.dtype.name not in _DEFAULT_DTYPES:
         suffixes.append(f"dtype={t.dtype!r}")
     if t._grad_fn is not None:
         suffixes.append(f"grad_fn=<{t._grad_fn.name()}>")
@@ -52,10 +52,8 @@ def _summarized(a: np.ndarray) -> np.ndarray:
 
 def _formatter(values: np.ndarray) -> tuple[Callable[[Any], str], int]:
     """The element format and the common width (at least 1)."""
-    if values.dtype == np.bool_:
+    if values.dtype.kind in "biu":  # bools and integers as Python prints them
         fmt: Callable[[Any], str] = str
-    elif values.dtype.kind in "iu":
-        fmt = str
     else:
         finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)
         magnitudes = np.abs(finite)
