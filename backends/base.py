@@ -143,9 +143,6 @@ class Backend:
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work (a no-op on the host); call before a timer stops."""
 
-    def empty_cache(self) -> None:
-        """Give back the device memory the array library keeps cached but unused (a no-op on the host)."""
-
     def graph_capture(self) -> GraphCapture | None:
         """A function ``capture(fn, args) -> (graph, result)`` that records ``fn(*args)``'s device work as one
         graph without running it (``graph.launch()`` runs it), or None where the device has no graphs (here)."""

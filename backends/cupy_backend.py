@@ -39,9 +39,6 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self.device.synchronize()
 
-    def empty_cache(self) -> None:
-        self._cupy.get_default_memory_pool().free_all_blocks()
-
     def graph_capture(self) -> GraphCapture | None:
         """CuPy's stream capture: ``Stream.begin_capture`` / ``end_capture`` on a blocking stream (ordered with
         the legacy default stream), the graph launched on that stream."""
@@ -78,3 +75,11 @@ class CupyBackend(Backend):
 
     def _on_device(self) -> dict[str, Any]:
         return {}
+
+
+def empty_cache() -> None:
+    """Give back the device memory CuPy's pool keeps but does not use (``torch.cuda.empty_cache``); the caller
+    has checked that CuPy is usable."""
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()

@@ -76,4 +76,6 @@ def empty_cache() -> None:
     """Free the blocks CuPy's memory pool holds but does not use (``torch.cuda.empty_cache``); a no-op without
     CUDA."""
     if is_available():
-        backends.get_backend("cuda").empty_cache()
+        from gradkit.backends.cupy_backend import empty_cache as free_pool
+
+        free_pool()
