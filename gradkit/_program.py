@@ -38,9 +38,6 @@ def _lowered() -> dict[Any, Callable[..., str | None]]:
     def reshape(a: list[str], kw: dict[str, str], kind: str) -> str | None:
         return f"{a[0]}.reshape({a[1]})" if len(a) == 2 and not kw else None
 
-    def take(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"{a[0]}.take({a[1]}, axis={kw['axis']})" if len(a) == 2 and set(kw) == {"axis"} else None
-
     def transpose(a: list[str], kw: dict[str, str], kind: str) -> str | None:
         return f"{a[0]}.mT" if len(a) == 1 and not kw else None
 
@@ -56,9 +53,9 @@ def _lowered() -> dict[Any, Callable[..., str | None]]:
         return code
 
     def any_(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"{a[0]}.any()" if len(a) == 1 and not kw else None
+        return f"(_TRUE if _count_nonzero({a[0]}) else _FALSE)" if len(a) == 1 and not kw else None
 
-    return {nf.reshape: reshape, nf.take: take, nf.matrix_transpose: transpose, nf.astype: astype,
+    return {nf.reshape: reshape, nf.matrix_transpose: transpose, nf.astype: astype,
             nf.sum: reduce("_add_reduce"), nf.any: any_}  # (nf.max is called: its short-row path)
 
 
@@ -175,7 +172,8 @@ class Program:
         from gradkit.backends import numpy_fast
 
         self.consts: dict[str, Any] = {"MISS": MISS, "_add_reduce": numpy_fast._add_reduce,
-                                       "_max_reduce": numpy_fast._max_reduce}
+                                       "_max_reduce": numpy_fast._max_reduce,
+                                       "_count_nonzero": numpy_fast._count_nonzero, "_TRUE": np.True_, "_FALSE": np.False_}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
         entries, alias = _cse(tape, tape.entries)
@@ -233,7 +231,7 @@ class Program:
         for e in entries:
             shape_only = e[0] == "call" and _name(e[2]) in _SHAPE_ONLY  # zeros_like(x) reads x's shape alone
             value = None if e[1] is None else self.tape.values[e[1]].value
-            if (e[0] != "iop" and value is not None and (shape_only or not _reads(e))
+            if (e[0] != "iop" and value is not None and (shape_only or all(s in self.folded for s in _reads(e)))
                     and root.get(e[1]) not in frozen):
                 self.folded[e[1]] = self._const(value, force=True)
             else:

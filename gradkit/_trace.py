@@ -136,7 +136,8 @@ class Tape:
             if found:
                 self.reason(f"an operation gave a {type(value).__name__}, which the tape does not record")
             return value
-        if not found or (entry[0] == "call" and getattr(entry[1], "__name__", "") in ("zeros_like", "ones_like")):
+        if (all(self.values[p._s].value is not None for p in found)  # of constants alone (or of nothing)
+                or (entry[0] == "call" and getattr(entry[1], "__name__", "") in ("zeros_like", "ones_like"))):
             self.values[proxy._s].value = value  # a constant the program may fold
         self.entries.append((entry[0], proxy._s, *self.freeze(entry[1:])))
         return proxy

@@ -172,8 +172,10 @@ class Code:
         self._ids: dict[int, str] = {}
         self._vars = itertools.count()
 
-    def const(self, value: Any) -> str:
-        if type(value) in (bool, int, str, type(None)) or (type(value) is float and np.isfinite(value)):
+    def const(self, value: Any, named: bool = False) -> str:
+        """The name (``c3``) of ``value`` in the generated code, or its literal (numbers, strings, None) unless
+        ``named``."""
+        if not named and (type(value) in (bool, int, str, type(None)) or (type(value) is float and np.isfinite(value))):
             return repr(value)
         if id(value) not in self._ids:
             name = f"c{len(self._ids)}"
@@ -188,6 +190,12 @@ class Code:
 
     def guard(self, condition: str) -> None:
         self.lines.append(f"if {condition}: return MISS")
+
+    def guard_value(self, expr: str, value: Any) -> None:
+        """A guard that ``expr`` (read twice at most) is an immutable ``value`` of its type: the same object, as
+        it is while nothing changed (one read, one ``is``), else equal and of the same type."""
+        same = self.const(value, named=True)
+        self.guard(f"{expr} is not {same} and (type({expr}) is not {self.const(type(value))} or {expr} != {same})")
 
     def function(self, name: str, tail: list[str], skip: set[int] | frozenset[int] = frozenset(),
                  **consts: Any) -> Callable[..., Any]:
@@ -266,7 +274,7 @@ class World:
                     continue
                 cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
                 if isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
-                    code.guard(f"type({cell}) is not {code.const(type(value))} or {cell} != {code.const(value)}")
+                    code.guard_value(cell, value)
                 else:
                     code.guard(f"{cell} is not {code.const(value)}")
 
@@ -462,7 +470,12 @@ class Tracer:
             return concrete
         program = Program(tape, outputs)
         arg_slots = {inp.proxy._s for inp in self.inputs.values() if inp.where is not None}
-        if not (program.branch_pure and program.branch_inputs <= arg_slots):
+        # A branch may read the arguments and the data the step only reads (tensors without grad that it leaves
+        # unchanged, such as captured training windows): a replay evaluates it as a guard. A branch on the model's
+        # values (``if loss > 3``) is a host read.
+        data = {inp.proxy._s for inp in self.inputs.values()
+                if not inp.requires_grad and inp.tensor._version == inp.version}
+        if not (program.branch_pure and program.branch_inputs <= arg_slots | data):
             tape.host_read("bool() of an array computed from the model (Python control flow on its values)")
             self.entry = Eager(self.owner, code)
             return concrete
@@ -485,7 +498,7 @@ class Tracer:
             code.guard(f"not isinstance({var}, {code.const(Tensor)}) or ({var}.backend is not {be} and {var}.backend "
                        f"!= {be}) or {var}.requires_grad is not {value.requires_grad!r}")
         elif isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
-            code.guard(f"type({var}) is not {code.const(type(value))} or {var} != {code.const(value)}")
+            code.guard_value(var, value)
         elif type(value) in (list, tuple):
             code.guard(f"type({var}) is not {type(value).__name__} or len({var}) != {len(value)}")
             for i, v in enumerate(value):
@@ -503,13 +516,13 @@ class Tracer:
         for inp in self.inputs.values():
             t, slot = inp.tensor, inp.proxy._s
             where = inp.where if inp.where is not None else code.const(t)
+            checks = f"v{slot}.shape != {tuple(inp.real.shape)!r} or v{slot}.dtype != {code.const(inp.real.dtype)}"
             if inp.where is None:
                 be = code.const(t.backend)  # the same object in all but odd cases: `is` first (a Python __eq__)
-                code.guard(f"({where}.backend is not {be} and {where}.backend != {be}) or {where}.requires_grad is "
-                           f"not {inp.requires_grad!r}")
+                checks = (f"({where}.backend is not {be} and {where}.backend != {be}) or {where}.requires_grad is not "
+                          f"{inp.requires_grad!r} or {checks}")
             code.lines.append((slot, f"v{slot} = {where}._data"))
-            code.lines.append((slot, f"if v{slot}.shape != {tuple(inp.real.shape)!r} or v{slot}.dtype != "
-                                     f"{code.const(inp.real.dtype)}: return MISS"))
+            code.lines.append((slot, f"if {checks}: return MISS"))
 
     def _write_tensors(self, out: Callable[[Any], str]) -> None:
         code, tape = self.code, self.tape

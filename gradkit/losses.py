@@ -191,11 +191,16 @@ def _cross_entropy_probabilities(input: Tensor, t: Tensor, weight: Tensor | None
 
 
 def _nll_of_logits(logits: Tensor, t: Any, ignore_index: int, reduction: str) -> Tensor:
-    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. One code path whatever the targets
-    hold (so a traced step replays it); the only host read is the range check's one number."""
+    """``cross_entropy`` of ``(M, C)`` logits and ``(M,)`` targets: one node. The only host read is one bool:
+    are all targets class indices? Then (the common case, ``ignore_index`` outside ``[0, C)``) no target is
+    ignored and the loss needs no mask (``_nll_of_classes``); else the masked form below, which raises for a
+    target that is not ``ignore_index`` either. A traced step replays the branch it took, guarded by that bool."""
     xp, backend = logits.backend.xp, logits.backend
     n_classes = logits.shape[1]
     t = backend.astype(t, "int64")
+    if (t.shape[0] and not 0 <= ignore_index < n_classes  # (an ignore_index that is a class: always masked)
+            and not xp.any(xp.astype(t, xp.uint64) >= n_classes)):  # (a negative target wraps to >= 2**63)
+        return _nll_of_classes(logits, t, reduction)
     safe, valid = _check_targets(backend, t, n_classes, ignore_index, "cross_entropy")
     shifted, e, total = _shifted(logits, -1)
     rows = backend.arange(t.shape[0], dtype=t.dtype)
@@ -214,6 +219,25 @@ def _nll_of_logits(logits: Tensor, t: Any, ignore_index: int, reduction: str) ->
         # the per-row scale in place
         d -= onehot
         d *= xp.reshape(per_row, (-1, 1))
+        return (d,)
+
+    return Tensor._node(out, (logits,), backward, "cross_entropy")
+
+
+def _nll_of_classes(logits: Tensor, t: Any, reduction: str) -> Tensor:
+    """``_nll_of_logits`` for int64 targets all in ``[0, C)``: the same numbers, bit for bit, without the mask
+    (the mean divides by ``M``, the masked form by the count of ones, which is ``M``)."""
+    xp, backend = logits.backend.xp, logits.backend
+    m, n_classes = logits.shape
+    shifted, e, total = _shifted(logits, -1)
+    nll = xp.log(total)[:, 0] - shifted[backend.arange(m, dtype=t.dtype), t]
+    out = nll if reduction == "none" else xp.sum(nll) / m if reduction == "mean" else xp.sum(nll)
+
+    def backward(g: Any) -> tuple[Any]:
+        onehot = xp.astype(xp.reshape(t, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
+        d = backend.scratch(e * (1.0 / total))  # softmax, then "- onehot" and the scale in place
+        d -= onehot
+        d *= xp.reshape(g, (-1, 1)) if reduction == "none" else g / m if reduction == "mean" else g
         return (d,)
 
     return Tensor._node(out, (logits,), backward, "cross_entropy")

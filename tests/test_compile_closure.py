@@ -136,3 +136,65 @@ def test_a_module_level_step_is_not_its_own_state(backend: Any) -> None:
         warnings.simplefilter("error", GradkitCompileWarning)
         exec(compile(source, "script.py", "exec"), namespace)  # noqa: S102
     assert namespace["step"].stats == {"warmups": 1, "traces": 1, "replays": 4, "eager": 0}
+
+
+def _padded_step(backend: Any) -> tuple[Callable[[gk.Tensor], gk.Tensor], list[gk.Tensor]]:
+    """makemore.py's targets: -1 after a word's end, ``ignore_index=-1``; the data captured, the batch an index."""
+    rng = np.random.default_rng(3)
+    Xtr = gk.tensor(rng.integers(0, 27, (64, 3)), device=backend)
+    Ytr = gk.tensor(np.where(np.arange(64) < 40, rng.integers(0, 27, 64), -1), device=backend)  # rows 40+ padded
+    W = gk.tensor(rng.normal(0.0, 0.3, (27, 27)), device=backend, dtype="float32", requires_grad=True)
+    opt = gk.optim.SGD([W], lr=0.5)
+
+    def step(ix: gk.Tensor) -> gk.Tensor:
+        logits = W[Xtr[ix][:, -1]]
+        loss = F.cross_entropy(logits, Ytr[ix], ignore_index=-1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, [W]
+
+
+def test_ignored_targets_in_captured_data_are_a_guarded_branch(backend: Any) -> None:
+    """cross_entropy branches on the targets (are some ignored?). Read from captured data that the step leaves
+    unchanged, that branch is a guard: batches with and without ignored targets each replay their own trace,
+    with eager's numbers and no warning."""
+    results = []
+    for compiled in (False, True):
+        step, params = _padded_step(backend)
+        fn = gk.compile(step) if compiled else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GradkitCompileWarning)
+            losses = [fn(gk.tensor(np.arange(8) + (8 * k) % 56, device=backend)).item() for k in range(14)]
+        results.append((np.array(losses), params[0].numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0], strict=True)
+    np.testing.assert_array_equal(results[0][1], results[1][1], strict=True)
+    assert fn.stats["eager"] == 0 and fn.stats["traces"] == 2 and fn.stats["replays"] >= 9
+
+
+def test_index_tensors_count_from_the_end_and_refuse_what_is_out_of_range(backend: Any) -> None:
+    """Negative minibatch indices read from the end, eager and compiled alike (their gradient too); an index out
+    of range raises torch's IndexError in both, before any parameter changes."""
+    runs = []
+    for compiled in (False, True):
+        step, parameters, _ = _lecture_mlp(backend, "sgd")
+        fn = gk.compile(step) if compiled else step
+        rng = np.random.default_rng(5)
+        losses = [fn(gk.tensor(rng.integers(-200, 200, 32), device=backend)).item() for _ in range(5)]
+        before = [p.numpy() for p in parameters]
+        bad = gk.tensor(np.r_[np.arange(31), 200], device=backend)
+        # (a replay's check on a backend whose take does not raise names the tensor's shape, not the index)
+        words = "index 200 is out of bounds for dimension 0 with size 200"
+        if compiled and backend.name != "numpy":
+            words = r"out of bounds for a tensor of shape \(200, 3\)"
+        with pytest.raises(IndexError, match=words):
+            fn(bad)
+        for a, b in zip(before, parameters, strict=True):
+            np.testing.assert_array_equal(a, b.numpy(), strict=True)
+        runs.append((losses, before))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
+    assert fn.stats["replays"] >= 2

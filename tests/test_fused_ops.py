@@ -60,6 +60,24 @@ def test_cross_entropy_by_finite_differences_with_ignored_targets(backend):
               [RNG.normal(size=(7, 4))], backend)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_without_ignored_targets_is_the_masked_form_bit_for_bit(backend, dtype):
+    """Targets all in [0, C) take the unmasked path; one ignored target more takes the masked one. Row by row
+    (reduction "none") their losses and gradients are the same numbers, and so is the mean over the rows."""
+    logits, targets = RNG.normal(0.0, 3.0, (9, 5)), RNG.integers(0, 5, 8)
+    results = []
+    for extra in ([], [-100]):
+        x = Tensor(logits[:8 + len(extra)], backend=backend, dtype=dtype, requires_grad=True)
+        t = Tensor(np.concatenate([targets, extra]).astype(np.int64), backend=backend)
+        rows = functional.cross_entropy(x, t, reduction="none")
+        (rows * Tensor(np.arange(1.0, 10.0)[:len(rows)], backend=backend, dtype=dtype)).sum().backward()
+        mean = functional.cross_entropy(x.detach(), t)
+        results.append((rows.numpy()[:8], x.grad.numpy()[:8], mean.numpy()))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
+    assert results[0][0][0] != 0.0  # (the rows hold losses, not the zeros of ignored targets)
+
+
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 def test_layer_norm_by_finite_differences(backend, affine):
     x = RNG.normal(0.0, 1.5, (2, 5, 6))
