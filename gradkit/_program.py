@@ -191,6 +191,7 @@ class Program:
             kept = ", ".join(f"v{e[1]}" for e in arrays if e[1] is not None and e[1] not in self.folded)
             outs += f"({kept}{',' if kept else ''}), "
             outs += "(" + "".join(f"{flag}, " for flag, _ in self.checks) + "), "
+        self.body, self.outs = lines, outs  # (a replay inlines them: ``Replay``)
         params = ", ".join(f"v{s}" for s in tape.inputs)
         self.source = f"def core({params}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return ({outs})\n"
         # The branches on the minibatch with what they read, alone (a CUDA graph cannot read the device: its

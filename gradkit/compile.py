@@ -21,7 +21,9 @@ optimizer's moments, exists by the second), the second is traced. A replay check
 of its tensor arguments, the other arguments' values, and every Python value reachable from the arguments, the
 closure and the globals the step names (a module's ``training`` flag, a hyper-parameter, which tensor a list or an
 attribute holds): a change traces again. A learning rate set through an optimizer's ``param_groups`` reaches the
-program through a tensor, so a schedule needs no new trace.
+program through a tensor, so a schedule needs no new trace. A class may name, in ``_unguarded``, the attributes
+(or keys) a step reaches only through tensors, or never: they are not guarded (an optimizer's ``defaults``, which
+only fill in new groups, and a group's ``lr``).
 
 Never a silent wrong answer. What the tape cannot replay (a host read such as ``.item()`` or ``float()``, host
 data or random draws moved to the device inside the step, a Python value the step changes, a graph left alive)
@@ -238,7 +240,10 @@ class World:
         self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
         self.containers.append((obj, items, copy.copy(items)))
+        skip = getattr(obj, "_unguarded", ())
         for key, value in _cells(items):
+            if key in skip:
+                continue
             if isinstance(value, Tensor):
                 self.tensors.append((items, key, value))
             else:
@@ -265,7 +270,7 @@ class World:
         for obj, items, _ in self.containers:
             if not relevant(obj):
                 continue
-            skip = getattr(obj, "_tensor_mirrored", ())
+            skip = getattr(obj, "_unguarded", ())  # what the object says a step reads through tensors, or never
             name = code.const(items)
             if isinstance(items, list):
                 code.guard(f"len({name}) != {len(items)}")
@@ -728,7 +733,11 @@ class Replay:
         arrays = [s for s in slots if s not in unread]
         if len(arrays) > 1:  # the arrays that were distinct objects when traced must still be
             code.guard("len({" + ", ".join(f"id(v{s})" for s in arrays) + f"}}) != {len(arrays)}")
-        tail = [f"o = core({inputs})", "if o is MISS: return MISS", "_stats['replays'] += 1",
-                *code.writes, f"return {ret}"]
-        self.run = code.function("replay", tail, unread, core=core, _stats=owner.stats, _freed_node=_freed_node)
+        if core is program.core:  # the program's statements inline (its inputs are the v-names read above)
+            run = [*program.body, f"o = ({program.outs})"]
+        else:  # a CUDA graph's runner
+            run = [f"o = core({inputs})", "if o is MISS: return MISS"]
+        tail = [*run, "_stats['replays'] += 1", *code.writes, f"return {ret}"]
+        self.run = code.function("replay", tail, unread, core=core, _stats=owner.stats, _freed_node=_freed_node,
+                                 **program.consts)
         self.source: str = getattr(self.run, "source", "")

@@ -33,7 +33,7 @@ class ParamGroup(dict):
     (``lr_tensor``), rewritten through the door whenever the dict's ``lr`` is set."""
 
     #: The keys whose values reach an update through tensors (``gradkit.compile`` does not guard them).
-    _tensor_mirrored = frozenset({"lr"})
+    _unguarded = frozenset({"lr"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +82,9 @@ class Optimizer:
 
     #: The names of a parameter's state tensors (``state[p]``), what ``load_state_dict`` accepts.
     state_names: tuple[str, ...] = ()
+    #: Attributes a step never reads (``gradkit.compile`` does not guard them): ``defaults`` only fill in the
+    #: groups that ``add_param_group`` makes, and a step reads its group's values (as torch's optimizers do).
+    _unguarded = frozenset({"defaults"})
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
