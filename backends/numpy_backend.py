@@ -36,7 +36,9 @@ class NumpyBackend(Backend):
         for the others)."""
         # bincount, summed in float64: 3-6x faster than np.add.at. Few rows: one call over (row, column)
         # pairs; many: one call per column, which skips building the pair index (1.6x faster at 24,576 rows).
-        idx = indices.reshape(-1).astype(np.intp, copy=False)  # int8 rows times the width would wrap around
+        idx = indices.reshape(-1)
+        if idx.dtype != np.intp:
+            idx = idx.astype(np.intp)  # int8 rows times the width would wrap around
         try:
             summed = _bincount(target.shape, idx, updates)
         except ValueError:  # bincount refuses negative entries

@@ -89,14 +89,15 @@ def _integral(dtype: Any) -> bool:
         return _np.dtype(dtype).kind in "iu"
 
 
-#: ``take`` raises IndexError for an index outside ``[-n, n)`` and counts negative indices from the end (numpy's
-#: ``mode="raise"``), so the engine's gather makes no bounds check of its own on this namespace.
+#: ``take`` raises IndexError for an index outside ``[-n, n)``, counts negative indices from the end (numpy's
+#: ``mode="raise"``) and takes indices of any shape: the engine's gather is one call on this namespace, with no
+#: bounds check or reshape of its own.
 TAKE_RAISES = True
 
 
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
-    """``numpy.take`` through the array method. Raises IndexError for an index outside ``[-n, n)``, in torch's
-    words (``index 5 is out of bounds for dimension 0 with size 3``)."""
+    """``numpy.take`` through the array method (``indices`` of any shape). Raises IndexError for an index outside
+    ``[-n, n)``, in torch's words (``index 5 is out of bounds for dimension 0 with size 3``)."""
     try:
         return x.take(indices, axis=axis)
     except IndexError as e:

@@ -111,11 +111,14 @@ class Compiled:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         entries = self.entries
-        for i, entry in enumerate(entries):
-            out = entry.run(args, kwargs)
+        if entries:
+            out = entries[0].run(args, kwargs)  # the last one that ran, first
             if out is not MISS:
-                if i:
-                    entries.insert(0, entries.pop(i))
+                return out
+        for i in range(1, len(entries)):
+            out = entries[i].run(args, kwargs)
+            if out is not MISS:
+                entries.insert(0, entries.pop(i))
                 return out
         return self._slow(args, kwargs)
 

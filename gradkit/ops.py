@@ -940,12 +940,24 @@ def _out_of_bounds(a: Tensor, arrays: Sequence[Any]) -> IndexError:
     return IndexError(f"an index is out of bounds for a tensor of shape {a.shape}")
 
 
+def _take_rows(a: Tensor, index: Any) -> Tensor:
+    """``a[index]`` for one signed integer array of any shape, where the namespace's ``take`` checks the bounds,
+    counts negative indices from the end and keeps the index's shape (``TAKE_RAISES``: numpy's): one call."""
+    backend, shape = a.backend, a._data.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        return (backend.scatter_add(backend.zeros(shape, g.dtype), index, g),)
+
+    return Tensor._node(backend.xp.take(a._data, index, axis=0), (a,), backward, "gather")
+
+
 def _gather(a: Tensor, arrays: Sequence[Any]) -> Tensor:
     """``a[arrays[0], arrays[1], ...]`` (integer arrays broadcast together) as one ``take`` on the leading axes
     flattened, with ``scatter_add`` as its backward."""
     xp, backend, shape = a.backend.xp, a.backend, a._data.shape
-    if not (len(arrays) == 1 and getattr(xp, "TAKE_RAISES", False) and xp.isdtype(arrays[0].dtype, "signed integer")):
-        arrays = _check_bounds(a, arrays)  # (else ``take`` checks, and counts negative indices from the end, itself)
+    if len(arrays) == 1 and getattr(xp, "TAKE_RAISES", False) and xp.isdtype(arrays[0].dtype, "signed integer"):
+        return _take_rows(a, arrays[0])
+    arrays = _check_bounds(a, arrays)
     depth, flat = len(arrays), arrays[0]
     for k, n in zip(arrays[1:], shape[1:depth]):
         flat = flat * n + k
