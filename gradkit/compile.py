@@ -173,6 +173,7 @@ class Code:
     def __init__(self) -> None:
         self.lines: list[Any] = []  # text, or (input slot, text) for the lines that read that input
         self.writes: list[str] = []
+        self.held: list[tuple[int, str]] = []  # (slot, condition): the checks of a captured input's array
         self.consts: dict[str, Any] = {}
         self._ids: dict[int, str] = {}
         self._vars = itertools.count()
@@ -525,12 +526,13 @@ class Tracer:
             t, slot = inp.tensor, inp.proxy._s
             where = inp.where if inp.where is not None else code.const(t)
             checks = f"v{slot}.shape != {tuple(inp.real.shape)!r} or v{slot}.dtype != {code.const(inp.real.dtype)}"
-            if inp.where is None:
-                be = code.const(t.backend)  # the same object in all but odd cases: `is` first (a Python __eq__)
-                checks = (f"({where}.backend is not {be} and {where}.backend != {be}) or {where}.requires_grad is not "
-                          f"{inp.requires_grad!r} or {checks}")
             code.lines.append((slot, f"v{slot} = {where}._data"))
-            code.lines.append((slot, f"if {checks}: return MISS"))
+            if inp.where is None:  # a captured tensor: its array's checks run when the array is another (Replay)
+                be = code.const(t.backend)  # the same object in all but odd cases: `is` first (a Python __eq__)
+                code.lines.append((slot, f"if {where}.requires_grad is not {inp.requires_grad!r}: return MISS"))
+                code.held.append((slot, f"({where}.backend is not {be} and {where}.backend != {be}) or {checks}"))
+            else:
+                code.lines.append((slot, f"if {checks}: return MISS"))
 
     def _write_tensors(self, out: Callable[[Any], str]) -> None:
         code, tape = self.code, self.tape
@@ -734,13 +736,37 @@ class Replay:
         unread = {s for s in slots if s not in program.read_slots}  # a gradient that zero_grad drops
         inputs = ", ".join("None" if s in unread else f"v{s}" for s in slots)
         arrays = [s for s in slots if s not in unread]
-        if len(arrays) > 1:  # the arrays that were distinct objects when traced must still be
-            code.guard("len({" + ", ".join(f"id(v{s})" for s in arrays) + f"}}) != {len(arrays)}")
+        held = [(s, check) for s, check in code.held if s not in unread]
+        self._guard_arrays(code, arrays, held)
         if core is program.core:  # the program's statements inline (its inputs are the v-names read above)
             run = [*program.body, f"o = ({program.outs})"]
         else:  # a CUDA graph's runner
             run = [f"o = core({inputs})", "if o is MISS: return MISS"]
         tail = [*run, "_stats['replays'] += 1", *code.writes, f"return {ret}"]
         self.run = code.function("replay", tail, unread, core=core, _stats=owner.stats, _freed_node=_freed_node,
-                                 **program.consts)
+                                 _held=[None] * len(held), _held_ids=set(), **program.consts)
         self.source: str = getattr(self.run, "source", "")
+
+    @staticmethod
+    def _guard_arrays(code: Code, arrays: list[int], held: list[tuple[int, str]]) -> None:
+        """The arrays that were distinct objects when traced must still be. A captured tensor's array (a parameter
+        updated in place, the training data) is usually the very array of the last replay: then its shape, dtype
+        and backend, and its distinctness from the others, are known; they are checked again, and the arrays
+        remembered (``_held``), only when one of them is another object."""
+        distinct = "len({" + ", ".join(f"id(v{s})" for s in arrays) + f"}}) != {len(arrays)}"
+        if not held:
+            if len(arrays) > 1:
+                code.guard(distinct)
+            return
+        names = "".join(f"v{s}, " for s, _ in held)
+        code.lines.append("if " + " or ".join(f"v{s} is not _held[{i}]" for i, (s, _) in enumerate(held)) + ":")
+        code.lines += [f"    if {check}: return MISS" for _, check in held]
+        if len(arrays) > 1:
+            code.lines.append(f"    if {distinct}: return MISS")
+        code.lines += [f"    _held[:] = ({names})", "    _held_ids.clear()", "    _held_ids.update(map(id, _held))"]
+        others = [s for s in arrays if s not in {h for h, _ in held}]  # the arguments' arrays: new each call
+        if others:
+            clash = " or ".join(f"id(v{s}) in _held_ids" for s in others)
+            if len(others) > 1:
+                clash += " or len({" + ", ".join(f"id(v{s})" for s in others) + f"}}) != {len(others)}"
+            code.lines.append(f"elif {clash}: return MISS")

@@ -198,3 +198,49 @@ def test_index_tensors_count_from_the_end_and_refuse_what_is_out_of_range(backen
     for a, b in zip(runs[0][1], runs[1][1], strict=True):
         np.testing.assert_array_equal(a, b, strict=True)
     assert fn.stats["replays"] >= 2
+
+
+def test_a_rebound_array_is_checked_again(backend: Any) -> None:
+    """A captured tensor whose array is rebound between calls (``.data =``): the replay checks the new array (the
+    same shape: it replays with it; another shape: it traces again, not a reshape of the old size)."""
+    def run(compiled: bool) -> list[np.ndarray]:
+        W = gk.tensor(np.arange(6.0).reshape(2, 3), device=backend, dtype="float32")
+
+        def step(x: gk.Tensor) -> gk.Tensor:
+            with gk.no_grad():
+                W.add_(x)
+            return W.reshape(-1)[1:].sum() * x.sum()
+
+        fn = gk.compile(step) if compiled else step
+        out = [fn(gk.ones(3, device=backend)) for _ in range(3)]
+        for shape in ((2, 3), (4, 3)):
+            W.data = gk.tensor(np.full(shape, 10.0), device=backend, dtype="float32")
+            out += [fn(gk.ones(3, device=backend)) for _ in range(3)]
+        if compiled:
+            assert fn.stats["replays"] >= 4 and fn.stats["eager"] == 0
+        return [o.numpy() for o in out] + [W.numpy()]
+
+    for a, b in zip(run(False), run(True), strict=True):
+        np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_an_argument_that_aliases_a_written_input_is_not_replayed(backend: Any) -> None:
+    """The replay computes cross_entropy's branch on the targets before the step's writes. Called with the very
+    tensor the step increments as its targets, that order would read them before the increment: the call is not
+    replayed, and raises as eager does (the incremented targets are no class indices)."""
+    T = gk.tensor([1, 2], device=backend)
+    logits = gk.zeros(2, 3, device=backend)
+
+    def step(t: gk.Tensor) -> gk.Tensor:
+        with gk.no_grad():
+            T.add_(1)
+        return F.cross_entropy(logits, t)
+
+    fn = gk.compile(step)
+    for _ in range(3):
+        fn(gk.tensor([0, 1], device=backend))
+    assert fn.stats["replays"] == 1
+    with gk.no_grad():
+        T.copy_(gk.tensor([1, 2], device=backend))  # in place: the array the replay last saw; the step makes [2, 3]
+    with pytest.raises(ValueError, match="not a class index"):
+        fn(T)
