@@ -173,7 +173,7 @@ class Code:
     def __init__(self) -> None:
         self.lines: list[Any] = []  # text, or (input slot, text) for the lines that read that input
         self.writes: list[str] = []
-        self.held: list[tuple[int, str]] = []  # (slot, condition): the checks of a captured input's array
+        self.held: list[tuple[int, str, str]] = []  # (slot, flag check, array checks) of a captured input
         self.consts: dict[str, Any] = {}
         self._ids: dict[int, str] = {}
         self._vars = itertools.count()
@@ -529,8 +529,8 @@ class Tracer:
             code.lines.append((slot, f"v{slot} = {where}._data"))
             if inp.where is None:  # a captured tensor: its array's checks run when the array is another (Replay)
                 be = code.const(t.backend)  # the same object in all but odd cases: `is` first (a Python __eq__)
-                code.lines.append((slot, f"if {where}.requires_grad is not {inp.requires_grad!r}: return MISS"))
-                code.held.append((slot, f"({where}.backend is not {be} and {where}.backend != {be}) or {checks}"))
+                code.held.append((slot, f"{where}.requires_grad is not {inp.requires_grad!r}",
+                                  f"({where}.backend is not {be} and {where}.backend != {be}) or {checks}"))
             else:
                 code.lines.append((slot, f"if {checks}: return MISS"))
 
@@ -736,7 +736,10 @@ class Replay:
         unread = {s for s in slots if s not in program.read_slots}  # a gradient that zero_grad drops
         inputs = ", ".join("None" if s in unread else f"v{s}" for s in slots)
         arrays = [s for s in slots if s not in unread]
-        held = [(s, check) for s, check in code.held if s not in unread]
+        held = [(s, check) for s, flag, check in code.held if s not in unread]
+        flags = [flag for s, flag, _ in code.held if s not in unread]
+        if flags:  # (one line: each tensor's requires_grad as traced)
+            code.guard(" or ".join(flags))
         self._guard_arrays(code, arrays, held)
         if core is program.core:  # the program's statements inline (its inputs are the v-names read above)
             run = [*program.body, f"o = ({program.outs})"]

@@ -240,9 +240,9 @@ def fit(run: Run, splits: Splits, *, max_steps: int | None = None,
         step = run.compiled_step
     while run.step < end and not (stop is not None and stop()):
         if batch:
-            ix = backend.asarray(run.rng.integers(0, n, batch))
-            Xb = Tensor._wrap(xp.take(X._data, ix, axis=0), backend).long()  # compact rows, widened per batch
-            Yb = Tensor._wrap(xp.take(Y._data, ix, axis=0), backend).long()
+            ix = backend.asarray(run.rng.integers(0, n, batch))  # compact rows, widened to int64 per batch:
+            Xb = Tensor._wrap(backend.astype(xp.take(X._data, ix, axis=0), "int64"), backend)
+            Yb = Tensor._wrap(backend.astype(xp.take(Y._data, ix, axis=0), "int64"), backend)
         else:
             Xb, Yb = X.long(), Y.long()
         lr = config.spec.lr_at(run.step)
