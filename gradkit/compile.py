@@ -38,6 +38,7 @@ import copy
 import dis
 import functools
 import itertools
+import re
 import types
 import warnings
 import weakref
@@ -741,11 +742,15 @@ class Replay:
         if flags:  # (one line: each tensor's requires_grad as traced)
             code.guard(" or ".join(flags))
         self._guard_arrays(code, arrays, held)
-        if core is program.core:  # the program's statements inline (its inputs are the v-names read above)
-            run = [*program.body, f"o = ({program.outs})"]
+        writes = [*code.writes, f"return {ret}"]
+        if core is program.core:  # the program's statements inline (its inputs are the v-names read above), and
+            # the writes name its outputs (``o[i]`` is the i-th of ``program.outs``)
+            outs = [x.strip() for x in program.outs.split(",") if x.strip()]
+            writes = [re.sub(r"\bo\[(\d+)\]", lambda m: outs[int(m.group(1))], w) for w in writes]
+            run = program.body
         else:  # a CUDA graph's runner
             run = [f"o = core({inputs})", "if o is MISS: return MISS"]
-        tail = [*run, "_stats['replays'] += 1", *code.writes, f"return {ret}"]
+        tail = [*run, "_stats['replays'] += 1", *writes]
         self.run = code.function("replay", tail, unread, core=core, _stats=owner.stats, _freed_node=_freed_node,
                                  _held=[None] * len(held), _held_ids=set(), **program.consts)
         self.source: str = getattr(self.run, "source", "")
