@@ -173,7 +173,8 @@ class Program:
 
         self.consts: dict[str, Any] = {"MISS": MISS, "_add_reduce": numpy_fast._add_reduce,
                                        "_max_reduce": numpy_fast._max_reduce,
-                                       "_count_nonzero": numpy_fast._count_nonzero, "_TRUE": np.True_, "_FALSE": np.False_}
+                                       "_count_nonzero": numpy_fast._count_nonzero,
+                                       "_TRUE": np.True_, "_FALSE": np.False_}
         self._const_ids: dict[int, str] = {}
         self.folded: dict[int, str] = {}
         entries, alias = _cse(tape, tape.entries)
