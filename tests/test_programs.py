@@ -40,6 +40,11 @@ def _numbers(stdout, pattern):
     return np.array([[float(x) for x in m] for m in re.findall(pattern, stdout)])
 
 
+def _value(stdout, label):
+    """The number printed after ``label`` (its first occurrence), e.g. "dev loss 2.123456"."""
+    return float(re.search(label + r" ([\d.]+)", stdout).group(1))
+
+
 STEP = r"step \d+ loss ([\d.]+)"
 
 
@@ -48,7 +53,7 @@ def test_char_loop_trains_under_gradkit_run(words, backend):
     out = _run("gradkit", "char_loop.py", "-i", words, "--steps", 60, backend=backend).stdout
     losses = np.array([float(x) for x in re.findall(STEP, out)])
     assert len(losses) == 60 and losses[:10].mean() > losses[-10:].mean() + 0.3
-    assert float(re.search(r"dev loss ([\d.]+)", out).group(1)) < 2.9
+    assert _value(out, "dev loss") < 2.9
 
 
 @pytest.mark.torch
@@ -61,7 +66,7 @@ def test_char_loop_matches_torch_step_by_step(words, tmp_path):
     a, b = (np.array([float(x) for x in re.findall(STEP, o)]) for o in (ours, theirs))
     assert len(a) == len(b) == 40
     np.testing.assert_allclose(a, b, rtol=2e-5)
-    dev = [float(re.search(r"dev loss ([\d.]+)", o).group(1)) for o in (ours, theirs)]
+    dev = [_value(o, "dev loss") for o in (ours, theirs)]
     assert dev[0] == pytest.approx(dev[1], rel=2e-5)
 
 
@@ -70,10 +75,8 @@ def test_char_loop_matches_torch_step_by_step(words, tmp_path):
 def test_char_loop_loss_level_matches_torch(words):
     """Each framework's own init and shuffled order: the dev loss after 400 steps agrees within seed noise."""
     pytest.importorskip("torch")
-    dev = {}
-    for engine in ("gradkit", "torch"):
-        runs = [_run(engine, "char_loop.py", "-i", words, "--steps", 400, "--seed", s).stdout for s in (1, 2)]
-        dev[engine] = np.mean([float(re.search(r"dev loss ([\d.]+)", o).group(1)) for o in runs])
+    dev = {e: np.mean([_value(_run(e, "char_loop.py", "-i", words, "--steps", 400, "--seed", s).stdout, "dev loss")
+                       for s in (1, 2)]) for e in ("gradkit", "torch")}
     assert abs(dev["gradkit"] - dev["torch"]) < 0.08, dev
 
 
@@ -81,7 +84,7 @@ def test_char_loop_saves_reloads_and_samples(words, tmp_path):
     trained = _run("gradkit", "char_loop.py", "-i", words, "--steps", 30, "--work-dir", tmp_path).stdout
     assert (tmp_path / "model.pt").exists()
     again = _run("gradkit", "char_loop.py", "-i", words, "--work-dir", tmp_path, "--sample-only").stdout
-    dev = [float(re.search(r"dev loss ([\d.]+)", o).group(1)) for o in (trained, again)]
+    dev = [_value(o, "dev loss") for o in (trained, again)]
     assert dev[0] == dev[1]  # the reloaded model is the trained one
     assert len(re.search(r"samples: (.*)", again).group(1).split()) >= 5
 
@@ -108,10 +111,8 @@ def test_small_gpt_matches_torch_step_by_step(words, tmp_path, sdpa):
 def test_small_gpt_with_dropout_loss_level_matches_torch(words):
     """Each framework's own init, dropout 0.1 and the same batches: the final losses agree within seed noise."""
     pytest.importorskip("torch")
-    final = {}
-    for engine in ("gradkit", "torch"):
-        out = _run(engine, "small_gpt.py", "-i", words, "--steps", 150, "--dropout", 0.1, "--sdpa").stdout
-        final[engine] = float(re.search(r"val loss ([\d.]+)", out).group(1))
+    args = ("-i", words, "--steps", 150, "--dropout", 0.1, "--sdpa")
+    final = {e: _value(_run(e, "small_gpt.py", *args).stdout, "val loss") for e in ("gradkit", "torch")}
     assert abs(final["gradkit"] - final["torch"]) < 0.15, final
 
 
