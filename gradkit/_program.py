@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._trace import ALIASING, Ref, Tape
+from ._trace import ALIASING, Ref, Tape, tree_map
 
 MISS = object()  # what a program returns when a guard fails (the step must be traced again)
 
@@ -68,24 +68,9 @@ def _name(fn: Any) -> str:
 
 
 def _reads(entry: tuple) -> list[int]:
+    """The slots an entry reads (its operands, wherever they sit in its arguments)."""
     found: list[int] = []
-
-    def walk(obj: Any) -> None:
-        t = type(obj)
-        if t is Ref:
-            found.append(obj._s)
-        elif t is tuple or t is list:
-            for x in obj:
-                walk(x)
-        elif t is dict:
-            for x in obj.values():
-                walk(x)
-        elif t is slice:
-            for x in (obj.start, obj.stop, obj.step):
-                walk(x)
-
-    for part in entry[2:]:
-        walk(part)
+    tree_map(entry[2:], lambda x: found.append(x._s) if type(x) is Ref else None)
     return found
 
 
@@ -138,19 +123,7 @@ def _key(obj: Any) -> Any:
 
 
 def _remap(tape: Tape, obj: Any, alias: dict[int, int]) -> Any:
-    t = type(obj)
-    if t is Ref:
-        target = alias.get(obj._s)
-        return obj if target is None else tape.values[target]
-    if t is tuple:
-        return tuple([_remap(tape, x, alias) for x in obj])
-    if t is list:
-        return [_remap(tape, x, alias) for x in obj]
-    if t is dict:
-        return {k: _remap(tape, v, alias) for k, v in obj.items()}
-    if t is slice:
-        return slice(_remap(tape, obj.start, alias), _remap(tape, obj.stop, alias), _remap(tape, obj.step, alias))
-    return obj
+    return tree_map(obj, lambda x: tape.values[alias[x._s]] if type(x) is Ref and x._s in alias else x)
 
 
 def _aliases(entry: tuple) -> bool:
@@ -162,6 +135,44 @@ def _aliases(entry: tuple) -> bool:
     return kind == "call" and _name(entry[2]) in ALIASING
 
 
+def _roots(entries: list[tuple]) -> dict[int, int]:
+    """Each result's root: the array it may share memory with (itself, unless it views or aliases an operand)."""
+    root: dict[int, int] = {}
+    for e in entries:
+        if e[1] is not None and e[0] != "iop":
+            reads = _reads(e)
+            root[e[1]] = root.get(reads[0], reads[0]) if reads and _aliases(e) else e[1]
+    return root
+
+
+def _last_reads(entries: list[tuple]) -> dict[int, int]:
+    """Each slot's last reader (its entry's index)."""
+    return {s: i for i, e in enumerate(entries) for s in _reads(e)}
+
+
+class Consts(dict[str, Any]):
+    """The objects generated code reads by name (``k0``, ``k1``, ... for the prefix ``k``), as its namespace:
+    ``name(obj)`` gives the same object the same name; ``ref(obj)`` is the literal of None, a bool, an int, a
+    string, a finite float or Ellipsis, else its name."""
+
+    def __init__(self, prefix: str, **fixed: Any) -> None:
+        super().__init__(fixed)
+        self._prefix, self._ids = prefix, dict[int, str]()
+
+    def name(self, value: Any) -> str:
+        found = self._ids.get(id(value))
+        if found is None:
+            found = self._ids[id(value)] = f"{self._prefix}{len(self._ids)}"
+            self[found] = value
+        return found
+
+    def ref(self, value: Any) -> str:
+        t = type(value)
+        if value is None or t is bool or t is int or t is str or (t is float and math.isfinite(value)):
+            return repr(value)
+        return "..." if value is Ellipsis else self.name(value)
+
+
 class Program:
     """The code of one tape. ``core(*values of tape.inputs)`` returns the values of ``outputs`` (a tuple) or
     ``MISS``. ``source`` is the generated text (for debugging: ``print(program.source)``)."""
@@ -171,11 +182,8 @@ class Program:
         self.checks: list[tuple[str, Any]] = []  # (flag expression, error) of the checks (keep_all)
         from gradkit.backends import numpy_fast
 
-        self.consts: dict[str, Any] = {"MISS": MISS, "_add_reduce": numpy_fast._add_reduce,
-                                       "_max_reduce": numpy_fast._max_reduce,
-                                       "_count_nonzero": numpy_fast._count_nonzero,
-                                       "_TRUE": np.True_, "_FALSE": np.False_}
-        self._const_ids: dict[int, str] = {}
+        self.consts = Consts("k", MISS=MISS, _add_reduce=numpy_fast._add_reduce, _max_reduce=numpy_fast._max_reduce,
+                             _count_nonzero=numpy_fast._count_nonzero, _TRUE=np.True_, _FALSE=np.False_)
         self.folded: dict[int, str] = {}
         entries, alias = _cse(tape, tape.entries)
         outputs = self.outputs = [alias.get(s, s) for s in outputs]
@@ -205,7 +213,6 @@ class Program:
         exec(compile(self.branches_source, f"<gradkit.compile branches {id(self):x}>", "exec"), namespace)  # noqa: S102
         self.core: Callable[..., Any] = namespace["core"]
         self.branches: Callable[..., Any] = namespace["branches"]
-        self.n_entries = len(entries)
         self.read_slots = {s for e in entries for s in _reads(e)} | set(outputs)
 
     # analysis
@@ -221,11 +228,7 @@ class Program:
         return kept
 
     def _fold(self, entries: list[tuple], outputs: set[int]) -> list[tuple]:
-        root: dict[int, int] = {}
-        for e in entries:
-            if e[1] is not None and e[0] not in ("iop",):
-                reads = _reads(e)
-                root[e[1]] = root.get(reads[0], reads[0]) if reads and _aliases(e) else e[1]
+        root = _roots(entries)
         targets = [e[3 if e[0] == "iop" else 2]._s for e in entries if e[0] in ("iop", "setitem")]
         frozen = {root.get(s, s) for s in targets}
         frozen |= {root.get(s, s) for s in outputs}
@@ -235,7 +238,7 @@ class Program:
             value = None if e[1] is None else self.tape.values[e[1]].value
             if (e[0] != "iop" and value is not None and (shape_only or all(s in self.folded for s in _reads(e)))
                     and root.get(e[1]) not in frozen):
-                self.folded[e[1]] = self._const(value, force=True)
+                self.folded[e[1]] = self.consts.name(value)
             else:
                 kept.append(e)
         return kept
@@ -270,19 +273,8 @@ class Program:
         views, of the result's shape and dtype, writes into it (``a - b`` -> ``a -= b``; a numpy ufunc
         ``f(a)`` -> ``f(a, out=a)``): the same values, one allocation (and its page faults) fewer."""
         values = self.tape.values
-        last: dict[int, int] = {}
-        for i, e in enumerate(entries):
-            for s in _reads(e):
-                last[s] = i
-        root: dict[int, int] = {}
-        fresh: set[int] = set()
-        for e in entries:
-            if e[1] is not None and e[0] != "iop":
-                reads = _reads(e)
-                aliases = bool(reads) and _aliases(e)
-                root[e[1]] = root.get(reads[0], reads[0]) if aliases else e[1]
-                if not aliases:
-                    fresh.add(e[1])
+        last, root = _last_reads(entries), _roots(entries)
+        fresh = {s for s, r in root.items() if r == s}
         viewed = {r for s, r in root.items() if r != s}
         out: list[tuple] = []
         for i, e in enumerate(entries):
@@ -301,12 +293,10 @@ class Program:
 
     @staticmethod
     def _with_deletes(entries: list[tuple], lines: list[str], keep: set[int]) -> list[str]:
-        last: dict[int, int] = {}
+        last = _last_reads(entries)
         for i, e in enumerate(entries):
-            for s in _reads(e):
-                last[s] = i
             if e[1] is not None:
-                last.setdefault(e[1], i)
+                last.setdefault(e[1], i)  # a result nobody reads: its own line
         out = []
         for i, (e, line) in enumerate(zip(entries, lines, strict=True)):
             out.append(line)
@@ -319,22 +309,6 @@ class Program:
     def _ref(self, slot: int) -> str:
         return self.folded.get(slot, f"v{slot}")
 
-    def _const(self, value: Any, force: bool = False) -> str:
-        t = type(value)
-        if not force:
-            if value is None or t is bool or t is int or t is str:
-                return repr(value)
-            if t is float and math.isfinite(value):
-                return repr(value)
-            if value is Ellipsis:
-                return "..."
-        key = id(value)
-        if key not in self._const_ids:
-            name = f"k{len(self._const_ids)}"
-            self._const_ids[key] = name
-            self.consts[name] = value
-        return self._const_ids[key]
-
     def _arg(self, obj: Any) -> str:
         t = type(obj)
         if t is Ref:
@@ -345,7 +319,7 @@ class Program:
             return "[" + ", ".join(self._arg(x) for x in obj) + "]"
         if t is slice and any(_reads(("", None, obj))):
             return f"slice({self._arg(obj.start)}, {self._arg(obj.stop)}, {self._arg(obj.step)})"
-        return self._const(obj)
+        return self.consts.ref(obj)
 
     def _call_args(self, args: tuple, kwargs: dict) -> str:
         parts = [self._arg(a) for a in args] + [f"{k}={self._arg(v)}" for k, v in kwargs.items()]
@@ -363,9 +337,9 @@ class Program:
                 code = lower([self._arg(a) for a in e[3]], {k: self._arg(v) for k, v in e[4].items()}, kind_)
                 if code is not None:
                     return f"v{out} = {code}"
-            return f"v{out} = {self._const(e[2], force=True)}({self._call_args(e[3], e[4])})"
+            return f"v{out} = {self.consts.name(e[2])}({self._call_args(e[3], e[4])})"
         if kind == "ufunc_out":
-            return f"v{out} = {self._const(e[2], force=True)}({self._arg(e[3])}, out={self._arg(e[3])})"
+            return f"v{out} = {self.consts.name(e[2])}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "branch":
             if self.keep_all and not host:  # a CUDA graph: ``branches`` takes it before the launch
                 return "pass"
@@ -374,7 +348,7 @@ class Program:
             if self.keep_all and not host:  # no host read inside a CUDA graph: the runner reads the flag after it
                 self.checks.append((self._arg(e[2]), e[3]))
                 return "pass"
-            return f"if {self._arg(e[2])}: raise {self._const(e[3], force=True)}()"
+            return f"if {self._arg(e[2])}: raise {self.consts.name(e[3])}()"
         if kind == "method":
             return f"v{out} = {self._arg(e[2])}.{e[3]}({self._call_args(e[4], e[5])})"
         if kind in _FORMS:  # {o}: the output slot, {rN}: entry part N as it is, {aN}: part N as an operand

@@ -36,6 +36,21 @@ _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//",
 _CMPOPS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 
+def tree_map(obj: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``obj``, whose tuples, lists, dicts and slices (an index key, a call's arguments) are rebuilt, with ``leaf``
+    applied to everything else."""
+    t = type(obj)
+    if t is tuple:
+        return tuple([tree_map(x, leaf) for x in obj])
+    if t is list:
+        return [tree_map(x, leaf) for x in obj]
+    if t is dict:
+        return {k: tree_map(v, leaf) for k, v in obj.items()}
+    if t is slice:
+        return slice(tree_map(obj.start, leaf), tree_map(obj.stop, leaf), tree_map(obj.step, leaf))
+    return leaf(obj)
+
+
 class Ref:
     """A traced value as the tape keeps it: its slot, its dtype's kind, and (for a value made from constants
     alone, which the program may fold) the value. The tape never keeps the arrays themselves, so a trace frees
@@ -71,18 +86,7 @@ class Tape:
 
     def freeze(self, obj: Any) -> Any:
         """``obj`` with every proxy replaced by its ``Ref`` (what an entry keeps)."""
-        t = type(obj)
-        if t is Traced:
-            return self.values[obj._s]
-        if t is tuple:
-            return tuple([self.freeze(x) for x in obj])
-        if t is list:
-            return [self.freeze(x) for x in obj]
-        if t is dict:
-            return {k: self.freeze(v) for k, v in obj.items()}
-        if t is slice:
-            return slice(self.freeze(obj.start), self.freeze(obj.stop), self.freeze(obj.step))
-        return obj
+        return tree_map(obj, lambda x: self.values[x._s] if type(x) is Traced else x)
 
     def input_array(self, value: Any) -> Traced:
         """The proxy of an input array (one proxy per array object, so aliases stay aliases)."""
@@ -106,18 +110,13 @@ class Tape:
 
     # unwrapping arguments
     def unwrap(self, obj: Any, found: list) -> Any:
-        t = type(obj)
-        if t is Traced:
+        """``obj`` with every proxy replaced by its real array (the proxies appended to ``found``)."""
+        return tree_map(obj, lambda x: self._unwrap(x, found))
+
+    def _unwrap(self, obj: Any, found: list) -> Any:
+        if type(obj) is Traced:
             found.append(obj)
             return obj._v
-        if t is tuple:
-            return tuple([self.unwrap(x, found) for x in obj])
-        if t is list:
-            return [self.unwrap(x, found) for x in obj]
-        if t is dict:
-            return {k: self.unwrap(v, found) for k, v in obj.items()}
-        if t is slice:
-            return slice(self.unwrap(obj.start, found), self.unwrap(obj.stop, found), self.unwrap(obj.step, found))
         if isinstance(obj, Tensor):
             self.reason("an array operation received a Tensor where the engine passes arrays")
         elif isinstance(obj, np.ndarray) or (not isinstance(obj, np.generic) and self.real_owns(obj)):

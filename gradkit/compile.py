@@ -51,8 +51,8 @@ from gradkit.backends import Backend, get_backend
 
 from . import _inplace, autograd
 from ._cudagraph import GraphRunner
-from ._program import MISS, Program
-from ._trace import Namespace, Tape, Traced
+from ._program import MISS, Consts, Program
+from ._trace import Namespace, Tape, Traced, tree_map
 from .tensor import Tensor
 
 __all__ = ["Compiled", "GradkitCompileWarning", "compile"]
@@ -175,20 +175,13 @@ class Code:
         self.lines: list[Any] = []  # text, or (input slot, text) for the lines that read that input
         self.writes: list[str] = []
         self.held: list[tuple[int, str, str]] = []  # (slot, flag check, array checks) of a captured input
-        self.consts: dict[str, Any] = {}
-        self._ids: dict[int, str] = {}
+        self.consts = Consts("c")
         self._vars = itertools.count()
 
     def const(self, value: Any, named: bool = False) -> str:
         """The name (``c3``) of ``value`` in the generated code, or its literal (numbers, strings, None) unless
         ``named``."""
-        if not named and (type(value) in (bool, int, str, type(None)) or (type(value) is float and np.isfinite(value))):
-            return repr(value)
-        if id(value) not in self._ids:
-            name = f"c{len(self._ids)}"
-            self._ids[id(value)] = name
-            self.consts[name] = value
-        return self._ids[id(value)]
+        return self.consts.name(value) if named else self.consts.ref(value)
 
     def var(self, expr: str) -> str:
         name = f"a{next(self._vars)}"
@@ -474,7 +467,7 @@ class Tracer:
         code.guard(f"_GM.enabled is not {autograd._GradMode.enabled!r}")
         code.consts["_GM"] = autograd._GradMode
         self._undo()
-        concrete = _concrete(result)
+        concrete = tree_map(result, _real)  # the values the trace computed
         if tape.reasons:
             self.entry = Eager(self.owner, code)
             return concrete
@@ -606,17 +599,6 @@ class Tracer:
 
 def _real(x: Any) -> Any:
     return x._v if type(x) is Traced else x
-
-
-def _concrete(result: Any) -> Any:
-    t = type(result)
-    if t is Traced:
-        return result._v
-    if t in (tuple, list):
-        return t(_concrete(x) for x in result)
-    if t is dict:
-        return {k: _concrete(v) for k, v in result.items()}
-    return result
 
 
 _SLOT: Any = Tensor.__dict__["_data"]  # the slot's own descriptor (the hooks stand in front of it while tracing)
