@@ -75,7 +75,13 @@ def _reads(entry: tuple) -> list[int]:
 
 
 _PURE = frozenset({"call", "op", "unary", "getitem", "attr", "method"})
-_WRITES = frozenset({"iop", "setitem"})
+_WRITES = frozenset({"iop", "setitem", "icall"})
+
+
+def _target(entry: tuple) -> int:
+    """The slot a write entry (``_WRITES``) writes into."""
+    kind = entry[0]
+    return (entry[3] if kind == "iop" else entry[2] if kind == "setitem" else entry[3][0])._s
 
 
 def _cse(tape: Tape, entries: list[tuple]) -> tuple[list[tuple], dict[int, int]]:
@@ -85,7 +91,12 @@ def _cse(tape: Tape, entries: list[tuple]) -> tuple[list[tuple], dict[int, int]]
     alias: dict[int, int] = {}
     seen: dict[Any, int] = {}
     out: list[tuple] = []
-    for e in entries:
+    root = _roots(entries)
+    written = {root.get(s, s) for s in (_target(e) for e in entries if e[0] in _WRITES)}  # never merged: a copy
+    for e in entries:                                                                    # written later is not
+        if e[1] is not None and root.get(e[1], e[1]) in written:                          # the same as the other
+            out.append(_remap(tape, e, alias) if alias else e)
+            continue
         e = _remap(tape, e, alias) if alias else e
         if e[0] in _WRITES:
             seen.clear()  # conservative: any write may change what an earlier result read
@@ -221,7 +232,7 @@ class Program:
         live = set(needed)
         kept = []
         for e in reversed(entries):
-            if e[0] in ("iop", "setitem", "check", "branch") or e[1] in live:
+            if e[0] in _WRITES or e[0] in ("check", "branch") or e[1] in live:
                 kept.append(e)
                 live.update(_reads(e))
         kept.reverse()
@@ -229,7 +240,7 @@ class Program:
 
     def _fold(self, entries: list[tuple], outputs: set[int]) -> list[tuple]:
         root = _roots(entries)
-        targets = [e[3 if e[0] == "iop" else 2]._s for e in entries if e[0] in ("iop", "setitem")]
+        targets = [_target(e) for e in entries if e[0] in _WRITES]
         frozen = {root.get(s, s) for s in targets}
         frozen |= {root.get(s, s) for s in outputs}
         kept = []
@@ -264,7 +275,13 @@ class Program:
                 elif j not in cone:
                     cone.add(j)
                     stack.extend(_reads(entries[j]))
-        self.branch_pure = not any(entries[i][0] in ("iop", "setitem", "reuse", "ufunc_out") for i in cone)
+        # A branch moved ahead of a write must not read what the write changes (nor contain one itself).
+        root = _roots(entries)
+        read = {root.get(s, s) for i in cone for s in _reads(entries[i])}
+        end = max(cone, default=-1)
+        self.branch_pure = not any(entries[i][0] in ("iop", "setitem", "icall", "reuse", "ufunc_out") for i in cone)
+        self.branch_pure &= not any(e[0] in _WRITES and root.get(_target(e), _target(e)) in read
+                                    for i, e in enumerate(entries[:end]) if i not in cone)
         self.n_cone = len(cone)
         return [e for i, e in enumerate(entries) if i in cone] + [e for i, e in enumerate(entries) if i not in cone]
 
@@ -338,6 +355,8 @@ class Program:
                 if code is not None:
                     return f"v{out} = {code}"
             return f"v{out} = {self.consts.name(e[2])}({self._call_args(e[3], e[4])})"
+        if kind == "icall":  # a hook that writes into its first argument (Backend.put)
+            return f"{self.consts.name(e[2])}({self._call_args(e[3], {})})"
         if kind == "ufunc_out":
             return f"v{out} = {self.consts.name(e[2])}({self._arg(e[3])}, out={self._arg(e[3])})"
         if kind == "branch":

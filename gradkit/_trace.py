@@ -155,6 +155,16 @@ class Tape:
             return value  # written into an array that is not traced (the tape already has the reason)
         return self._result(value, found, ("call", fn, args, kwargs))
 
+    def call_into(self, fn: Callable[..., Any], target: Any, *args: Any) -> Any:
+        """A hook that writes into ``target`` where it can and returns it (``Backend.put``): recorded as a write
+        (an entry with no result, as an index assignment) when it did, else as a call."""
+        found: list = []
+        value = fn(*self.unwrap((target, *args), found))
+        if type(target) is Traced and value is target._v:
+            self.entries.append(("icall", None, fn, self.freeze((target, *args))))
+            return target
+        return self._result(value, found, ("call", fn, (target, *args), {}))
+
     def binop(self, sym: str, fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
         found: list = []
         value = fn(self.unwrap(a, found), self.unwrap(b, found))

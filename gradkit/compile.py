@@ -19,8 +19,9 @@ no Tensor objects, no graph, no topological sort. On CuPy the program is capture
 Signature and guards. The first call with a new argument signature runs eagerly (state made lazily, such as an
 optimizer's moments, exists by the second), the second is traced. A replay checks the shapes, dtypes and backends
 of its tensor arguments, the other arguments' values, and every Python value reachable from the arguments, the
-closure and the globals the step names (a module's ``training`` flag, a hyper-parameter, which tensor a list or an
-attribute holds): a change traces again. A learning rate set through an optimizer's ``param_groups`` reaches the
+closure and the globals the step names, and from those of the user functions and methods it reaches (a module's
+``training`` flag, a hyper-parameter, a list of numbers, which tensor a list or an attribute holds): a change
+traces again. A learning rate set through an optimizer's ``param_groups`` reaches the
 program through a tensor, so a schedule needs no new trace. A class may name, in ``_unguarded``, the attributes
 (or keys) a step reaches only through tensors, or never: they are not guarded (an optimizer's ``defaults``, which
 only fill in new groups, and a group's ``lr``).
@@ -58,7 +59,7 @@ from .tensor import Tensor
 __all__ = ["Compiled", "GradkitCompileWarning", "compile"]
 
 _IMMUTABLE = (type(None), bool, int, float, str, np.generic, Backend)
-_HOOKS = ("zeros", "full", "arange", "astype", "scatter_add", "put", "scratch")
+_HOOKS = ("zeros", "full", "arange", "astype", "scatter_add", "scratch")
 _OPAQUE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, type,
            functools.partial, np.ndarray, Tensor, weakref.ref)
 _MAX_DEPTH, _MAX_CELLS = 8, 20000
@@ -219,25 +220,61 @@ def _walkable(value: Any) -> bool:
     return not module.startswith(("builtins", "numpy", "backends", "cupy", "array_api", "gradkit._", "threading"))
 
 
-class World:
-    """The Python state a step can reach (from its arguments, closure, globals and ``state=``), with shallow
-    copies of every container: guards for a replay, and what the step changed, after a trace."""
+_LIBRARIES = ("builtins", "numpy", "backends", "cupy", "array_api", "gradkit", "threading", "functools", "typing",
+              "collections", "abc", "torch")
 
-    def __init__(self, roots: list[tuple[str, Any]]) -> None:
+
+class World:
+    """The Python state a step can reach, with shallow copies of every container: guards for a replay, and what
+    the step changed, after a trace. It starts from the objects among the arguments, ``state=``, and the step's
+    own free names (closure cells and the globals it loads), and follows the free names of the user functions
+    and methods it finds (a helper that reads a global learning rate)."""
+
+    def __init__(self, objects: list[Any], fn: Callable[..., Any]) -> None:
         self.containers: list[tuple[Any, Any, Any]] = []  # (object, its items dict/list, a shallow copy)
         self.tensors: list[tuple[Any, Any, Tensor]] = []   # (items, key, tensor) outside the arguments
+        self.cells: list[tuple[Any, Any, Any]] = []        # (closure cell, None, value) or (globals, name, value)
         self._seen: set[int] = set()
-        self.roots = roots
-        for _, value in roots:
+        self._function(fn)
+        for value in objects:
             self._walk(value, 0)
 
+    def _function(self, fn: Any, depth: int = 0) -> None:
+        if isinstance(fn, types.MethodType):  # a bound method: its object, and its function's free names
+            self._walk(fn.__self__, depth)
+            fn = fn.__func__
+        if id(fn) in self._seen or not isinstance(fn, types.FunctionType):
+            return
+        self._seen.add(id(fn))
+        for cell in fn.__closure__ or ():
+            try:
+                self._cell(cell, None, cell.cell_contents, depth)
+            except ValueError:  # a free name not bound yet
+                continue
+        globs = fn.__globals__
+        for name in sorted(_global_reads(fn.__code__)):
+            if name in globs and not isinstance(globs[name], types.ModuleType):
+                self._cell(globs, name, globs[name], depth)
+
+    def _cell(self, holder: Any, key: Any, value: Any, depth: int) -> None:
+        self.cells.append((holder, key, value))
+        if isinstance(value, Tensor):
+            self.tensors.append((holder, key, value))
+        else:
+            self._walk(value, depth + 1)
+
     def _walk(self, obj: Any, depth: int) -> None:
+        if isinstance(obj, types.FunctionType) and _user_code(obj):
+            self._function(obj, depth)
         if (id(obj) in self._seen or depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS or not _walkable(obj)
                 or _is_data(obj)):
             return
         self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
         self.containers.append((obj, items, copy.copy(items)))
+        for cls in type(obj).__mro__ if items is not obj else ():  # a user class's methods read free names too
+            for attr in vars(cls).values() if _user_code(cls) else ():
+                self._function(getattr(attr, "fget", getattr(attr, "__func__", attr)), depth + 1)
         skip = getattr(obj, "_unguarded", ())
         for key, value in _cells(items):
             if key in skip:
@@ -248,9 +285,9 @@ class World:
                 self._walk(value, depth + 1)
 
     def guards(self, code: Code, read: set[int]) -> None:
-        """Guard lines: every container the program depends on holds what it held (numbers by value, the rest by
-        identity). Tensors the step did not read (``read``: their ids) and containers of nothing else are left
-        out: a model attribute holding the last minibatch, say, is not part of the step."""
+        """Guard lines: every free name and container the program depends on holds what it held (numbers by
+        value, the rest by identity). Tensors the step did not read (``read``: their ids) and containers of
+        nothing else are left out: a model attribute holding the last minibatch, say, is not part of the step."""
         by_id = {id(obj): (obj, items) for obj, items, _ in self.containers}
         memo: dict[int, bool] = {}
 
@@ -258,13 +295,17 @@ class World:
             if isinstance(value, Tensor):
                 return id(value) in read
             if id(value) not in by_id:
-                return not _is_data(value)
+                return True
             key = id(value)
             if key not in memo:
                 memo[key] = False  # a cycle counts as not relevant through itself
                 memo[key] = any(relevant(v) for _, v in _cells(by_id[key][1]))
             return memo[key]
 
+        for holder, key, value in self.cells:
+            if relevant(value):
+                name = code.const(holder)
+                _guard_cell(code, f"{name}.cell_contents" if key is None else f"{name}.get({code.const(key)})", value)
         for obj, items, _ in self.containers:
             if not relevant(obj):
                 continue
@@ -273,16 +314,17 @@ class World:
             if isinstance(items, list):
                 code.guard(f"len({name}) != {len(items)}")
             for key, value in _cells(items):
-                if key in skip or not relevant(value):
-                    continue
-                cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
-                if isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
-                    code.guard_value(cell, value)
-                else:
-                    code.guard(f"{cell} is not {code.const(value)}")
+                if key not in skip and relevant(value):
+                    cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
+                    _guard_cell(code, cell, value)
 
     def changes(self) -> Iterator[tuple[Any, Any, Any, Any]]:
-        """``(obj, items, key, new value)`` for every cell the step changed (deleted: ``_ABSENT``)."""
+        """``(obj, items, key, new value)`` for every cell the step changed (deleted: ``_ABSENT``; a list whose
+        length changed, or a closure cell: key None)."""
+        for holder, key, value in self.cells:
+            new = holder.get(key, _ABSENT) if key is not None else getattr(holder, "cell_contents", _ABSENT)
+            if _changed(value, new):
+                yield holder, holder, key, new
         for obj, items, before in self.containers:
             if isinstance(items, tuple):
                 continue
@@ -293,16 +335,35 @@ class World:
             then = dict(_cells(before))
             for key in now.keys() | then.keys():
                 old, new = then.get(key, _ABSENT), now.get(key, _ABSENT)
-                if old is not new and not (isinstance(old, _IMMUTABLE) and type(old) is type(new) and old == new):
+                if _changed(old, new):
                     yield obj, items, key, new
+
+
+def _changed(old: Any, new: Any) -> bool:
+    return old is not new and not (isinstance(old, _IMMUTABLE) and type(old) is type(new) and old == new)
+
+
+def _guard_cell(code: Code, cell: str, value: Any) -> None:
+    """A guard that ``cell`` still holds ``value``: an equal immutable of its type, or the same object."""
+    if isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
+        code.guard_value(cell, value)
+    elif _is_data(value):  # a list of numbers (a learning rate kept in one): by value, in one comparison
+        code.guard(f"{cell} != {code.const(copy.deepcopy(value), named=True)}")
+    else:
+        code.guard(f"{cell} is not {code.const(value)}")
+
+
+def _user_code(obj: Any) -> bool:
+    """A function or class of the user's (not Python's, numpy's, a backend's or gradkit's)."""
+    module = getattr(obj, "__module__", None) or ""
+    return not module.startswith(_LIBRARIES)
 
 
 _ABSENT = object()
 
 
 def _is_data(value: Any) -> bool:
-    """A list of numbers, or of lists or tuples of numbers (a loss history, logged statistics): data a program
-    does not read, left unguarded (its length changes as a run goes on)."""
+    """A list of numbers, or of lists or tuples of numbers: guarded by value, in one comparison (not walked)."""
     if isinstance(value, (list, tuple)):
         return isinstance(value, list) and all(_is_data(v) or isinstance(v, (int, float, np.generic)) for v in value)
     return False
@@ -310,22 +371,6 @@ def _is_data(value: Any) -> bool:
 
 def _cells(items: Any) -> Iterator[tuple[Any, Any]]:
     return iter(items.items()) if isinstance(items, dict) else enumerate(items)
-
-
-def _roots(fn: Callable[..., Any], extra: list[Any]) -> list[tuple[str, Any]]:
-    """What the step names besides its arguments: closure cells, globals (modules aside), ``state=``."""
-    roots = [(f"state[{i}]", x) for i, x in enumerate(extra)]
-    for i, cell in enumerate(getattr(fn, "__closure__", None) or ()):
-        try:
-            roots.append((f"closure[{i}]", cell.cell_contents))
-        except ValueError:
-            continue
-    globs = getattr(fn, "__globals__", {})
-    code = getattr(fn, "__code__", None)
-    names = _global_reads(code) if isinstance(code, types.CodeType) else set()
-    roots += [(f"globals[{n!r}]", globs[n]) for n in sorted(names) if n in globs
-              and not isinstance(globs[n], types.ModuleType)]
-    return roots
 
 
 def _global_reads(code: types.CodeType) -> set[str]:
@@ -365,7 +410,7 @@ class Tracer:
         arg_roots = [(f"args[{i}]", a) for i, a in enumerate(args)] + [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]
         self.arg_tensors: list[Tensor] = []
         objects = self._bind(arg_roots)
-        self.world = World([*objects, *_roots(owner.fn, owner.state)])
+        self.world = World([value for _, value in objects] + list(owner.state), owner.fn)
         self.backend = self._backend()
         self.real_xp = self.backend.xp
         self.tape = Tape(copy.copy(self.backend).owns)
@@ -676,6 +721,7 @@ def _patch(backend: Backend, tape: Tape) -> Callable[[], None]:
         return tape.call(real.setitem, array, key, value)
 
     patched = {"owns": owns, "asarray": asarray, "to_numpy": to_numpy, "setitem": setitem,
+               "put": functools.partial(tape.call_into, real.put),  # in place where it can: a write
                "writeable": lambda a: real.writeable(_real(a)), "contiguous": lambda a: real.contiguous(_real(a))}
     for name, fn in patched.items():
         setattr(backend, name, fn)
@@ -683,7 +729,7 @@ def _patch(backend: Backend, tape: Tape) -> Callable[[], None]:
 
     def restore() -> None:
         backend.xp = real_xp
-        for name in (*_HOOKS, "owns", "asarray", "to_numpy", "writeable", "contiguous", "setitem"):
+        for name in (*_HOOKS, *patched):
             vars(backend).pop(name, None)
 
     return restore

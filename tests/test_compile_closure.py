@@ -244,3 +244,101 @@ def test_an_argument_that_aliases_a_written_input_is_not_replayed(backend: Any) 
         T.copy_(gk.tensor([1, 2], device=backend))  # in place: the array the replay last saw; the step makes [2, 3]
     with pytest.raises(ValueError, match="not a class index"):
         fn(T)
+
+
+WRITES = {  # writes into a part of a tensor the step computed (a non-leaf: rebased onto the write, as torch's)
+    "index add": "h[:, 0] += 100.0",
+    "index assign": "h[0] = 5.0",
+    "add_ of a column": "h[:, 0].add_(x[:, 1])",
+    "mul_ of a slice": "h[:, :1].mul_(3.0)",
+    "view assign": "h.view(4)[0] = 7.0",
+    "masked_fill_": "h.masked_fill_(x > 1.5, -1.0)",
+}
+
+
+@pytest.mark.parametrize("requires_grad", [True, False])
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_into_part_of_an_intermediate_replays_as_eager(backend: Any, write: str,
+                                                               requires_grad: bool) -> None:
+    """``h = x @ W`` then a write into part of ``h``, ``h.sum()`` and (with grad) ``backward``: every replay makes
+    the write (the engine's copy-on-write put is a write in the program, not a pure call) and gives eager's loss
+    and gradient."""
+    source = textwrap.dedent(f"""
+        def step(x):
+            h = x @ W
+            {WRITES[write]}
+            loss = (h * h).sum()
+            if W.requires_grad:
+                W.grad = None
+                loss.backward()
+            return loss
+    """)
+
+    def run(compiled: bool) -> list[np.ndarray]:
+        namespace = {"W": gk.tensor([[1.0, 2.0], [3.0, 4.0]], device=backend, requires_grad=requires_grad)}
+        exec(compile(source, "script.py", "exec"), namespace)  # noqa: S102
+        fn = gk.compile(namespace["step"]) if compiled else namespace["step"]
+        out = []
+        for i in range(5):
+            out.append(fn(gk.full((2, 2), float(i), device=backend)).numpy())
+            if requires_grad:
+                out.append(namespace["W"].grad.numpy())
+        if compiled:
+            assert fn.stats["replays"] == 3 and fn.stats["eager"] == 0
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        for a, b in zip(run(False), run(True), strict=True):
+            np.testing.assert_array_equal(a, b, strict=True)
+
+
+READS = {  # how a script's step reaches a learning rate that changes between calls
+    "a global read by a helper": ("lr = 0.0\ndef update():\n    W.data -= lr * W.grad\n", "lr = LR", "update()"),
+    "a list entry": ("lrs = [0.0]\n", "lrs[0] = LR", "W.data -= lrs[0] * W.grad"),
+    "a global read by a method": ("lr = 0.0\nclass Updater:\n    def update(self):\n        W.data -= lr * W.grad\n"
+                                  "updater = Updater()\n", "lr = LR", "updater.update()"),
+    "a global read directly": ("lr = 0.0\n", "lr = LR", "W.data -= lr * W.grad"),
+}
+
+
+@pytest.mark.parametrize("where", list(READS))
+def test_a_changed_python_number_anywhere_the_step_reads_traces_again(backend: Any, where: str) -> None:
+    """A Python number the step reads (directly, through a helper function or a method, or in a list) and that
+    changes between calls traces again: never the value of the traced call, silently."""
+    setup, change, use = READS[where]
+    step = setup + f"def step(x):\n    loss = (W * x).sum()\n    W.grad = None\n    loss.backward()\n    {use}\n"
+    loop = textwrap.dedent(f"""
+        decreases = []
+        for LR in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+            {change}
+            before = W.numpy()[0]
+            run(torch.ones(3, device=BE))
+            decreases.append(float(before - W.numpy()[0]))
+    """)
+    namespace = {"torch": gk, "BE": backend, "__name__": "script", "W": gk.ones(3, device=backend,
+                                                                                   requires_grad=True)}
+    exec(compile(step, "script.py", "exec"), namespace)  # noqa: S102
+    namespace["run"] = fn = gk.compile(namespace["step"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        exec(compile(loop, "script.py", "exec"), namespace)  # noqa: S102
+    assert namespace["decreases"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert fn.stats["traces"] == 5 and fn.stats["eager"] == 0
+
+
+def test_two_equal_gathers_stay_two_copies_when_one_is_written(backend: Any) -> None:
+    """``a = X[ix]; b = X[ix]; a += 1``: the program computes each gather once only while neither copy is written
+    (a merged pair would show ``b`` the write)."""
+    X = gk.tensor(np.arange(12.0).reshape(4, 3), device=backend)
+
+    def step(ix: gk.Tensor) -> gk.Tensor:
+        a, b = X[ix], X[ix]
+        a += 1
+        return b.sum() * 10 + a.sum()
+
+    fn = gk.compile(step)
+    for i in range(5):
+        ix = gk.tensor([i % 4, (i + 1) % 4], device=backend)
+        assert fn(ix).item() == step(ix).item()
+    assert fn.stats["replays"] == 3
