@@ -38,6 +38,20 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
+        return self  # one object per backend (its namespace is a module): a tensor's copy shares it
+
+    def __copy__(self) -> Backend:
+        out = object.__new__(type(self))  # a shallow copy (``__reduce__`` would give this very object back)
+        out.__dict__.update(self.__dict__)
+        return out
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled by name: unpickled as this process's backend of that name (``get_backend``)."""
+        from .registry import get_backend
+
+        return get_backend, (self.name,)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Backend) and (self.name, str(self.device)) == (other.name, str(other.device))
 

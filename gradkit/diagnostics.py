@@ -23,6 +23,8 @@ class UpdateRatios:
     """The update-to-data ratio of each 2-D parameter of ``model``, one row per ``record`` (a host
     transfer per parameter per step: a diagnostic, not for long runs)."""
 
+    _unguarded = frozenset({"rows"})  # a log a compiled step never reads (``gradkit.compile``)
+
     def __init__(self, model: nn.Module) -> None:
         self.names = [n for n, p in model.named_parameters() if p.ndim == 2]
         self.params = [p for p in model.parameters() if p.ndim == 2]

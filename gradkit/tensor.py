@@ -315,6 +315,27 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """A leaf's copy on its device: its values, ``requires_grad`` and a copy of ``.grad`` (views of other
+        tensors become tensors of their own). Raises RuntimeError for a non-leaf, as torch."""
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment (call .detach() first)")
+        out = type(self).__new__(type(self))
+        out._init(self.backend.xp.asarray(self._data, copy=True), self.backend, self.requires_grad)
+        memo[id(self)] = out
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        return out
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, tuple[Any, ...]]:
+        """Pickling: the values (through the host), the backend by name, ``requires_grad`` and ``.grad``.
+        Raises RuntimeError for a non-leaf that requires grad, as torch (its graph cannot be pickled)."""
+        if self._grad_fn is not None and self.requires_grad:
+            raise RuntimeError("Cowardly refusing to serialize non-leaf tensor which requires_grad, since autograd "
+                               "does not support crossing process boundaries (call .detach() first)")
+        return _unpickle, (type(self), self.backend, self.backend.to_numpy(self._data), self.requires_grad, self.grad)
+
     def __repr__(self) -> str:
         """The values as PyTorch prints them: ``tensor([0.1235, 2.0000], requires_grad=True)`` (``_repr``)."""
         from ._repr import tensor_repr
@@ -619,12 +640,12 @@ class Tensor:
         return _ops.abs(self)
 
     def __getitem__(self, key: Any) -> Tensor:
-        return _ops.getitem(self, _indexing.normalize_key(key))
+        return _ops.getitem(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """``self[key] = value`` in place, through the door (``_assign``): the course's ``N[i, j] += 1``,
         ``x[mask] = 0``, ``dlogits[range(n), Yb] -= 1``; recorded in a graph where a tensor requires grad."""
-        self._assign(value, _indexing.normalize_key(key))
+        self._assign(value, key)
 
     def index_put_(self, indices: tuple[Any, ...], values: Any, accumulate: bool = False) -> Tensor:
         """``self[indices] = values`` in place, summing repeated indices with ``accumulate`` (see
@@ -1454,6 +1475,14 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 
 autograd._TENSOR.append(Tensor)
+def _unpickle(cls: type, backend: Backend, host: np.ndarray, requires_grad: bool, grad: Tensor | None) -> Tensor:
+    """A pickled tensor (``Tensor.__reduce_ex__``) back on its backend."""
+    out = cls.__new__(cls)
+    out._init(backend.asarray(host), backend, requires_grad)
+    out.grad = grad
+    return out
+
+
 from . import _inplace  # noqa: E402 (they import this module)
 from . import elementwise as _elementwise  # noqa: E402
 from . import functional as _functional  # noqa: E402

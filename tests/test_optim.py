@@ -637,12 +637,12 @@ def test_state_follows_the_model_to_another_backend(backend: backends.Backend, c
     grads = [[np.full((2, 3), 0.5 * (i - 1.5)), np.full((2,), 0.25 * i)] for i in range(4)]
     ref_model = nn.Linear(3, 2, generator=cpu.random(0), dtype="float64")
     model = nn.Linear(3, 2, generator=cpu.random(0), dtype="float64")
-    ref_opt, opt = build(config, ref_model.parameters()), build(config, model.parameters())
-    run(ref_opt, ref_model.parameters(), grads[:2])
-    run(opt, model.parameters(), grads[:2])
+    ref_opt, opt = build(config, list(ref_model.parameters())), build(config, list(model.parameters()))
+    run(ref_opt, list(ref_model.parameters()), grads[:2])
+    run(opt, list(model.parameters()), grads[:2])
     assert model.to(backend) is model
-    run(ref_opt, ref_model.parameters(), grads[2:])
-    run(opt, model.parameters(), grads[2:])
+    run(ref_opt, list(ref_model.parameters()), grads[2:])
+    run(opt, list(model.parameters()), grads[2:])
     for p, q in zip(model.parameters(), ref_model.parameters(), strict=True):
         assert p.backend == backend
         assert_same(p, q, backend)
@@ -661,15 +661,15 @@ def test_casting_the_model_casts_the_state_as_a_save_and_load_would(backend: bac
     late = [[g.astype(np.float32) for g in step] for step in grads[2:]]
     moved, saved = (nn.Linear(3, 2, generator=cpu.random(0), dtype="float64") for _ in range(2))
     opt, opt_saved = build(config, moved.parameters()), build(config, saved.parameters())
-    run(opt, moved.parameters(), grads[:2])
-    run(opt_saved, saved.parameters(), grads[:2])
+    run(opt, list(moved.parameters()), grads[:2])
+    run(opt_saved, list(saved.parameters()), grads[:2])
     host = to_host(opt_saved.state_dict())
     moved.to(backend, "float32")
     saved.to(backend, "float32")
     loaded = build(config, saved.parameters())
     loaded.load_state_dict(host)
-    run(opt, moved.parameters(), late)
-    run(loaded, saved.parameters(), late)
+    run(opt, list(moved.parameters()), late)
+    run(loaded, list(saved.parameters()), late)
     for p, q in zip(moved.parameters(), saved.parameters(), strict=True):
         assert dtype_name(p.dtype) == "float32"
         assert_same(p, q, backend)

@@ -262,3 +262,56 @@ def test_a_checkpoint_loads_into_the_torch_twin(kind: str, tmp_path: Path) -> No
     with torch.no_grad():
         expected = module(torch.from_numpy(X.numpy()))
     np.testing.assert_allclose(run.model(X).numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --- copy.deepcopy and pickle (Python's own copies, as torch supports them) ------------------------------------
+
+
+def test_deepcopy_of_a_model_and_its_optimizer_state_is_an_independent_equal_copy(backend: backends.Backend) -> None:
+    """``copy.deepcopy(model)`` (the lectures' and nanoGPT's EMA/best-model idiom) and ``copy.deepcopy(opt.
+    state_dict())`` (the Optimizer docstring's advice): equal values, Parameters still, on the same backend, and
+    independent: a later step changes the originals only. A weight tied in two places stays one tensor."""
+    import copy
+
+    model = nn.Sequential(nn.Linear(3, 4, device=backend), nn.Tanh(), nn.Linear(4, 3, device=backend))
+    model[2].weight = model[0].weight  # tied: one tensor in two places (the shapes do not matter here)
+    opt = gradkit.optim.AdamW(model.parameters(), lr=0.1)
+    for p in model.parameters():
+        p.grad = gradkit.ones_like(p)
+    opt.step()
+    twin, state = copy.deepcopy(model), copy.deepcopy(opt.state_dict())
+    assert next(model.parameters()) is model[0].weight  # an iterator, as torch's
+    assert twin[0].weight is twin[2].weight and twin[0].weight is not model[0].weight
+    before = [p.numpy() for p in twin.parameters()]
+    moments = [s["exp_avg"].numpy() for s in state["state"].values()]
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert type(q) is nn.Parameter and q.backend == backend and q.requires_grad
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), strict=True)
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy(), strict=True)
+    opt.step()
+    for b, q in zip(before, twin.parameters(), strict=True):
+        np.testing.assert_array_equal(b, q.numpy(), strict=True)
+    for m, s in zip(moments, state["state"].values(), strict=True):
+        np.testing.assert_array_equal(m, s["exp_avg"].numpy(), strict=True)
+    assert not np.array_equal(before[0], model[0].weight.numpy())
+
+
+def test_pickle_round_trips_a_tensor_and_refuses_a_graph_as_torch(backend: backends.Backend) -> None:
+    """pickle keeps values, dtype, backend, requires_grad and .grad; a non-leaf that requires grad is refused with
+    torch's words (pickle and deepcopy alike)."""
+    import copy
+    import pickle
+
+    t = gradkit.tensor([[1.5, -2.0], [3.0, 4.25]], backend=backend, dtype="float64", requires_grad=True)
+    t.grad = gradkit.tensor([[0.5, 0.25], [1.0, 2.0]], backend=backend, dtype="float64")
+    u = pickle.loads(pickle.dumps(t))
+    assert u.backend is t.backend and u.dtype == t.dtype and u.requires_grad and u.is_leaf
+    np.testing.assert_array_equal(u.detach().numpy(), t.detach().numpy(), strict=True)
+    np.testing.assert_array_equal(u.grad.numpy(), t.grad.numpy(), strict=True)
+    i = pickle.loads(pickle.dumps(gradkit.tensor([2**40, -3], backend=backend, dtype="int64")))
+    assert i.dtype == gradkit.int64 and i.tolist() == [2**40, -3]
+    with pytest.raises(RuntimeError, match="Cowardly refusing to serialize non-leaf tensor which requires_grad"):
+        pickle.dumps(t * 2)
+    with pytest.raises(RuntimeError, match=r"Only Tensors created explicitly by the user \(graph leaves\)"):
+        copy.deepcopy(t * 2)
+    assert pickle.loads(pickle.dumps((t * 2).detach())).tolist() == [[3.0, -4.0], [6.0, 8.5]]

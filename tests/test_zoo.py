@@ -109,7 +109,7 @@ def test_layer_norm_module_is_torchs(backend):
     assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"]
     assert_close(ln.weight.numpy(), np.ones(4))
     assert_close(ln.bias.numpy(), np.zeros(4))
-    assert nn.LayerNorm(4, elementwise_affine=False, backend=backend).parameters() == []
+    assert list(nn.LayerNorm(4, elementwise_affine=False, backend=backend).parameters()) == []
     assert [n for n, _ in nn.LayerNorm(4, bias=False, backend=backend).named_parameters()] == ["weight"]
     x = Tensor(X3, backend=backend, dtype="float64")
     assert_close(ln(x).numpy(), functional.layer_norm(x, 4).numpy())

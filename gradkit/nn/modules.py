@@ -101,24 +101,26 @@ class Module:
                 yield f"{prefix}{name}", value
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> list[tuple[str, Parameter]]:
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(dotted name, Parameter)`` pairs in order, each parameter once (a tied weight under its first name),
-        as ``torch.nn.Module.named_parameters``; ``recurse=False``: this module's own only."""
-        return self._named(Parameter, prefix, recurse, remove_duplicate)
+        as ``torch.nn.Module.named_parameters`` (an iterator, as torch's generator); ``recurse=False``: this
+        module's own only."""
+        return iter(self._named(Parameter, prefix, recurse, remove_duplicate))
 
-    def parameters(self, recurse: bool = True) -> list[Parameter]:
-        """The parameters in order (what an optimizer takes)."""
-        return [p for _, p in self.named_parameters(recurse=recurse)]
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The parameters in order (what an optimizer takes), an iterator as torch's (``next(m.parameters())``;
+        ``list(...)`` to keep them)."""
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> list[tuple[str, Tensor]]:
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         """``(dotted name, buffer)`` pairs in order: the Tensor attributes that are not parameters, persistent or
-        not, as ``torch.nn.Module.named_buffers``."""
-        return self._named(None, prefix, recurse, remove_duplicate)
+        not, as ``torch.nn.Module.named_buffers`` (an iterator)."""
+        return iter(self._named(None, prefix, recurse, remove_duplicate))
 
-    def buffers(self, recurse: bool = True) -> list[Tensor]:
-        """The buffers in order."""
-        return [b for _, b in self.named_buffers(recurse=recurse)]
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers in order (an iterator)."""
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def _named(self, kind: type | None, prefix: str, recurse: bool, remove_duplicate: bool) -> list[tuple[str, Any]]:
         """Parameters (``kind`` Parameter) or buffers (None), each once unless ``remove_duplicate`` is False."""
