@@ -208,13 +208,14 @@ def _nll_of_logits(logits: Tensor, t: Any, ignore_index: int, reduction: str) ->
     nll = xp.where(valid, nll, 0.0)
     weight = xp.astype(valid, e.dtype)
     count = xp.sum(weight)
-    if reduction == "mean":
-        count = xp.where(count > 0, count, math.nan)  # all ignored: nan, as torch
+    if reduction == "mean":  # all ignored: a nan loss and zero gradients, as torch
+        divisor = xp.where(count > 0, count, 1.0)
+        count = xp.where(count > 0, count, math.nan)
     out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        per_row = weight * (g / count if reduction == "mean" else g)
+        per_row = weight * (g / divisor if reduction == "mean" else g)
         d = backend.scratch(e * (1.0 / total))  # softmax (as torch's: times the reciprocal), then "- onehot" and
         # the per-row scale in place
         d -= onehot
@@ -278,8 +279,8 @@ def _picked_nll(x: Tensor, t: Any, w: Any, ignore_index: int, reduction: str) ->
     total = xp.sum(scale)
     out = per_row if reduction == "none" else xp.sum(per_row) if reduction == "sum" else xp.sum(per_row) / total
 
-    def backward(g: Any) -> tuple[Any]:
-        coefficient = -scale * (g / total if reduction == "mean" else g)
+    def backward(g: Any) -> tuple[Any]:  # (no weight to average: zero gradients, as torch)
+        coefficient = -scale * (g / xp.where(total != 0, total, 1.0) if reduction == "mean" else g)
         onehot = xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype)
         return (xp.astype(onehot, g.dtype) * xp.reshape(coefficient, (-1, 1)),)
 

@@ -10,6 +10,7 @@ import pytest
 
 import gradkit
 from gradkit import Tensor, functional, nn, ops
+from gradkit.nn import functional as F
 from gradkit.testing import assert_close, gradcheck
 
 RNG = np.random.default_rng(18)
@@ -76,6 +77,19 @@ def test_cross_entropy_without_ignored_targets_is_the_masked_form_bit_for_bit(ba
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b, strict=True)
     assert results[0][0][0] != 0.0  # (the rows hold losses, not the zeros of ignored targets)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_a_minibatch_of_ignored_targets_has_a_nan_mean_and_zero_gradients(backend, loss):
+    """Every target ignored: the mean over no targets is nan and the gradient is zero, as torch's (a nan gradient
+    would turn every parameter into nan at the next optimizer step)."""
+    x = Tensor(RNG.normal(size=(4, 5)), backend=backend, requires_grad=True)
+    for ignore_index in (-100, 2):
+        x.grad = None
+        out = getattr(F, loss)(x, Tensor(np.full(4, ignore_index), backend=backend), ignore_index=ignore_index)
+        out.backward()
+        assert np.isnan(out.item())
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros((4, 5)), strict=True)
 
 
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
