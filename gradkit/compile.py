@@ -145,7 +145,9 @@ class Compiled:
         if self.stats["traces"] >= self.max_traces:
             self._given_up = True
             self._warn(f"it was traced {self.max_traces} times (argument values, shapes or state that change "
-                       "from call to call); pass changing numbers as 0-d tensors, and keep shapes fixed")
+                       "from call to call, such as a number or a list of numbers the step can reach: a log kept in "
+                       "an object it reads); pass changing numbers as 0-d tensors, keep shapes fixed, and keep logs "
+                       "out of the step's objects (or name them in their class's _unguarded)")
             return self._slow(args, kwargs)
         self.stats["traces"] += 1
         tracer = Tracer(self, args, kwargs)

@@ -19,14 +19,7 @@ import numpy as np
 from . import ops
 from .tensor import Tensor, _operand_data
 
-__all__ = ["gather", "index_add", "index_add_", "index_put", "index_put_", "normalize_key", "write"]
-
-
-def normalize_key(key: Any) -> Any:
-    """``range`` objects (the course's ``x[range(n), Y]``) as lists; everything else unchanged."""
-    if isinstance(key, tuple):
-        return tuple(list(k) if isinstance(k, range) else k for k in key)
-    return list(key) if isinstance(key, range) else key
+__all__ = ["gather", "index_add", "index_add_", "index_put", "index_put_", "write"]
 
 
 def _value(a: Tensor, value: Any) -> Any:
@@ -56,7 +49,6 @@ def write(a: Tensor, key: Any, v: Any) -> None:
     Raises:
         IndexError: an index out of range; integer arrays mixed with slices; a mask of the wrong shape.
     """
-    key = normalize_key(key)
     keys = key if isinstance(key, tuple) else (key,)
     arrays = [ops._int_array(a, k) for k in keys]
     if hasattr(v, "dtype") and v.dtype != a._data.dtype:

@@ -895,6 +895,8 @@ def _int_array(a: Tensor, k: Any) -> Any:
             raise DeviceMismatchError(f"index on {k.backend!r}, tensor on {a.backend!r}: move the index with "
                                       f".to({a.backend.name!r})")
         k = k._data
+    elif isinstance(k, range):  # the course's x[range(n), Y]: made on the device (a constant in a compiled step)
+        return a.backend.arange(k.start, k.stop, "int64", k.step)
     elif isinstance(k, list):
         host = np.asarray(k)
         if host.dtype.kind not in "biu":

@@ -342,3 +342,38 @@ def test_two_equal_gathers_stay_two_copies_when_one_is_written(backend: Any) -> 
         ix = gk.tensor([i % 4, (i + 1) % 4], device=backend)
         assert fn(ix).item() == step(ix).item()
     assert fn.stats["replays"] == 3
+
+
+def test_the_lectures_range_indexing_compiles(backend: Any) -> None:
+    """part 1's ``-logprobs[range(n), Yb].mean()`` and part 4's ``dlogits[range(n), Yb] -= 1`` inside a compiled
+    step: the range is an arange made on the device (a constant of the program), not host data, so the step
+    replays without a warning and gives eager's numbers."""
+    rng = np.random.default_rng(7)
+    X = gk.tensor(rng.normal(size=(50, 4)), device=backend, dtype="float32")
+    Y = gk.tensor(rng.integers(0, 5, 50), device=backend)
+
+    def run(compiled: bool) -> list[np.ndarray]:
+        W = gk.tensor(np.linspace(-1.0, 1.0, 20).reshape(4, 5), device=backend, dtype="float32",
+                      requires_grad=True)
+
+        def step(ix: gk.Tensor) -> tuple[gk.Tensor, gk.Tensor]:
+            logits = X[ix] @ W
+            loss = -F.log_softmax(logits, 1)[range(8), Y[ix]].mean()
+            W.grad = None
+            loss.backward()
+            with gk.no_grad():
+                dlogits = F.softmax(logits, 1)
+                dlogits[range(8), Y[ix]] -= 1
+                W.data -= 0.1 * (X[ix].T @ dlogits) / 8
+            return loss, W.grad
+
+        fn = gk.compile(step) if compiled else step
+        out = [x.numpy() for i in range(5) for x in fn(gk.tensor((np.arange(8) * 7 + i) % 50, device=backend))]
+        if compiled:
+            assert fn.stats["replays"] == 3
+        return [*out, W.detach().numpy()]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        for a, b in zip(run(False), run(True), strict=True):
+            np.testing.assert_array_equal(a, b, strict=True)
