@@ -149,6 +149,12 @@ _OUT_OF_PLACE = {operator.iadd: operator.add, operator.isub: operator.sub, opera
                  operator.itruediv: operator.truediv}
 
 
+def _views(key: Any) -> bool:
+    """A key of basic indexing alone (ints, slices, None, ...): ``x[key]`` is a view of ``x``."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return key is not None and all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in keys)
+
+
 def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None) -> Tensor:
     """``Tensor._assign``: see its docstring and this module's."""
     Tensor = _TENSOR[0]
@@ -158,7 +164,7 @@ def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None
     recorded = autograd._GradMode.enabled and (t.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
     if recorded:
         if t._grad_fn is None and t.requires_grad and (view is None or not view.diff):
-            raise RuntimeError(_LEAF)
+            raise RuntimeError(_LEAF_VIEW if _views(key) else _LEAF)  # (torch's x[0] = ... writes a view of x)
         if view is not None and view.diff and view.root._grad_fn is None and view.root.requires_grad:
             raise RuntimeError(_LEAF_VIEW)
     root = t if view is None else view.root

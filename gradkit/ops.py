@@ -846,7 +846,8 @@ def _mixed_gather(a: Tensor, basic: tuple, items: list[Any]) -> Tensor:
 
 def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:
     """``key`` (with one ``...``) with every forward slice's bounds clamped to its axis, as numpy and torch read
-    them (``x[-5:]`` of 3 elements is all 3); the array API standard leaves out-of-range bounds unspecified."""
+    them (``x[-5:]`` of 3 elements is all 3); the array API standard leaves out-of-range bounds unspecified.
+    Raises IndexError, in torch's words, for an integer outside ``[-n, n)`` on an axis of size ``n``."""
     cut = key.index(Ellipsis)
     after = builtins.sum(1 for k in key[cut + 1:] if k is not None)
     out, axis = list(key), 0
@@ -856,6 +857,8 @@ def _clamped_slices(key: tuple, shape: tuple[int, ...]) -> tuple:
         elif k is not None:
             if isinstance(k, slice) and (k.step is None or k.step > 0) and axis < len(shape):
                 out[i] = slice(*k.indices(shape[axis]))
+            elif isinstance(k, (int, np.integer)) and axis < len(shape) and not -shape[axis] <= k < shape[axis]:
+                raise IndexError(f"index {k} is out of bounds for dimension {axis} with size {shape[axis]}")
             axis += 1
     return tuple(out)
 

@@ -82,8 +82,10 @@ def test_writes_into_a_recorded_graph_are_recorded(backend):
     w.grad = v.grad = None
     c.sum().backward()
     assert w.grad.tolist() == [0.0, 20.0, 20.0] and v.grad.tolist() == [10.0]
-    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used"):
-        w[0] = 5.0  # a leaf that requires grad, in grad mode: torch's error
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad is being used"):
+        w[0] = 5.0  # a leaf that requires grad, in grad mode: torch's error (a basic key writes a view of it)
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being used"):
+        w[gk.tensor([0], device=backend)] = 5.0  # (an index array: the leaf itself, in torch's words)
     with gk.no_grad():  # what an optimizer or a manual backward does: allowed, and counted
         before = w._version
         w[0] = 5.0

@@ -7,6 +7,7 @@ differential suite (tests/test_torch_diff.py, ``nox -s torch``) draws many more 
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 import numpy as np
@@ -44,6 +45,17 @@ def test_out_of_range_in_a_tuple_of_index_arrays_raises(backend):
         x[[0, 1], [0, -4]]  # -4 + 3 would have read x[1, -1] (the flat index wraps into the row above)
     with pytest.raises(IndexError, match="index 2 is out of bounds for dimension 0 with size 2"):
         x[Tensor([2], backend=backend), Tensor([0], backend=backend)]
+
+
+def test_an_integer_out_of_range_raises_torchs_words(backend):
+    """``C[27]`` of a ``(27, 10)`` table: torch's IndexError naming the dimension, on every backend."""
+    x = t(np.zeros((27, 10)), backend)
+    for key, words in ((27, "index 27 is out of bounds for dimension 0 with size 27"),
+                       ((0, -11), "index -11 is out of bounds for dimension 1 with size 10"),
+                       ((..., 10), "index 10 is out of bounds for dimension 1 with size 10")):
+        with pytest.raises(IndexError, match=f"^{re.escape(words)}$"):
+            x[key]
+    assert x[-27, 9].item() == 0.0
 
 
 def test_negative_indices_count_from_the_end_with_gradient(backend):
