@@ -1159,6 +1159,64 @@ class Tensor:
         """``abs`` in place; returns self."""
         return self._assign_result(self.abs())
 
+    # The in-place forms of ``ops``' and ``pointwise``' elementwise functions, through the door as the others.
+    # torch's errors come from ``_assign_result``: a float result into an integer or bool tensor ("result type
+    # Float can't be cast to the desired output type Long"), a broadcast shape larger than ``self``'s.
+    def exp_(self) -> Tensor:
+        """``exp`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.exp())
+
+    def log_(self) -> Tensor:
+        """``log`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.log())
+
+    def tanh_(self) -> Tensor:
+        """``tanh`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.tanh())
+
+    def sigmoid_(self) -> Tensor:
+        """``sigmoid`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.sigmoid())
+
+    def sqrt_(self) -> Tensor:
+        """``sqrt`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.sqrt())
+
+    def relu_(self) -> Tensor:
+        """``relu`` in place (any real dtype, as torch); returns self."""
+        return self._assign_result(self.relu())
+
+    def pow_(self, exponent: Any) -> Tensor:
+        """``self ** exponent`` in place (a number or a tensor that broadcasts to ``self``'s shape); returns self.
+
+        Raises:
+            RuntimeError: a result ``self``'s dtype cannot hold (an integer tensor to a float power), or an
+                ``exponent`` whose shape broadcasts ``self`` to a larger one (torch's errors)."""
+        return self._assign_result(self.pow(exponent))
+
+    def neg(self) -> Tensor:
+        """``-self`` (see ``ops.neg``), as ``torch.Tensor.neg``; the same dtype."""
+        return _ops.neg(self)
+
+    def neg_(self) -> Tensor:
+        """``-self`` in place; returns self."""
+        return self._assign_result(self.neg())
+
+    negative, negative_ = neg, neg_
+
+    def reciprocal(self) -> Tensor:
+        """``1 / self``, as ``torch.reciprocal``: integers and bools give the default float dtype, ``1 / 0`` is
+        inf; d/dx = -1 / x**2."""
+        return _ops.rdiv(self, 1)
+
+    def reciprocal_(self) -> Tensor:
+        """``reciprocal`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.reciprocal())
+
+    def square_(self) -> Tensor:
+        """``square`` in place; returns self. Raises RuntimeError for a bool tensor (its square is int64)."""
+        return self._assign_result(self.square())
+
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """``clamp`` in place; returns self."""
         return self._assign_result(self.clamp(min, max))
@@ -1180,6 +1238,24 @@ class Tensor:
     def lerp_(self, end: Tensor, weight: Any) -> Tensor:
         """``lerp`` in place; returns self."""
         return self._assign_result(self.lerp(end, weight))
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2`` (see ``elementwise.addcmul``)."""
+        return _elementwise.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``addcmul`` in place; returns self. Raises RuntimeError where the result's dtype or broadcast shape
+        does not fit ``self`` (torch's errors)."""
+        return self._assign_result(self.addcmul(tensor1, tensor2, value=value))
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 / tensor2`` (see ``elementwise.addcdiv``)."""
+        return _elementwise.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``addcdiv`` in place; returns self. Raises RuntimeError for integer ``tensor1`` and ``tensor2``, and
+        where the result's dtype or broadcast shape does not fit ``self`` (torch's errors)."""
+        return self._assign_result(self.addcdiv(tensor1, tensor2, value=value))
 
     def floor_divide(self, other: Any) -> Tensor:
         """``self // other`` (see ``elementwise.floor_divide``)."""
