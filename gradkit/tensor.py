@@ -639,6 +639,45 @@ class Tensor:
         """``alpha * source`` added along ``dim`` at ``index`` in place, repeats summed; returns self."""
         return _indexing.index_add_(self, dim, index, source, alpha=alpha)
 
+    def scatter(self, dim: builtins.int, index: Tensor, src: Any = None, *, value: Any = None,
+                reduce: str | None = None) -> Tensor:
+        """Out of place and differentiable (see ``indexing.scatter``): ``src`` a tensor or a number."""
+        return _indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim: builtins.int, index: Tensor, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        """``scatter`` in place, through the door; returns self. Raises as ``indexing.scatter``, and
+        RuntimeError on a leaf that requires grad in grad mode."""
+        return self._assign_result(self.scatter(dim, index, src, value=value, reduce=reduce))
+
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """Out of place and differentiable, repeats summed (see ``indexing.scatter_add``)."""
+        return _indexing.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``scatter_add`` in place, through the door; returns self."""
+        return self._assign_result(self.scatter_add(dim, index, src))
+
+    def index_fill(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_fill``)."""
+        return _indexing.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor:
+        """``index_fill`` in place, through the door; returns self."""
+        return self._assign_result(self.index_fill(dim, index, value))
+
+    def index_copy(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_copy``)."""
+        return _indexing.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``index_copy`` in place, through the door; returns self."""
+        return self._assign_result(self.index_copy(dim, index, source))
+
+    def fill_diagonal_(self, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+        """The main diagonal set to ``fill_value`` in place (see ``indexing.fill_diagonal_``); returns self."""
+        return _indexing.fill_diagonal_(self, fill_value, wrap)
+
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
         return _ops.compare(self, other, operator.lt)
