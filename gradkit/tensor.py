@@ -517,7 +517,8 @@ class Tensor:
         return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
 
     # Changes of contents: all of them go through ``_assign``, the one door (see ``gradkit._inplace``).
-    def _assign(self, value: Any, key: Any = None, *, op: Callable[[Any, Any], Any] | None = None) -> Tensor:
+    def _assign(self, value: Any, key: Any = None, *, op: Callable[[Any, Any], Any] | None = None,
+                result: builtins.bool = False) -> Tensor:
         """THE door through which a tensor's contents change: ``self[key] = value`` (``key=None``: all of it), or
         with ``op`` (``operator.iadd``, ...) ``self[key] = op(self[key], value)``. ``value`` is a Tensor, a Python
         number or an array of this backend, broadcast to the region and cast to ``self``'s dtype. Returns self.
@@ -525,14 +526,16 @@ class Tensor:
         It writes in place where that is safe and the backend's array is writeable, and otherwise rebinds the
         storage to a new array (every view and alias follows); it bumps the version counter, here only. In grad
         mode a change that involves a tensor requiring grad is recorded: the tensor's history is rebased, as
-        torch's CopySlices (see ``gradkit._inplace``).
+        torch's CopySlices (see ``gradkit._inplace``). ``result``: ``value`` is an in-place op's out-of-place twin
+        just computed from ``self`` (``_assign_result``); as with ``op``, that op's own reading of ``self`` is not
+        version-checked (the write rebinds, so the array it saved never changes) and its node becomes ``self``'s.
 
         Raises:
             RuntimeError: torch's errors: an in-place change of a leaf that requires grad (or a view of one) in
                 grad mode; a write into an expanded view; a result dtype that cannot be cast to ``self``'s;
                 a value whose shape does not broadcast to the region.
         """
-        return _inplace.assign(self, value, key, op)
+        return _inplace.assign(self, value, key, op, result)
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         """``self += alpha * other`` in place; returns self."""
@@ -989,7 +992,8 @@ class Tensor:
         from ``self``'s (broadcast by the other operand) or a dtype ``self`` cannot hold (a float into an integer
         tensor)."""
         _inplace.check_result(self, out._data)
-        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype))
+        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype),
+                            result=True)
 
     def sin(self) -> Tensor:
         """See ``elementwise.sin``."""
@@ -1253,8 +1257,9 @@ class Tensor:
         return self._assign_result(self.reciprocal())
 
     def square_(self) -> Tensor:
-        """``square`` in place; returns self. Raises RuntimeError for a bool tensor (its square is int64)."""
-        return self._assign_result(self.square())
+        """``square`` in place (as torch's, ``pow_(2)``: ``self`` is read once); returns self. Raises RuntimeError
+        for a bool tensor (its square is int64)."""
+        return self._assign_result(self.square() if self.dtype == _dtypes.bool else self.pow(2))
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """``clamp`` in place; returns self."""
