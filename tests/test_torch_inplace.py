@@ -437,3 +437,44 @@ def test_in_place_semantics_match_torch(backend: Any, case: str) -> None:
             np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
         else:
             assert a == b
+
+
+EMBEDDING_OPTIONS = [{}, {"padding_idx": 1}, {"padding_idx": -1, "scale_grad_by_freq": True}, {"max_norm": 1.0},
+                     {"max_norm": 0.5, "norm_type": 1.0}, {"max_norm": 0.5, "norm_type": float("inf")}]
+
+
+@pytest.mark.parametrize("options", EMBEDDING_OPTIONS, ids=[str(o) for o in EMBEDDING_OPTIONS])
+def test_embedding_matches_torch(backend: Any, options: dict) -> None:
+    """F.embedding (nn.Embedding's forward): values, dtype, the weight's gradient, its renormed rows and version."""
+    w0 = np.random.default_rng(0).normal(size=(5, 3))
+    ids = np.array([[0, 1, 1], [4, 1, 3]])
+    got = []
+    for lib, F in ((torch, torch.nn.functional), (gk, gk.nn.functional)):
+        w = _t(lib, backend, w0, grad=True)
+        out = F.embedding(_ints(lib, backend, ids), w, **options)
+        (out * _t(lib, backend, np.arange(18.0).reshape(2, 3, 3))).sum().backward()
+        got.append([_host(out), _host(w.grad), _host(w), w._version])
+    for a, b in zip(*got, strict=True):
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-13)
+        else:
+            assert a == b
+
+
+def test_embedding_errors_match_torch(backend: Any) -> None:
+    for lib in (torch, gk):
+        emb = lib.nn.Embedding(27, 4) if lib is torch else lib.nn.Embedding(27, 4, device=backend)
+        for bad in ([27], [0, -1]):
+            with pytest.raises(IndexError, match="^index out of range in self$"):
+                emb(_ints(lib, backend, bad))
+        with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+            lib.nn.Embedding(5, 3, padding_idx=5)
+        with pytest.raises(RuntimeError, match="Long, Int; but got"):
+            lib.nn.functional.embedding(_t(lib, backend, [1.0]), emb.weight)
+    padded = gk.nn.Embedding(5, 3, padding_idx=-2, device=backend)
+    assert padded.padding_idx == torch.nn.Embedding(5, 3, padding_idx=-2).padding_idx == 3
+    assert not padded.weight.numpy()[3].any()
+    assert repr(padded) == repr(torch.nn.Embedding(5, 3, padding_idx=-2))
+    with pytest.raises(IndexError, match="out of bounds for dimension 0 with size 2"):  # plain indexing: as it was
+        gk.tensor([[1.0], [2.0]], device=backend)[gk.tensor([2], device=backend)]
