@@ -156,3 +156,24 @@ def test_embedding_functional_and_module(backend: Any) -> None:
             emb(_i(backend, bad))
     with pytest.raises(NotImplementedError, match="sparse"):
         gk.nn.Embedding(3, 2, sparse=True)
+
+
+def test_embedding_range_error_in_a_compiled_step() -> None:
+    """A compiled program replays the lookup: an id out of range still raises torch's words there."""
+    emb = gk.nn.Embedding(27, 4)
+    opt = gk.optim.SGD(emb.parameters(), lr=0.1)
+
+    @gk.compile
+    def step(ix: gk.Tensor) -> gk.Tensor:
+        loss = emb(ix).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(gk.randint(0, 27, (8,)))
+    assert step.stats["replays"] >= 1
+    for bad in ([27] + [0] * 7, [-1] + [0] * 7):
+        with pytest.raises(IndexError, match="^index out of range in self$"):
+            step(gk.tensor(bad))
