@@ -271,7 +271,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
               max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
               sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer ids ``input``, as ``torch.nn.functional.embedding`` (and
-    ``nn.Embedding``'s forward): ``input`` is an int64 or int32 Tensor of any shape ``S`` with ids in ``[0, V)``,
+    ``nn.Embedding``'s forward): ``input`` is an integer Tensor (int64, int32, and unlike torch the smaller ones
+    gradkit's datasets use, such as int8) of any shape ``S`` with ids in ``[0, V)``,
     ``weight`` is ``(V, D)``; the result is ``(*S, D)`` of ``weight``'s dtype. The backward sums the gradient of
     repeated ids into their row (``scatter_add``).
 
@@ -286,7 +287,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
     Raises:
         IndexError: an id outside ``[0, V)``, negative ones included: torch's words, "index out of range in self"
             (one device read per call for the negative ids; numpy's ``take`` checks the rest).
-        RuntimeError: ids that are not int64/int32, a ``weight`` that is not 2-D (torch's words).
+        RuntimeError: float or bool ids, a ``weight`` that is not 2-D (torch's words).
         AssertionError: ``padding_idx`` outside ``[-V, V)`` (torch's).
         TypeError: ``input`` not a Tensor. NotImplementedError: ``sparse=True``.
         DeviceMismatchError: ``input`` on another backend than ``weight``.
@@ -299,7 +300,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
     if input.backend is not be and input.backend != be:
         _as_tensor(weight, input)  # DeviceMismatchError with the fix
     ids = input._data
-    if ids.dtype != xp.int64 and ids.dtype != xp.int32:
+    if ids.dtype != xp.int64 and (ids.dtype == xp.bool or not xp.isdtype(ids.dtype, "integral")):
         from ._inplace import _torch_name
 
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
@@ -320,6 +321,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
         except IndexError:
             raise IndexError(_EMBEDDING_RANGE) from None
     else:
+        if ids.dtype != xp.int64 and ids.dtype != xp.int32:  # an int8 id compared with V = 300 overflows
+            ids = be.astype(ids, "int64")
         raise_if(xp.any((ids < 0) | (ids >= n)), lambda: IndexError(_EMBEDDING_RANGE))
         if max_norm is not None:
             _embedding_renorm(weight, ids, max_norm, norm_type)

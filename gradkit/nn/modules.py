@@ -360,7 +360,7 @@ class Embedding(Module):
     embedding_dim)`` ~ N(0, 1) (torch's init; the course's ``C``), drawn from ``generator`` (else the default
     generator) onto ``device`` (else the generator's backend), with the row ``padding_idx`` (if given; negative
     counts from the end) filled with zeros. The forward is ``F.embedding`` with this module's options (the one
-    implementation): ids are an int64 or int32 Tensor (a list or an array of the backend is wrapped first); the
+    implementation): ids are an integer Tensor (a list or an array of the backend is wrapped first); the
     backward sums repeated ids (``scatter_add``), never into ``padding_idx``'s row.
 
     Raises:
