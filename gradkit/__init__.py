@@ -51,6 +51,8 @@ from .einsum import einsum
 from .elementwise import (
                        acos,
                        acosh,
+                       addcdiv,
+                       addcmul,
                        arccos,
                        arccosh,
                        arcsin,
@@ -87,7 +89,7 @@ from .elementwise import (
                        trunc,
 )
 from .functional import cross_entropy, linear, log_softmax, one_hot, softmax
-from .indexing import gather, index_put
+from .indexing import gather, index_copy, index_fill, index_put, scatter, scatter_add
 from .inference import inference_mode, is_inference_mode_enabled
 from .logical import (
                        bitwise_and,
@@ -206,3 +208,5 @@ __all__ += ["load", "save"]
 __all__ += ["bmm", "clone", "dot", "empty_like", "gather", "get_default_dtype", "get_float32_matmul_precision",
             "is_tensor", "mm", "nan_to_num", "norm", "rand_like", "randint_like", "randn_like",
             "set_float32_matmul_precision", "square"]
+# in-place and indexing additions
+__all__ += ["addcdiv", "addcmul", "index_copy", "index_fill", "scatter", "scatter_add"]

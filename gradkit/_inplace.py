@@ -155,7 +155,7 @@ def _views(key: Any) -> bool:
     return key is not None and all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in keys)
 
 
-def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None) -> Tensor:
+def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None, result: bool = False) -> Tensor:
     """``Tensor._assign``: see its docstring and this module's."""
     Tensor = _TENSOR[0]
     view = t._view
@@ -176,6 +176,8 @@ def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None
     fresh = op is not None
     if op is not None:  # the out-of-place op, recorded like any other (torch's in-place ops are differentiable)
         value = _combine(t, value, op)
+    reader = _reader(t, value) if (fresh or result) and recorded else None
+    fresh = fresh or reader is not None
     src = _as_source(t, value)
     if key is None and view is None:
         _replace_root(t, src, recorded, fresh and src is value)
@@ -184,9 +186,26 @@ def assign(t: Tensor, value: Any, key: Any, op: Callable[[Any, Any], Any] | None
     st = t._st or storage(t)
     if view is None or view.tracked:
         st.version += 1
-    if fresh and src._grad_fn is not None:
-        _restamp(src._grad_fn, st)
+    if reader is not None:
+        _restamp(reader, st)
     return t
+
+
+def _reader(t: Tensor, value: Any) -> Node | None:
+    """The node of ``value``, an op's result just computed from ``t`` (``_combine``'s, or an in-place method's
+    out-of-place twin), that read ``t``: ``value``'s own node, or the one under its cast to ``t``'s dtype. None
+    when ``value`` is not such a result (``t`` itself, a view, a tensor computed from something else)."""
+    if not isinstance(value, _TENSOR[0]) or value is t or value._view is not None or value._grad_fn is None:
+        return None
+    edge = _edge(t)
+    node = value._grad_fn
+    for _ in range(2):  # the op's node, or the op's node under an ``astype``
+        if any(p is edge for p in node.parents):
+            return node
+        if node.op != "astype" or not isinstance(node.parents[0], Node):
+            return None
+        node = node.parents[0]
+    return None
 
 
 def _restamp(node: Node, st: Storage) -> None:

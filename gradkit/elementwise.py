@@ -1,7 +1,7 @@
 """Elementwise math with PyTorch's names, signatures, dtypes and gradients: trigonometric and hyperbolic functions
 and their inverses, ``rsqrt``, ``log2``, ``log1p``, ``exp2``, ``expm1``, ``erf``; the roundings ``floor``,
 ``ceil``, ``trunc``, ``round`` (half to even, ``decimals=``), ``sign``, ``frac``; and ``atan2``, ``lerp``,
-``floor_divide`` (``//``) and ``remainder`` (``%``).
+``floor_divide`` (``//``) and ``remainder`` (``%``); ``addcmul`` and ``addcdiv``.
 
 Each is one node. Integer and bool inputs of the float functions are computed in the default float dtype
 (float32), as torch's; the roundings keep an integer tensor as it is and refuse bools (as torch). IEEE specials
@@ -19,10 +19,10 @@ from ._opmaking import ieee, named
 from .special import TWO_OVER_SQRT_PI, erf_array
 from .tensor import DEFAULT_DTYPE, Scalar, Tensor
 
-__all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin",
-           "asinh", "atan", "atan2", "ceil", "cos", "cosh", "erf", "exp2", "expm1", "fix", "floor", "floor_divide",
-           "frac", "lerp", "log1p", "log2", "remainder", "round", "rsqrt", "sign", "sin", "sinh", "square", "tan",
-           "trunc"]
+__all__ = ["acos", "acosh", "addcdiv", "addcmul", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+           "arctanh", "asin", "asinh", "atan", "atan2", "ceil", "cos", "cosh", "erf", "exp2", "expm1", "fix", "floor",
+           "floor_divide", "frac", "lerp", "log1p", "log2", "remainder", "round", "rsqrt", "sign", "sin", "sinh",
+           "square", "tan", "trunc"]
 
 Fn = Callable[[Any, Any], Any]
 
@@ -285,6 +285,56 @@ def remainder(input: Tensor, other: Any, *, _reflected: bool = False) -> Tensor:
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002 (torch's name)
-    """``input * input``, as ``torch.square``: same shape and dtype (an integer tensor stays integer); the
-    gradient is ``2 input``."""
+    """``input * input``, as ``torch.square``: same shape and dtype (an integer tensor stays integer; a bool one
+    gives int64, as torch); the gradient is ``2 input``."""
+    if input._data.dtype == input.backend.xp.bool:
+        input = input.long()
     return ops.mul(input, input)
+
+
+_ADDCDIV_INTEGERS = ("Integer division with addcdiv is no longer supported, and in a future  release addcdiv will "
+                     "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
+                     "implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer "
+                     "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
+                     "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
+                     "dtypes.")
+
+
+def _addc(input: Tensor, tensor1: Any, tensor2: Any, value: Any, divides: bool) -> Tensor:  # noqa: A002
+    """``input + value * tensor1 (*|/) tensor2`` in the three tensors' promoted dtype, ``value`` cast to it."""
+    t1, t2 = ops._as_tensor(input, tensor1), ops._as_tensor(input, tensor2)
+    be = input.backend
+    if divides and ops._category(be, t1._data.dtype) < 2 and ops._category(be, t2._data.dtype) < 2:
+        raise RuntimeError(_ADDCDIV_INTEGERS)
+    target = ops.result_dtype(be, [input._data, t1._data, t2._data])
+    if ops._category(be, target) < 2:
+        value = int(value)  # torch casts the scalar to the result's dtype: 0.5 is 0 for integers
+    ins, t1, t2 = (t if t._data.dtype == target else t.astype(target) for t in (input, t1, t2))
+    scaled = t1 if value == 1 else ops.mul(t1, value)
+    return ops.add(ins, ops.div(scaled, t2) if divides else ops.mul(scaled, t2))
+
+
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+    """``input + value * tensor1 * tensor2``, as ``torch.addcmul``: the three tensors broadcast together and
+    promote to one dtype (``value`` does not promote: it is cast to that dtype, so ``0.5`` is ``0`` for integers),
+    computed as torch's kernel, ``(value * tensor1) * tensor2`` then ``input +``. Differentiable in all three
+    tensors (gradients ``1``, ``value * tensor2``, ``value * tensor1``, summed over broadcast axes).
+
+    Raises:
+        DeviceMismatchError: a tensor on another backend.
+    """
+    return _addc(input, tensor1, tensor2, value, divides=False)
+
+
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+    """``input + value * tensor1 / tensor2``, as ``torch.addcdiv`` (Adam's update): the three tensors broadcast
+    together and promote to one dtype, ``value`` cast to it; computed as torch's kernel, ``(value * tensor1) /
+    tensor2`` then ``input +``. Division by 0 gives inf or nan (IEEE), without warnings. Differentiable in all
+    three tensors.
+
+    Raises:
+        RuntimeError: ``tensor1`` and ``tensor2`` both integer or bool (torch's words: integer division with
+            addcdiv is no longer supported).
+        DeviceMismatchError: a tensor on another backend.
+    """
+    return _addc(input, tensor1, tensor2, value, divides=True)

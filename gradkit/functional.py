@@ -1,5 +1,5 @@
 """Fused, numerically stable functions of the models: softmax, log_softmax, cross_entropy, linear, one_hot,
-layer_norm, gelu (PyTorch's ``torch.nn.functional``; ``import gradkit.functional as F``).
+layer_norm, gelu, embedding (PyTorch's ``torch.nn.functional``; ``import gradkit.functional as F``).
 
 Each is one graph node with an analytic backward, which is both faster and more accurate than composing
 the primitive ops.
@@ -223,6 +223,122 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         return (d,)
 
     return Tensor._node(out, (x,), backward, "gelu")
+
+
+
+
+_EMBEDDING_RANGE = "index out of range in self"
+
+
+def _traced(*arrays: Any) -> bool:
+    """True inside a ``gradkit.compile`` trace (the arrays are recording proxies)."""
+    from ._trace import Traced
+
+    return any(type(a) is Traced for a in arrays)
+
+
+def _embedding_padding(padding_idx: int | None, num_embeddings: int) -> int | None:
+    """``padding_idx`` as a row in ``[0, num_embeddings)`` (negative counts from the end), as torch reads it.
+    Raises AssertionError (torch's) for one outside ``[-num_embeddings, num_embeddings)``."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return padding_idx % num_embeddings
+
+
+def _embedding_renorm(weight: Tensor, ids: Any, max_norm: float, norm_type: float) -> None:
+    """torch's ``embedding_renorm_``: the rows of ``weight`` that ``ids`` (in range) pick, whose ``norm_type``-norm
+    exceeds ``max_norm``, scaled in place (outside the graph, through the door) to ``max_norm / (norm + 1e-7)``."""
+    from .autograd import no_grad
+
+    be, xp = weight.backend, weight.backend.xp
+    rows = xp.unique_values(xp.reshape(ids, (-1,)))
+    picked = xp.take(weight._data, rows, axis=0)
+    size = xp.abs(picked)
+    if norm_type == math.inf:
+        norms = xp.max(size, axis=1)
+    elif norm_type == 0:
+        norms = xp.sum(xp.astype(size != 0, picked.dtype), axis=1)
+    else:
+        norms = xp.sum(size ** norm_type, axis=1) ** (1.0 / norm_type)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), xp.ones_like(norms))
+    with no_grad():
+        weight._assign(Tensor._wrap(picked * xp.reshape(scale, (-1, 1)), be), (Tensor._wrap(rows, be),))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002 (torch's name)
+              max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` picked by the integer ids ``input``, as ``torch.nn.functional.embedding`` (and
+    ``nn.Embedding``'s forward): ``input`` is an integer Tensor (int64, int32, and unlike torch the smaller ones
+    gradkit's datasets use, such as int8) of any shape ``S`` with ids in ``[0, V)``,
+    ``weight`` is ``(V, D)``; the result is ``(*S, D)`` of ``weight``'s dtype. The backward sums the gradient of
+    repeated ids into their row (``scatter_add``).
+
+    Args:
+        padding_idx: a row (negative counts from the end) whose gradient is always zero (its values are read as
+            they are; ``nn.Embedding`` fills it with zeros).
+        max_norm: rows picked whose ``norm_type``-norm exceeds it are first scaled in place to norm ``max_norm``
+            (torch's ``embedding_renorm_``: outside the graph, and ``weight``'s version moves).
+        scale_grad_by_freq: each id's gradient divided by how often it occurs in ``input``.
+        sparse: gradkit has no sparse gradients; only False.
+
+    Raises:
+        IndexError: an id outside ``[0, V)``, negative ones included: torch's words, "index out of range in self"
+            (one device read per call for the negative ids; numpy's ``take`` checks the rest).
+        RuntimeError: float or bool ids, a ``weight`` that is not 2-D (torch's words).
+        AssertionError: ``padding_idx`` outside ``[-V, V)`` (torch's).
+        TypeError: ``input`` not a Tensor. NotImplementedError: ``sparse=True``.
+        DeviceMismatchError: ``input`` on another backend than ``weight``.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"embedding(): argument 'indices' (position 1) must be Tensor, not {type(input).__name__}")
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): gradkit has no sparse gradients; use sparse=False")
+    be, xp = weight.backend, weight.backend.xp
+    if input.backend is not be and input.backend != be:
+        _as_tensor(weight, input)  # DeviceMismatchError with the fix
+    ids = input._data
+    if ids.dtype != xp.int64 and (ids.dtype == xp.bool or not xp.isdtype(ids.dtype, "integral")):
+        from ._inplace import _torch_name
+
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {_torch_name(ids.dtype)} instead (while checking arguments for "
+                           "embedding)")
+    if weight.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    n = weight.shape[0]
+    padding = _embedding_padding(padding_idx, n)
+    table = weight._data
+    if not ids.size:
+        out = xp.zeros((*ids.shape, weight.shape[1]), dtype=table.dtype)
+    elif getattr(xp, "TAKE_RAISES", False) and max_norm is None and not _traced(ids, table):
+        # numpy, eager: take raises at ids >= V (a compiled program replays take itself: it checks both ends)
+        raise_if(xp.any(ids < 0), lambda: IndexError(_EMBEDDING_RANGE))
+        try:
+            out = xp.take(table, ids, axis=0)
+        except IndexError:
+            raise IndexError(_EMBEDDING_RANGE) from None
+    else:
+        if ids.dtype != xp.int64 and ids.dtype != xp.int32:  # an int8 id compared with V = 300 overflows
+            ids = be.astype(ids, "int64")
+        raise_if(xp.any((ids < 0) | (ids >= n)), lambda: IndexError(_EMBEDDING_RANGE))
+        if max_norm is not None:
+            _embedding_renorm(weight, ids, max_norm, norm_type)
+            table = weight._data
+        out = xp.reshape(xp.take(table, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, weight.shape[1]))
+    shape = weight.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        if padding is not None:
+            g = g * xp.reshape(xp.astype(ids != padding, g.dtype), (*ids.shape, 1))
+        if scale_grad_by_freq:
+            counts = be.scatter_add(be.zeros((n, 1), g.dtype), ids, be.full((*ids.shape, 1), 1, g.dtype))
+            g = g / xp.reshape(xp.take(counts, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, 1))
+        return (be.scatter_add(be.zeros(shape, g.dtype), ids, g),)
+
+    return Tensor._node(out, (weight,), backward, "embedding")
 
 
 from .losses import cross_entropy  # noqa: E402, F401 (the fused loss lives in losses, which imports softmax from here)

@@ -506,8 +506,10 @@ def sigmoid(a: Tensor) -> Tensor:
 
 def relu(a: Tensor) -> Tensor:
     """``max(a, 0)``, with nan propagated (relu(nan) = nan, as torch); the gradient passes where ``a > 0`` and
-    at nan (torch's ``threshold_backward``), not at exactly 0."""
+    at nan (torch's ``threshold_backward``), not at exactly 0. Raises RuntimeError for a bool tensor (as torch)."""
     xp = a.backend.xp
+    if a._data.dtype == xp.bool:
+        raise RuntimeError("Boolean inputs not supported for relu")
     off = a._data <= 0
     out = xp.where(off, xp.zeros_like(a._data), a._data)  # not a * mask: -inf * 0 is nan
     return Tensor._node(out, (a,), lambda g: (g * xp.astype(xp.logical_not(off), g.dtype),), "relu")

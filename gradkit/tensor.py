@@ -538,7 +538,8 @@ class Tensor:
         return Tensor._node(data, (self,), lambda g: (self.backend.astype(g, src),), "astype")
 
     # Changes of contents: all of them go through ``_assign``, the one door (see ``gradkit._inplace``).
-    def _assign(self, value: Any, key: Any = None, *, op: Callable[[Any, Any], Any] | None = None) -> Tensor:
+    def _assign(self, value: Any, key: Any = None, *, op: Callable[[Any, Any], Any] | None = None,
+                result: builtins.bool = False) -> Tensor:
         """THE door through which a tensor's contents change: ``self[key] = value`` (``key=None``: all of it), or
         with ``op`` (``operator.iadd``, ...) ``self[key] = op(self[key], value)``. ``value`` is a Tensor, a Python
         number or an array of this backend, broadcast to the region and cast to ``self``'s dtype. Returns self.
@@ -546,14 +547,16 @@ class Tensor:
         It writes in place where that is safe and the backend's array is writeable, and otherwise rebinds the
         storage to a new array (every view and alias follows); it bumps the version counter, here only. In grad
         mode a change that involves a tensor requiring grad is recorded: the tensor's history is rebased, as
-        torch's CopySlices (see ``gradkit._inplace``).
+        torch's CopySlices (see ``gradkit._inplace``). ``result``: ``value`` is an in-place op's out-of-place twin
+        just computed from ``self`` (``_assign_result``); as with ``op``, that op's own reading of ``self`` is not
+        version-checked (the write rebinds, so the array it saved never changes) and its node becomes ``self``'s.
 
         Raises:
             RuntimeError: torch's errors: an in-place change of a leaf that requires grad (or a view of one) in
                 grad mode; a write into an expanded view; a result dtype that cannot be cast to ``self``'s;
                 a value whose shape does not broadcast to the region.
         """
-        return _inplace.assign(self, value, key, op)
+        return _inplace.assign(self, value, key, op, result)
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         """``self += alpha * other`` in place; returns self."""
@@ -659,6 +662,45 @@ class Tensor:
     def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
         """``alpha * source`` added along ``dim`` at ``index`` in place, repeats summed; returns self."""
         return _indexing.index_add_(self, dim, index, source, alpha=alpha)
+
+    def scatter(self, dim: builtins.int, index: Tensor, src: Any = None, *, value: Any = None,
+                reduce: str | None = None) -> Tensor:
+        """Out of place and differentiable (see ``indexing.scatter``): ``src`` a tensor or a number."""
+        return _indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim: builtins.int, index: Tensor, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        """``scatter`` in place, through the door; returns self. Raises as ``indexing.scatter``, and
+        RuntimeError on a leaf that requires grad in grad mode."""
+        return self._assign_result(self.scatter(dim, index, src, value=value, reduce=reduce))
+
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """Out of place and differentiable, repeats summed (see ``indexing.scatter_add``)."""
+        return _indexing.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``scatter_add`` in place, through the door; returns self."""
+        return self._assign_result(self.scatter_add(dim, index, src))
+
+    def index_fill(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_fill``)."""
+        return _indexing.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: Any) -> Tensor:
+        """``index_fill`` in place, through the door; returns self."""
+        return self._assign_result(self.index_fill(dim, index, value))
+
+    def index_copy(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """Out of place and differentiable (see ``indexing.index_copy``)."""
+        return _indexing.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``index_copy`` in place, through the door; returns self."""
+        return self._assign_result(self.index_copy(dim, index, source))
+
+    def fill_diagonal_(self, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+        """The main diagonal set to ``fill_value`` in place (see ``indexing.fill_diagonal_``); returns self."""
+        return _indexing.fill_diagonal_(self, fill_value, wrap)
 
     def __lt__(self, other: Any) -> Tensor:
         """Elementwise ``<`` as a bool tensor (not differentiable)."""
@@ -971,7 +1013,8 @@ class Tensor:
         from ``self``'s (broadcast by the other operand) or a dtype ``self`` cannot hold (a float into an integer
         tensor)."""
         _inplace.check_result(self, out._data)
-        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype))
+        return self._assign(out if out._data.dtype == self._data.dtype else out.astype(self._data.dtype),
+                            result=True)
 
     def sin(self) -> Tensor:
         """See ``elementwise.sin``."""
@@ -1180,6 +1223,65 @@ class Tensor:
         """``abs`` in place; returns self."""
         return self._assign_result(self.abs())
 
+    # The in-place forms of ``ops``' and ``pointwise``' elementwise functions, through the door as the others.
+    # torch's errors come from ``_assign_result``: a float result into an integer or bool tensor ("result type
+    # Float can't be cast to the desired output type Long"), a broadcast shape larger than ``self``'s.
+    def exp_(self) -> Tensor:
+        """``exp`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.exp())
+
+    def log_(self) -> Tensor:
+        """``log`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.log())
+
+    def tanh_(self) -> Tensor:
+        """``tanh`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.tanh())
+
+    def sigmoid_(self) -> Tensor:
+        """``sigmoid`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.sigmoid())
+
+    def sqrt_(self) -> Tensor:
+        """``sqrt`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.sqrt())
+
+    def relu_(self) -> Tensor:
+        """``relu`` in place (any real dtype, as torch); returns self."""
+        return self._assign_result(self.relu())
+
+    def pow_(self, exponent: Any) -> Tensor:
+        """``self ** exponent`` in place (a number or a tensor that broadcasts to ``self``'s shape); returns self.
+
+        Raises:
+            RuntimeError: a result ``self``'s dtype cannot hold (an integer tensor to a float power), or an
+                ``exponent`` whose shape broadcasts ``self`` to a larger one (torch's errors)."""
+        return self._assign_result(self.pow(exponent))
+
+    def neg(self) -> Tensor:
+        """``-self`` (see ``ops.neg``), as ``torch.Tensor.neg``; the same dtype."""
+        return _ops.neg(self)
+
+    def neg_(self) -> Tensor:
+        """``-self`` in place; returns self."""
+        return self._assign_result(self.neg())
+
+    negative, negative_ = neg, neg_
+
+    def reciprocal(self) -> Tensor:
+        """``1 / self``, as ``torch.reciprocal``: integers and bools give the default float dtype, ``1 / 0`` is
+        inf; d/dx = -1 / x**2."""
+        return _ops.rdiv(self, 1)
+
+    def reciprocal_(self) -> Tensor:
+        """``reciprocal`` in place; returns self. Raises RuntimeError for an integer or bool tensor (as torch)."""
+        return self._assign_result(self.reciprocal())
+
+    def square_(self) -> Tensor:
+        """``square`` in place (as torch's, ``pow_(2)``: ``self`` is read once); returns self. Raises RuntimeError
+        for a bool tensor (its square is int64)."""
+        return self._assign_result(self.square() if self.dtype == _dtypes.bool else self.pow(2))
+
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """``clamp`` in place; returns self."""
         return self._assign_result(self.clamp(min, max))
@@ -1201,6 +1303,24 @@ class Tensor:
     def lerp_(self, end: Tensor, weight: Any) -> Tensor:
         """``lerp`` in place; returns self."""
         return self._assign_result(self.lerp(end, weight))
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 * tensor2`` (see ``elementwise.addcmul``)."""
+        return _elementwise.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``addcmul`` in place; returns self. Raises RuntimeError where the result's dtype or broadcast shape
+        does not fit ``self`` (torch's errors)."""
+        return self._assign_result(self.addcmul(tensor1, tensor2, value=value))
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``self + value * tensor1 / tensor2`` (see ``elementwise.addcdiv``)."""
+        return _elementwise.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """``addcdiv`` in place; returns self. Raises RuntimeError for integer ``tensor1`` and ``tensor2``, and
+        where the result's dtype or broadcast shape does not fit ``self`` (torch's errors)."""
+        return self._assign_result(self.addcdiv(tensor1, tensor2, value=value))
 
     def floor_divide(self, other: Any) -> Tensor:
         """``self // other`` (see ``elementwise.floor_divide``)."""

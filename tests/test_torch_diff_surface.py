@@ -113,6 +113,25 @@ def three_broadcast(draw, dtypes=ALL):
 
 
 @st.composite
+def addc_args(draw):
+    """``addcmul``/``addcdiv``'s three tensors (broadcast together) and a ``value`` torch stores exactly in any
+    dtype (an integer one too: torch casts ``value`` to the result's dtype, as gradkit)."""
+    return (*draw(three_broadcast(ALL)), draw(st.sampled_from([1, 2, -3])))
+
+
+def _fits_first(*args: Any) -> bool:
+    """In-place ops write into the first tensor: drawn where it has the broadcast shape (torch refuses others)."""
+    tensors = [a.data.shape for a in args if isinstance(a, Arr)]
+    return tensors[0] == np.broadcast_shapes(*tensors)
+
+
+def _int_divisor(a: Arr, b: Arr, c: Arr, v: Any) -> bool:
+    """torch's addcdiv backward fails (its own cast error) where a divisor operand is an integer tensor; both
+    integer is refused by both (test_inplace_ops checks gradkit's error)."""
+    return "int" in b.dtype or "int" in c.dtype or "bool" in (b.dtype, c.dtype)
+
+
+@st.composite
 def reduction_int_dim(draw, dtypes=WITH_BOOL):
     x = draw(arr(draw(shapes(min_side=0)), dtypes))
     span = max(x.data.ndim, 1)
@@ -479,6 +498,10 @@ SURFACE_OPS = [
     few("F.pad", lambda x, p, v: G.pad(x, p, value=v), pad_args(), lambda x, p, v: F.pad(x, p, value=v)),
     few("F.pad modes", lambda x, p, m: G.pad(x, p, mode=m), pad_mode_args(), lambda x, p, m: F.pad(x, p, mode=m)),
     few("F.normalize", lambda x, p, d: G.normalize(x, p, d), normalize_args(), lambda x, p, d: F.normalize(x, p, d)),
+    few("reciprocal", method("reciprocal"), unary(WITH_BOOL, values="wide")),
+    few("addcmul", lambda a, b, c, v: a.addcmul(b, c, value=v), addc_args()),
+    few("addcdiv", lambda a, b, c, v: gradkit.addcdiv(a, b, c, value=v), addc_args(),
+        lambda a, b, c, v: torch.addcdiv(a, b, c, value=v), unless=_int_divisor),
 ]
 
 
@@ -534,7 +557,9 @@ INPLACE_OF = {"sin_": "sin", "cos_": "cos", "tan_": "tan", "asin_": "asin", "aco
               "rsqrt_": "rsqrt", "log2_": "log2", "log1p_": "log1p", "exp2_": "exp2", "expm1_": "expm1",
               "erf_": "erf", "floor_": "floor", "ceil_": "ceil", "trunc_": "trunc", "frac_": "frac", "sign_": "sign",
               "abs_": "abs", "log10_": "log10", "atan2_": "atan2", "clamp_min_": "clamp_min",
-              "clamp_max_": "clamp_max", "logical_not_": "logical_not", "bitwise_not_": "bitwise_not"}
+              "clamp_max_": "clamp_max", "logical_not_": "logical_not", "bitwise_not_": "bitwise_not",
+              "exp_": "exp", "log_": "log", "tanh_": "tanh", "sigmoid_": "sigmoid", "sqrt_": "sqrt", "relu_": "relu",
+              "reciprocal_": "reciprocal"}
 
 
 def _inplace_ops() -> list[Op]:
@@ -548,6 +573,13 @@ def _inplace_ops() -> list[Op]:
         few("cumsum_", lambda x, d: x.cumsum_(d), no_grad(_SCAN_ARGS), examples=5),
         few("cumprod_", lambda x, d: x.cumprod_(d), no_grad(_SCAN_ARGS), examples=5),
         few("masked_fill_", lambda x, m, v: x.masked_fill_(m, v), no_grad(_BY_NAME["masked_fill"].args), examples=5),
+        few("neg_", lambda x: x.neg_(), no_grad(unary(WITH_BOOL)), examples=5),
+        few("square_", lambda x: x.square_(), no_grad(unary(WITH_BOOL)), examples=5),
+        few("pow_", lambda x, k: x.pow_(k), no_grad(with_number(WITH_BOOL)), examples=5),
+        few("addcmul_", lambda a, b, c, v: a.addcmul_(b, c, value=v), no_grad(addc_args()).filter(
+            lambda a: _fits_first(*a)), examples=5),
+        few("addcdiv_", lambda a, b, c, v: a.addcdiv_(b, c, value=v), no_grad(addc_args()).filter(
+            lambda a: _fits_first(*a)), examples=5, unless=_int_divisor),
     ]
     for n in ("logical_and_", "logical_or_", "logical_xor_", "bitwise_and_", "bitwise_or_", "bitwise_xor_"):
         out.append(few(n, method(n), no_grad(binary(WITH_BOOL)).filter(lambda a: a[0].data.shape == np.broadcast_shapes(
@@ -592,6 +624,7 @@ ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asi
 ALIASES.update({f"{k}_": f"{v}_" for k, v in ALIASES.items() if k not in ("greater", "greater_equal", "less",
                                                                          "less_equal", "not_equal")})
 ALIASES.update({"__and__": "bitwise_and", "__or__": "bitwise_or", "__xor__": "bitwise_xor"})
+ALIASES.update({"negative": "neg", "negative_": "neg_"})
 
 # Shared names not drawn, each with the reason (the first table's exemptions are in NOT_DIFFERENTIATED).
 EXEMPT = {
@@ -612,6 +645,11 @@ EXEMPT.update({name: "test_torch_newuser" for name in (
     "Identity", "bmm", "dot", "empty_like", "gather", "get_default_dtype", "get_float32_matmul_precision",
     "is_tensor", "mT", "mm", "nan_to_num", "norm", "normal_", "rand_like", "randint_like", "randn_like",
     "set_float32_matmul_precision", "square", "uniform_")})
+# The in-place and indexing additions: values, dtypes and gradients against torch, on a leaf under no_grad and a
+# non-leaf in grad mode, in test_torch_inplace (its *_leaf_no_grad, *_nonleaf_grad and *_leaf_grad_mode cases).
+EXEMPT.update({name: "test_torch_inplace (values, dtypes, versions, gradients against torch)" for name in (
+    "scatter", "scatter_", "scatter_add", "scatter_add_", "index_fill", "index_fill_", "index_copy", "index_copy_",
+    "fill_diagonal_", "embedding")})
 EXEMPT["is_contiguous"] = "a layout flag: test_torch_inplace (expanded_then_copied, against torch)"
 
 

@@ -274,6 +274,132 @@ CASES: dict[str, Callable[[Any, Any], list]] = {f.__name__: f for f in (
     int_iadd_float, shape_mismatch, zero_d_reduction)}
 
 
+# The in-place methods a new user's PyTorch script reached for: each on a leaf under no_grad, on a non-leaf in grad
+# mode (values, dtypes, versions, every gradient) and on a leaf that requires grad in grad mode (torch's error).
+X0 = [[0.5, 1.5, 2.0], [3.0, 0.25, 1.25]]
+W0 = [[2.0, -1.0, 0.5], [1.5, 3.0, -2.0]]
+NEW_INPLACE: dict[str, Callable[[Any, Any, Any, Any], Any]] = {
+    "exp_": lambda L, be, y, w: y.exp_(),
+    "log_": lambda L, be, y, w: y.log_(),
+    "tanh_": lambda L, be, y, w: y.tanh_(),
+    "sigmoid_": lambda L, be, y, w: y.sigmoid_(),
+    "sqrt_": lambda L, be, y, w: y.sqrt_(),
+    "relu_": lambda L, be, y, w: y.relu_(),
+    "pow_": lambda L, be, y, w: y.pow_(3),
+    "pow_tensor": lambda L, be, y, w: y.pow_(w),
+    "neg_": lambda L, be, y, w: y.neg_(),
+    "negative_": lambda L, be, y, w: y.negative_(),
+    "reciprocal_": lambda L, be, y, w: y.reciprocal_(),
+    "square_": lambda L, be, y, w: y.square_(),
+    "abs_": lambda L, be, y, w: y.abs_(),
+    "addcmul_": lambda L, be, y, w: y.addcmul_(w, _t(L, be, [0.5, -2.0, 4.0]), value=0.5),
+    "addcdiv_": lambda L, be, y, w: y.addcdiv_(_t(L, be, [0.5, -2.0, 4.0]), w, value=-2),
+    "scatter_": lambda L, be, y, w: y.scatter_(1, _ints(L, be, [[2, 0], [1, 2]]), w[:, :2]),
+    "scatter_value": lambda L, be, y, w: y.scatter_(0, _ints(L, be, [[1, 0, 1]]), 7.5),
+    "scatter_add_": lambda L, be, y, w: y.scatter_add_(0, _ints(L, be, [[1, 0, 1], [1, 1, 0]]), w),
+    "index_fill_": lambda L, be, y, w: y.index_fill_(1, _ints(L, be, [2, 0]), -1.5),
+    "index_fill_tensor": lambda L, be, y, w: y.index_fill_(0, _ints(L, be, [1]), w[0, 1]),
+    "index_copy_": lambda L, be, y, w: y.index_copy_(1, _ints(L, be, [2, 0]), w[:, :2] * 3),
+    "fill_diagonal_": lambda L, be, y, w: y.fill_diagonal_(9.0),
+}
+
+
+def _new_leaf_no_grad(name: str) -> Callable[[Any, Any], list]:
+    def case(L: Any, be: Any) -> list:
+        x, w = _t(L, be, X0, grad=True), _t(L, be, W0, grad=True)
+        with _no_grad(L):
+            out = NEW_INPLACE[name](L, be, x, w)
+        return [x, out is x, x.requires_grad, x.is_leaf, x._version, w._version]
+    case.__name__ = f"{name}_leaf_no_grad"
+    return case
+
+
+def _new_nonleaf_grad(name: str) -> Callable[[Any, Any], list]:
+    def case(L: Any, be: Any) -> list:
+        x, w = _t(L, be, X0, grad=True), _t(L, be, W0, grad=True)
+        y = x * 1
+        out = NEW_INPLACE[name](L, be, y, w)
+        (y * _t(L, be, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+        return [y, out is y, y.is_leaf, y._version, x.grad, w.grad]
+    case.__name__ = f"{name}_nonleaf_grad"
+    return case
+
+
+def _new_leaf_grad_mode(name: str) -> Callable[[Any, Any], list]:
+    def case(L: Any, be: Any) -> list:
+        x, w = _t(L, be, X0, grad=True), _t(L, be, W0)
+        NEW_INPLACE[name](L, be, x, w)
+        return [x]
+    case.__name__ = f"{name}_leaf_grad_mode"
+    return case
+
+
+def int_exp_(L: Any, be: Any) -> list:
+    x = _ints(L, be, [1, 2])
+    x.exp_()
+    return [x]
+
+
+def int_inplace_ops(L: Any, be: Any) -> list:
+    x = _ints(L, be, [[1, -2, 3], [0, 5, -4]])
+    x.neg_().square_().relu_().pow_(2)
+    x.addcmul_(_ints(L, be, [1, 2, 3]), _ints(L, be, [2, 2, 2]), value=3)
+    x.scatter_(1, _ints(L, be, [[0], [2]]), 7.9)  # the number cast to the tensor's dtype: 7
+    x.index_fill_(0, _ints(L, be, [1]), -3)
+    x.index_copy_(1, _ints(L, be, [1]), _ints(L, be, [[10], [20]]))
+    x.scatter_add_(0, _ints(L, be, [[1, 1, 0]]), _ints(L, be, [[5, 6, 7]]))
+    x.fill_diagonal_(2.5)
+    return [x, x._version]
+
+
+def int_addcdiv_refused(L: Any, be: Any) -> list:
+    x = _t(L, be, [1.0, 2.0])
+    x.addcdiv_(_ints(L, be, [1, 2]), _ints(L, be, [3, 4]))
+    return [x]
+
+
+def wrapped_fill_diagonal(L: Any, be: Any) -> list:
+    a, b, c = _zeros(L, be, 7, 3), _zeros(L, be, 3, 5), _zeros(L, be, 3, 3, 3)
+    a.fill_diagonal_(1.0, wrap=True)
+    b.fill_diagonal_(2.0)
+    c.fill_diagonal_(3.0)
+    view = a[1:].t()  # through a view: the base follows
+    view.fill_diagonal_(-1.0)
+    return [a, b, c, view, b._version, c._version]  # torch's wrap=True moves a's (shared) version twice
+
+
+def index_ops_out_of_place(L: Any, be: Any) -> list:
+    x, w = _t(L, be, X0, grad=True), _t(L, be, W0, grad=True)
+    idx = _ints(L, be, [[1, 0, 1]])
+    outs = [x.scatter(0, idx, w[:1]), x.scatter(1, _ints(L, be, [[0], [2]]), 4.0), x.scatter_add(0, idx, w[:1]),
+            x.index_fill(1, _ints(L, be, [1]), 0.0), x.index_copy(0, _ints(L, be, [1, 0]), w),
+            L.scatter(x, 1, _ints(L, be, [[2, 1]]), w[:1, :2]), L.scatter_add(x, 0, idx, w[1:]),
+            L.index_fill(x, 0, _ints(L, be, [0]), -1.0), L.index_copy(x, 1, _ints(L, be, [0]), w[:, 2:]),
+            x.addcmul(w, x, value=2), L.addcmul(x, w, w), x.addcdiv(w, x), L.addcdiv(x, x, w, value=0.5)]
+    total = outs[0].sum()
+    for k, o in enumerate(outs[1:]):
+        total = total + (o * (k + 2)).sum()
+    total.backward()
+    return [*outs, x.grad, w.grad]
+
+
+def scatter_bad_index(L: Any, be: Any) -> list:
+    return [_zeros(L, be, 3, 4).scatter(0, _ints(L, be, [[3, 0]]), 1.0)]
+
+
+def index_copy_wrong_dtype(L: Any, be: Any) -> list:
+    return [_zeros(L, be, 3, 4).index_copy(1, _ints(L, be, [1]), _zeros(L, be, 3, 1).float())]
+
+
+for _name in NEW_INPLACE:
+    for _make in (_new_leaf_no_grad, _new_nonleaf_grad, _new_leaf_grad_mode):
+        _case = _make(_name)
+        CASES[_case.__name__] = _case
+for _case in (int_exp_, int_inplace_ops, int_addcdiv_refused, wrapped_fill_diagonal, index_ops_out_of_place,
+              scatter_bad_index, index_copy_wrong_dtype):
+    CASES[_case.__name__] = _case
+
+
 def _run(fn: Callable[[Any, Any], list], lib: Any, be: Any) -> Any:
     try:
         return fn(lib, be)
@@ -296,7 +422,8 @@ def test_in_place_semantics_match_torch(backend: Any, case: str) -> None:
     if isinstance(expected, Exception):
         assert isinstance(got, Exception), f"torch raises {expected!r}, gradkit returned {got!r}"
         words = {"modified by an inplace operation", "leaf Variable that requires grad", "single memory location",
-                 "can't be cast to the desired output type", "doesn't match the broadcast shape"}
+                 "can't be cast to the desired output type", "doesn't match the broadcast shape",
+                 "Integer division with addcdiv", "is out of bounds for dimension", "expected to have the same dtype"}
         for w in words:
             if w in str(expected):
                 assert w in str(got), f"torch: {expected}\ngradkit: {got}"
@@ -310,3 +437,44 @@ def test_in_place_semantics_match_torch(backend: Any, case: str) -> None:
             np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
         else:
             assert a == b
+
+
+EMBEDDING_OPTIONS = [{}, {"padding_idx": 1}, {"padding_idx": -1, "scale_grad_by_freq": True}, {"max_norm": 1.0},
+                     {"max_norm": 0.5, "norm_type": 1.0}, {"max_norm": 0.5, "norm_type": float("inf")}]
+
+
+@pytest.mark.parametrize("options", EMBEDDING_OPTIONS, ids=[str(o) for o in EMBEDDING_OPTIONS])
+def test_embedding_matches_torch(backend: Any, options: dict) -> None:
+    """F.embedding (nn.Embedding's forward): values, dtype, the weight's gradient, its renormed rows and version."""
+    w0 = np.random.default_rng(0).normal(size=(5, 3))
+    ids = np.array([[0, 1, 1], [4, 1, 3]])
+    got = []
+    for lib, F in ((torch, torch.nn.functional), (gk, gk.nn.functional)):
+        w = _t(lib, backend, w0, grad=True)
+        out = F.embedding(_ints(lib, backend, ids), w, **options)
+        (out * _t(lib, backend, np.arange(18.0).reshape(2, 3, 3))).sum().backward()
+        got.append([_host(out), _host(w.grad), _host(w), w._version])
+    for a, b in zip(*got, strict=True):
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-13)
+        else:
+            assert a == b
+
+
+def test_embedding_errors_match_torch(backend: Any) -> None:
+    for lib in (torch, gk):
+        emb = lib.nn.Embedding(27, 4) if lib is torch else lib.nn.Embedding(27, 4, device=backend)
+        for bad in ([27], [0, -1]):
+            with pytest.raises(IndexError, match="^index out of range in self$"):
+                emb(_ints(lib, backend, bad))
+        with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+            lib.nn.Embedding(5, 3, padding_idx=5)
+        with pytest.raises(RuntimeError, match="Long, Int; but got"):
+            lib.nn.functional.embedding(_t(lib, backend, [1.0]), emb.weight)
+    padded = gk.nn.Embedding(5, 3, padding_idx=-2, device=backend)
+    assert padded.padding_idx == torch.nn.Embedding(5, 3, padding_idx=-2).padding_idx == 3
+    assert not padded.weight.numpy()[3].any()
+    assert repr(padded) == repr(torch.nn.Embedding(5, 3, padding_idx=-2))
+    with pytest.raises(IndexError, match="out of bounds for dimension 0 with size 2"):  # plain indexing: as it was
+        gk.tensor([[1.0], [2.0]], device=backend)[gk.tensor([2], device=backend)]

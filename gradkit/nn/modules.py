@@ -14,7 +14,6 @@ from gradkit.backends import Backend, Generator
 from gradkit.backends.random import default_generator
 
 from .. import _inplace, _statedict, functional, ops
-from .._trace import raise_if
 from ..autograd import no_grad
 from ..devices import to_args
 from ..dtypes import float32, float64
@@ -361,40 +360,54 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table: integer ids ``(B, T)`` -> vectors ``(B, T, embedding_dim)``; ``weight (num_embeddings,
     embedding_dim)`` ~ N(0, 1) (torch's init; the course's ``C``), drawn from ``generator`` (else the default
-    generator) onto ``device`` (else the generator's backend). The backward sums repeated ids (``scatter_add``).
+    generator) onto ``device`` (else the generator's backend), with the row ``padding_idx`` (if given; negative
+    counts from the end) filled with zeros. The forward is ``F.embedding`` with this module's options (the one
+    implementation): ids are an integer Tensor (a list or an array of the backend is wrapped first); the
+    backward sums repeated ids (``scatter_add``), never into ``padding_idx``'s row.
 
     Raises:
-        IndexError: an id outside ``[0, num_embeddings)``, negative ones included (as torch: "index out of range
-            in self"; one device read per lookup).
-        NotImplementedError: ``padding_idx``, ``max_norm`` or ``sparse`` (torch's options gradkit lacks yet).
+        IndexError: an id outside ``[0, num_embeddings)``, negative ones included (torch's words: "index out of
+            range in self").
+        AssertionError: ``padding_idx`` outside ``[-num_embeddings, num_embeddings)`` (torch's).
+        NotImplementedError: ``sparse=True`` (gradkit has no sparse gradients).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                  sparse: bool = False, device: Any = None, dtype: Any = None, *,
                  generator: Generator | None = None) -> None:
-        if padding_idx is not None or max_norm is not None or sparse or scale_grad_by_freq:
-            raise NotImplementedError("Embedding: padding_idx, max_norm, scale_grad_by_freq and sparse are not "
-                                      "supported yet; leave them at their defaults")
+        if sparse:
+            raise NotImplementedError("Embedding(sparse=True): gradkit has no sparse gradients; use sparse=False")
         generator = default_generator if generator is None else generator
         be = generator.backend if device is None else _resolve_backend(device)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = functional._embedding_padding(padding_idx, num_embeddings)
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, \
+            scale_grad_by_freq, sparse
         shape = (num_embeddings, embedding_dim)
         self.weight = Parameter.of(generator.normal(0.0, 1.0, shape, DEFAULT_DTYPE if dtype is None else dtype, be),
                                    be)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        return s
 
     def forward(self, ids: Any) -> Tensor:
-        data = ids._data if isinstance(ids, Tensor) else None
-        if data is not None and ids.backend == self.weight.backend and data.size:
-            xp = ids.backend.xp
-            if not xp.isdtype(data.dtype, "bool"):
-                raise_if(xp.any(data < 0), lambda: IndexError(
-                    f"index out of range in self: Embedding ids must be in [0, {self.num_embeddings}), got a "
-                    "negative id (torch does not count them from the end)"))
-        return ops.getitem(self.weight, ids)
+        if not isinstance(ids, Tensor):  # gradkit's convenience: the course's ids as a list or a backend array
+            ids = Tensor(ids, backend=self.weight.backend)
+        return functional.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                                    self.scale_grad_by_freq, self.sparse)
 
 
 class Identity(Module):
