@@ -230,13 +230,6 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 _EMBEDDING_RANGE = "index out of range in self"
 
 
-def _traced(*arrays: Any) -> bool:
-    """True inside a ``gradkit.compile`` trace (the arrays are recording proxies)."""
-    from ._trace import Traced
-
-    return any(type(a) is Traced for a in arrays)
-
-
 def _embedding_padding(padding_idx: int | None, num_embeddings: int) -> int | None:
     """``padding_idx`` as a row in ``[0, num_embeddings)`` (negative counts from the end), as torch reads it.
     Raises AssertionError (torch's) for one outside ``[-num_embeddings, num_embeddings)``."""
@@ -286,7 +279,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
 
     Raises:
         IndexError: an id outside ``[0, V)``, negative ones included: torch's words, "index out of range in self"
-            (one device read per call for the negative ids; numpy's ``take`` checks the rest).
+            (one device read per call for the negative ids; numpy's ``take`` checks the rest, and says so in
+            torch's indexing words in a replay of ``gradkit.compile``).
         RuntimeError: float or bool ids, a ``weight`` that is not 2-D (torch's words).
         AssertionError: ``padding_idx`` outside ``[-V, V)`` (torch's).
         TypeError: ``input`` not a Tensor. NotImplementedError: ``sparse=True``.
@@ -313,8 +307,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
     table = weight._data
     if not ids.size:
         out = xp.zeros((*ids.shape, weight.shape[1]), dtype=table.dtype)
-    elif getattr(xp, "TAKE_RAISES", False) and max_norm is None and not _traced(ids, table):
-        # numpy, eager: take raises at ids >= V (a compiled program replays take itself: it checks both ends)
+    elif getattr(xp, "TAKE_RAISES", False) and max_norm is None:
+        # numpy: take raises at ids >= V (a compiled program replays take itself, which says so in torch's
+        # indexing words: "index 27 is out of bounds for dimension 0 with size 27")
         raise_if(xp.any(ids < 0), lambda: IndexError(_EMBEDDING_RANGE))
         try:
             out = xp.take(table, ids, axis=0)

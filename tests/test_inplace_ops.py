@@ -159,7 +159,9 @@ def test_embedding_functional_and_module(backend: Any) -> None:
 
 
 def test_embedding_range_error_in_a_compiled_step() -> None:
-    """A compiled program replays the lookup: an id out of range still raises torch's words there."""
+    """A compiled program replays the lookup: an id out of range still raises an IndexError there, before any
+    parameter changes (a negative one in embedding's words; on numpy, one past the table in the words of the
+    take the program replays, torch's indexing words)."""
     emb = gk.nn.Embedding(27, 4)
     opt = gk.optim.SGD(emb.parameters(), lr=0.1)
 
@@ -174,6 +176,9 @@ def test_embedding_range_error_in_a_compiled_step() -> None:
     for _ in range(3):
         step(gk.randint(0, 27, (8,)))
     assert step.stats["replays"] >= 1
+    before = emb.weight.detach().numpy()
     for bad in ([27] + [0] * 7, [-1] + [0] * 7):
-        with pytest.raises(IndexError, match="^index out of range in self$"):
+        words = "index out of range in self" if bad[0] < 0 else "index 27 is out of bounds for dimension 0 with size 27"
+        with pytest.raises(IndexError, match=f"^{words}$"):
             step(gk.tensor(bad))
+    np.testing.assert_array_equal(emb.weight.detach().numpy(), before, strict=True)
