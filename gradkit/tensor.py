@@ -1595,7 +1595,10 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 
 
 autograd._TENSOR.append(Tensor)
-def _unpickle(cls: type[Tensor], backend: Backend, host: np.ndarray, requires_grad: bool, grad: Tensor | None) -> Tensor:
+
+
+def _unpickle(cls: type[Tensor], backend: Backend, host: np.ndarray, requires_grad: bool,
+              grad: Tensor | None) -> Tensor:
     """A pickled tensor (``Tensor.__reduce_ex__``) back on its backend."""
     out = cls.__new__(cls)
     out._init(backend.asarray(host), backend, requires_grad)
