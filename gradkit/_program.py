@@ -102,35 +102,24 @@ def _cse(tape: Tape, entries: list[tuple]) -> tuple[list[tuple], dict[int, int]]
             seen.clear()  # conservative: any write may change what an earlier result read
         elif e[0] in _PURE and e[1] is not None and tape.values[e[1]].value is None:
             key = _key((e[0], *e[2:]))  # the operation and its operands, not the output slot
-            if key is not None:
-                if key in seen:
-                    alias[e[1]] = seen[key]
-                    continue
-                seen[key] = e[1]
+            if key in seen:
+                alias[e[1]] = seen[key]
+                continue
+            seen[key] = e[1]
         out.append(e)
     return out, alias
 
 
-def _key(obj: Any) -> Any:
-    """A hashable description of an entry's operation and operands (Refs by slot), or None."""
-    t = type(obj)
-    if t is Ref:
-        return ("ref", obj._s)
-    if t is tuple or t is list:
-        parts = tuple(_key(x) for x in obj)
-        return None if None in parts else (t.__name__, parts)
-    if t is dict:
-        parts = tuple((k, _key(v)) for k, v in obj.items())
-        return None if any(v is None for _, v in parts) else ("dict", parts)
-    if t is slice:
-        return ("slice", _key(obj.start), _key(obj.stop), _key(obj.step))
-    if obj is None or t in (bool, int, float, str) or obj is Ellipsis:
-        return (t.__name__, obj)
-    try:
-        hash(obj)
-    except TypeError:
-        return ("id", id(obj))  # an array constant: the same object only
-    return ("obj", id(obj))
+def _key(obj: Any) -> str:
+    """A hashable description of an entry's operation and operands: Refs by slot, numbers and strings by type and
+    value, every other object (an array constant, a function) by identity."""
+    def leaf(x: Any) -> tuple[str, Any]:
+        t = type(x)
+        if t is Ref:
+            return ("ref", x._s)
+        return (t.__name__, x) if x is None or x is Ellipsis or t in (bool, int, float, str) else ("id", id(x))
+
+    return repr(tree_map(obj, leaf))
 
 
 def _remap(tape: Tape, obj: Any, alias: dict[int, int]) -> Any:

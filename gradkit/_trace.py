@@ -147,13 +147,11 @@ class Tape:
         value = fn(*cargs, **ckwargs)
         if not found and not (isinstance(value, np.generic) or self.real_owns(value)):
             return value  # metadata (isdtype, a dtype): nothing to record
-        if "out" not in ckwargs:
-            for proxy in found:  # an op that returned one of its traced operands (astype to the same dtype)
-                if value is proxy._v:
-                    return proxy
-        if any(value is x for x in (*cargs, *ckwargs.get("out", ()))):
-            return value  # written into an array that is not traced (the tape already has the reason)
-        return self._result(value, found, ("call", fn, args, kwargs))
+        if "out" in ckwargs:
+            self.reason("the step writes into an array with out=, which the tape does not record")
+        elif not any(value is x for x in cargs) or any(value is p._v for p in found):
+            return self._result(value, found, ("call", fn, args, kwargs))  # (an operand traced: its proxy)
+        return value  # an operand that is not traced (the tape already has the reason), or written into
 
     def call_into(self, fn: Callable[..., Any], target: Any, *args: Any) -> Any:
         """A hook that writes into ``target`` where it can and returns it (``Backend.put``): recorded as a write
@@ -288,15 +286,6 @@ class Traced:
     def __setitem__(self, key: Any, value: Any) -> None:
         self._t.setitem(self, key, value)
 
-    def __neg__(self) -> Any:
-        return self._t.unary("-", operator.neg, self)
-
-    def __pos__(self) -> Any:
-        return self._t.unary("+", operator.pos, self)
-
-    def __invert__(self) -> Any:
-        return self._t.unary("~", operator.invert, self)
-
     def __abs__(self) -> Any:
         return self._t.call(abs, self)
 
@@ -304,6 +293,9 @@ class Traced:
 
 
 def _operators() -> None:
+    for name, sym in {"neg": "-", "pos": "+", "invert": "~"}.items():
+        unary = getattr(operator, name)
+        setattr(Traced, f"__{name}__", lambda self, _f=unary, _s=sym: self._t.unary(_s, _f, self))
     for name, sym in {**_BINOPS, **_CMPOPS}.items():
         fn = getattr(operator, name)
         dunder = name.rstrip("_")

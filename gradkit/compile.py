@@ -186,11 +186,6 @@ class Code:
         ``named``."""
         return self.consts.name(value) if named else self.consts.ref(value)
 
-    def var(self, expr: str) -> str:
-        name = f"a{next(self._vars)}"
-        self.lines.append(f"{name} = {expr}")
-        return name
-
     def guard(self, condition: str) -> None:
         self.lines.append(f"if {condition}: return MISS")
 
@@ -234,7 +229,7 @@ class World:
 
     def __init__(self, objects: list[Any], fn: Callable[..., Any]) -> None:
         self.containers: list[tuple[Any, Any, Any]] = []  # (object, its items dict/list, a shallow copy)
-        self.tensors: list[tuple[Any, Any, Tensor]] = []   # (items, key, tensor) outside the arguments
+        self.tensors: list[Tensor] = []  # the tensors found outside the arguments
         self.cells: list[tuple[Any, Any, Any]] = []        # (closure cell, None, value) or (globals, name, value)
         self._seen: set[int] = set()
         self._function(fn)
@@ -260,36 +255,46 @@ class World:
 
     def _cell(self, holder: Any, key: Any, value: Any, depth: int) -> None:
         self.cells.append((holder, key, value))
-        if isinstance(value, Tensor):
-            self.tensors.append((holder, key, value))
-        else:
-            self._walk(value, depth + 1)
+        self._walk(value, depth + 1)
+
+    def _class(self, cls: type, depth: int) -> None:
+        """The user's classes among ``cls`` and its bases: their data attributes (numbers, strings, lists of
+        numbers: ``Cfg.lr``, a default an instance may shadow) as cells, their methods' free names."""
+        for c in cls.__mro__:
+            if id(c) in self._seen or not _user_code(c):
+                continue
+            self._seen.add(id(c))
+            for name, attr in vars(c).items():
+                if (isinstance(attr, _IMMUTABLE) and not name.startswith("__")) or _is_data(attr):
+                    self.cells.append((vars(c), name, attr))
+                else:
+                    self._function(getattr(attr, "fget", getattr(attr, "__func__", attr)), depth + 1)
 
     def _walk(self, obj: Any, depth: int) -> None:
+        if isinstance(obj, Tensor):
+            self.tensors.append(obj)
         if isinstance(obj, types.FunctionType) and _user_code(obj):
             self._function(obj, depth)
+        if isinstance(obj, type):
+            self._class(obj, depth)
         if (id(obj) in self._seen or depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS or not _walkable(obj)
                 or _is_data(obj)):
             return
         self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
         self.containers.append((obj, items, copy.copy(items)))
-        for cls in type(obj).__mro__ if items is not obj else ():  # a user class's methods read free names too
-            for attr in vars(cls).values() if _user_code(cls) else ():
-                self._function(getattr(attr, "fget", getattr(attr, "__func__", attr)), depth + 1)
+        if items is not obj:  # an object: its class's defaults and methods
+            self._class(type(obj), depth + 1)
         skip = getattr(obj, "_unguarded", ())
         for key, value in _cells(items):
-            if key in skip:
-                continue
-            if isinstance(value, Tensor):
-                self.tensors.append((items, key, value))
-            else:
+            if key not in skip:
                 self._walk(value, depth + 1)
 
     def guards(self, code: Code, read: set[int]) -> None:
         """Guard lines: every free name and container the program depends on holds what it held (numbers by
-        value, the rest by identity). Tensors the step did not read (``read``: their ids) and containers of
-        nothing else are left out: a model attribute holding the last minibatch, say, is not part of the step."""
+        value, the rest by identity; the length of a container or an object's attributes). Tensors the step did
+        not read (``read``: their ids) and lists and dicts of nothing else are left out: a model attribute
+        holding the last minibatch, say, is not part of the step."""
         by_id = {id(obj): (obj, items) for obj, items, _ in self.containers}
         memo: dict[int, bool] = {}
 
@@ -299,9 +304,10 @@ class World:
             if id(value) not in by_id:
                 return True
             key = id(value)
-            if key not in memo:
+            if key not in memo:  # an object (an attribute it gains may shadow a class default), an empty
+                obj, items = by_id[key]  # container, or one holding something relevant
                 memo[key] = False  # a cycle counts as not relevant through itself
-                memo[key] = any(relevant(v) for _, v in _cells(by_id[key][1]))
+                memo[key] = items is not obj or not items or any(relevant(v) for _, v in _cells(items))
             return memo[key]
 
         for holder, key, value in self.cells:
@@ -313,7 +319,7 @@ class World:
                 continue
             skip = getattr(obj, "_unguarded", ())  # what the object says a step reads through tensors, or never
             name = code.const(items)
-            if isinstance(items, list):
+            if not isinstance(items, tuple):  # (an attribute added later may shadow a class default: eval())
                 code.guard(f"len({name}) != {len(items)}")
             for key, value in _cells(items):
                 if key not in skip and relevant(value):
@@ -333,8 +339,7 @@ class World:
             if isinstance(items, list) and len(items) != len(before):
                 yield obj, items, None, None
                 continue
-            now = dict(_cells(items))
-            then = dict(_cells(before))
+            now, then = dict(_cells(items)), dict(_cells(before))
             for key in now.keys() | then.keys():
                 old, new = then.get(key, _ABSENT), now.get(key, _ABSENT)
                 if _changed(old, new):
@@ -409,33 +414,45 @@ class Tracer:
         self.made: list[weakref.ref] = []
         self.grads: dict[int, Tensor] = {}  # tensors whose .grad the step set
         self.bound: dict[int, str] = {}     # id(tensor argument) -> its expression
-        arg_roots = [(f"args[{i}]", a) for i, a in enumerate(args)] + [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]
         self.arg_tensors: list[Tensor] = []
-        objects = self._bind(arg_roots)
-        self.world = World([value for _, value in objects] + list(owner.state), owner.fn)
+        objects: list[Any] = []  # the other objects among the arguments (Modules, optimizers, user objects)
+        self.code.guard(f"len(args) != {len(args)} or kwargs.keys() != {self.code.const(set(kwargs))}")
+        for expr, value in [(f"args[{i}]", a) for i, a in enumerate(args)] + \
+                           [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]:
+            self._bind(expr, value, objects)
+        self.world = World(objects + list(owner.state), owner.fn)
         self.backend = self._backend()
         self.real_xp = self.backend.xp
         self.tape = Tape(copy.copy(self.backend).owns)
         self.entry: Any = None
 
-    def _bind(self, roots: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        """Tensor arguments (and tensors in argument lists, tuples and dicts) are found by position; returns the
-        other objects among the arguments (Modules, optimizers, user objects), whose Python values are guarded."""
-        objects: list[tuple[str, Any]] = []
-        for expr, value in roots:
-            if isinstance(value, Tensor):
-                self.bound.setdefault(id(value), expr)
-                self.arg_tensors.append(value)
-            elif isinstance(value, (list, tuple)):
-                objects += self._bind([(f"{expr}[{i}]", v) for i, v in enumerate(value)])
-            elif isinstance(value, dict):
-                objects += self._bind([(f"{expr}[{k!r}]", v) for k, v in value.items()])
-            elif _walkable(value):
-                objects.append((expr, value))
-        return objects
+    def _bind(self, expr: str, value: Any, objects: list[Any]) -> None:
+        """Guard lines for an argument (a tensor's backend and requires_grad, a number's value, a container's type
+        and length, any other object's identity); tensors in it are bound by position, the other objects it
+        holds go to ``objects``, whose Python values the world guards."""
+        code = self.code
+        var = f"a{next(code._vars)}"
+        code.lines.append(f"{var} = {expr}")
+        if isinstance(value, Tensor):
+            self.bound.setdefault(id(value), var)
+            self.arg_tensors.append(value)
+            be = code.const(value.backend)
+            code.guard(f"not isinstance({var}, {code.const(Tensor)}) or ({var}.backend is not {be} and {var}.backend "
+                       f"!= {be}) or {var}.requires_grad is not {value.requires_grad!r}")
+        elif type(value) in (list, tuple):
+            code.guard(f"type({var}) is not {type(value).__name__} or len({var}) != {len(value)}")
+            for i, v in enumerate(value):
+                self._bind(f"{var}[{i}]", v, objects)
+        elif type(value) is dict:
+            code.guard(f"type({var}) is not dict or {var}.keys() != {code.const(set(value))}")
+            for k, v in value.items():
+                self._bind(f"{var}[{k!r}]", v, objects)
+        else:  # a number by value, any other object by identity (and its Python values through the world)
+            _guard_cell(code, var, value)
+            objects += [value] if _walkable(value) else []
 
     def _backend(self) -> Backend:
-        found = self.arg_tensors + [t for _, _, t in self.world.tensors]
+        found = self.arg_tensors + self.world.tensors
         return found[0].backend if found else get_backend()
 
     def run(self) -> Any:
@@ -452,7 +469,7 @@ class Tracer:
                 raise  # the step's own error, raised as eagerly (the trace is the eager call)
             tape.reason(tape.reasons[0] if tape.reasons else "the step uses an array operation the tape cannot "
                         "record")
-            self.entry = Eager(owner, self._arg_code())
+            self.entry = Eager(owner, self.code)  # (its lines: the arguments' guards)
             owner.stats["eager"] += 1
             return owner.fn(*self.args, **self.kwargs)
         unhook()
@@ -470,19 +487,14 @@ class Tracer:
     def _undo(self, failed: bool = False) -> None:
         """Every tensor holds a real array again: the values the trace computed, or (``failed``) the state before
         the call, so that the eager call that follows starts where this one did."""
-        for ref in self.made:
-            t = ref()
-            if t is None:
-                continue
+        made = [t for t in (ref() for ref in self.made) if t is not None]
+        for t in [*made, *(inp.tensor for inp in self.inputs.values())]:
             try:
                 _SLOT.__set__(t, _real(_SLOT.__get__(t, Tensor)))
             except AttributeError:  # made by Tensor.__new__ alone (an error interrupted it)
                 continue
-        for inp in self.inputs.values():
+        for inp in self.inputs.values() if failed else ():
             t = inp.tensor
-            if not failed:
-                _SLOT.__set__(t, _real(_SLOT.__get__(t, Tensor)))
-                continue
             _SLOT.__set__(t, inp.real)
             if inp.saved is not None:
                 if t.backend.writeable(inp.real):
@@ -505,14 +517,12 @@ class Tracer:
             tape.reason(f"the step leaves a {type(value).__name__} computed outside the tape in its state")
             return "None"
 
-        self._arg_code(code)
         self.world.guards(code, set(self.inputs))
         self._read_inputs()
         self._write_tensors(out)
         self._write_world(out)
         ret = self._result(result, out)
-        code.guard(f"_GM.enabled is not {autograd._GradMode.enabled!r}")
-        code.consts["_GM"] = autograd._GradMode
+        code.guard(f"{code.const(autograd._GradMode, named=True)}.enabled is not {autograd._GradMode.enabled!r}")
         self._undo()
         concrete = tree_map(result, _real)  # the values the trace computed
         if tape.reasons:
@@ -532,33 +542,6 @@ class Tracer:
         tape.forget_inputs()
         self.entry = Replay(self.owner, code, program, ret, self._graph_runner(outputs, arg_slots) or program.core)
         return concrete
-
-    def _arg_code(self, code: Code | None = None) -> Code:
-        code = code if code is not None else Code()
-        code.guard(f"len(args) != {len(self.args)} or kwargs.keys() != {code.const(set(self.kwargs))}")
-        for expr, value in [(f"args[{i}]", a) for i, a in enumerate(self.args)] + \
-                           [(f"kwargs[{k!r}]", v) for k, v in self.kwargs.items()]:
-            self._arg_guard(code, expr, value)
-        return code
-
-    def _arg_guard(self, code: Code, expr: str, value: Any) -> None:
-        var = code.var(expr)
-        if isinstance(value, Tensor):
-            be = code.const(value.backend)
-            code.guard(f"not isinstance({var}, {code.const(Tensor)}) or ({var}.backend is not {be} and {var}.backend "
-                       f"!= {be}) or {var}.requires_grad is not {value.requires_grad!r}")
-        elif isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
-            code.guard_value(var, value)
-        elif type(value) in (list, tuple):
-            code.guard(f"type({var}) is not {type(value).__name__} or len({var}) != {len(value)}")
-            for i, v in enumerate(value):
-                self._arg_guard(code, f"{var}[{i}]", v)
-        elif type(value) is dict:
-            code.guard(f"type({var}) is not dict or {var}.keys() != {code.const(set(value))}")
-            for k, v in value.items():
-                self._arg_guard(code, f"{var}[{k!r}]", v)
-        else:
-            code.guard(f"{var} is not {code.const(value)}")
 
     def _read_inputs(self) -> None:
         """The lines that gather each input's current array (guarded by shape and dtype)."""
@@ -619,18 +602,13 @@ class Tracer:
         return made if node is None else f"_freed_node({made}, {code.const(node.op)})"
 
     def _result(self, result: Any, out: Callable[[Any], str]) -> str:
-        if isinstance(result, Tensor):
-            return self._value(result, out)
-        if isinstance(result, _IMMUTABLE):
-            return self.code.const(result)
-        if type(result) in (tuple, list):
-            inner = "".join(f"{self._result(x, out)}, " for x in result)
-            return f"({inner})" if type(result) is tuple else f"[{inner}]"
-        if type(result) is dict:
-            return "{" + ", ".join(f"{k!r}: {self._result(v, out)}" for k, v in result.items()) + "}"
-        if type(result) is Traced:
-            return out(result)
-        return self.code.const(result)
+        """The expression of what the step returns: its tuples, lists, dicts and slices rebuilt around the
+        expressions of the tensors, arrays and other values in them."""
+        def leaf(x: Any) -> _Expression:
+            return _Expression(self._value(x, out) if isinstance(x, Tensor) else out(x) if type(x) is Traced
+                               else self.code.const(x))
+
+        return repr(tree_map(result, leaf))
 
     def _graph_runner(self, outputs: list[int], fresh: set[int]) -> GraphRunner | None:
         """On CuPy (or with a capture function given as ``cuda_graphs``, for tests), the program as a graph."""
@@ -642,6 +620,13 @@ class Tracer:
         xp = self.backend.xp
         return GraphRunner(Program(self.tape, outputs, keep_all=True), staged, capture,
                            copy=lambda a: xp.asarray(a, copy=True))
+
+
+class _Expression(str):
+    """Code text whose ``repr`` is itself (inside a container's ``repr``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _real(x: Any) -> Any:
@@ -763,14 +748,13 @@ class Replay:
 
     def __init__(self, owner: Compiled, code: Code, program: Program, ret: str, core: Callable[..., Any]) -> None:
         self.owner, self.program, self.core = owner, program, core
-        slots = [s for s in program.tape.inputs]
+        slots = program.tape.inputs
         unread = {s for s in slots if s not in program.read_slots}  # a gradient that zero_grad drops
         inputs = ", ".join("None" if s in unread else f"v{s}" for s in slots)
         arrays = [s for s in slots if s not in unread]
         held = [(s, check) for s, flag, check in code.held if s not in unread]
-        flags = [flag for s, flag, _ in code.held if s not in unread]
-        if flags:  # (one line: each tensor's requires_grad as traced)
-            code.guard(" or ".join(flags))
+        if held:  # (one line: each tensor's requires_grad as traced)
+            code.guard(" or ".join(flag for s, flag, _ in code.held if s not in unread))
         self._guard_arrays(code, arrays, held)
         writes = [*code.writes, f"return {ret}"]
         if core is program.core:  # the program's statements inline (its inputs are the v-names read above), and

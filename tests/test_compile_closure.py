@@ -299,6 +299,11 @@ READS = {  # how a script's step reaches a learning rate that changes between ca
     "a global read by a method": ("lr = 0.0\nclass Updater:\n    def update(self):\n        W.data -= lr * W.grad\n"
                                   "updater = Updater()\n", "lr = LR", "updater.update()"),
     "a global read directly": ("lr = 0.0\n", "lr = LR", "W.data -= lr * W.grad"),
+    "a class attribute read by a helper": ("class Cfg:\n    lr = 0.0\ndef rate():\n    return Cfg.lr\n",
+                                           "Cfg.lr = LR", "W.data -= rate() * W.grad"),
+    "a class default an instance shadows": ("class Opt:\n    lr = 0.0\n    def rate(self):\n        return self.lr\n"
+                                            "opt = Opt()\n", "setattr(opt if LR >= 3 else Opt, 'lr', LR)",
+                                            "W.data -= opt.rate() * W.grad"),
 }
 
 
@@ -377,3 +382,33 @@ def test_the_lectures_range_indexing_compiles(backend: Any) -> None:
         warnings.simplefilter("error", GradkitCompileWarning)
         for a, b in zip(run(False), run(True), strict=True):
             np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_eval_after_the_trace_is_seen(backend: Any) -> None:
+    """``model.eval()`` on a fresh model (``training`` still the class default when the step was traced) between
+    calls: BatchNorm switches to its running statistics in the compiled step too, as eagerly."""
+    def run(compiled: bool) -> list[float]:
+        gk.manual_seed(0)
+        model = gk.nn.Sequential(gk.nn.Linear(4, 8, device=backend), gk.nn.BatchNorm1d(8, backend=backend),
+                                 gk.nn.Linear(8, 2, device=backend))
+        opt = gk.optim.SGD(model.parameters(), lr=0.1)
+        X, Y = gk.randn(32, 4, device=backend), gk.randint(0, 2, (32,), device=backend)
+
+        def step(ix: gk.Tensor) -> gk.Tensor:
+            loss = F.cross_entropy(model(X[ix]), Y[ix])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = gk.compile(step) if compiled else step
+        out = []
+        for i in range(6):
+            if i == 3:
+                model.eval()
+            out.append(fn(gk.arange(8, device=backend) + i).item())
+        return out + model[1].running_mean.tolist()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradkitCompileWarning)
+        assert run(True) == run(False)
