@@ -639,6 +639,12 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return _ops.neg(self)
 
+    def __pos__(self) -> Tensor:
+        """``+t`` is ``t`` itself, as torch's ``positive`` (which refuses a bool tensor)."""
+        if self._data.dtype == self.backend.xp.bool:
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
+
     def __abs__(self) -> Tensor:
         return _ops.abs(self)
 

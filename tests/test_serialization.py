@@ -315,3 +315,24 @@ def test_pickle_round_trips_a_tensor_and_refuses_a_graph_as_torch(backend: backe
     with pytest.raises(RuntimeError, match=r"Only Tensors created explicitly by the user \(graph leaves\)"):
         copy.deepcopy(t * 2)
     assert pickle.loads(pickle.dumps((t * 2).detach())).tolist() == [[3.0, -4.0], [6.0, 8.5]]
+
+
+def test_a_pickled_optimizer_steps_as_the_original(backend: backends.Backend) -> None:
+    """pickle of a model and its AdamW together (one pickle, so the optimizer holds the copy's parameters): the
+    copy's next step gives the original's numbers."""
+    import pickle
+
+    model = nn.Linear(3, 2, device=backend)
+    opt = gradkit.optim.AdamW(model.parameters(), lr=0.1)
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = gradkit.ones_like(p)
+        opt.step()
+    twin, twin_opt = pickle.loads(pickle.dumps((model, opt)))
+    for m, o in ((model, opt), (twin, twin_opt)):
+        for p in m.parameters():
+            p.grad = gradkit.full_like(p, 0.5)
+        o.step()
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy(), strict=True)
+    assert twin_opt.param_groups[0]["params"][0] is twin.weight

@@ -352,3 +352,10 @@ def test_errstate_fallback_silences_numpy():
         fallback.reset(token)
     with pytest.raises(RuntimeWarning):
         np.log(np.zeros(1))
+
+
+def test_unary_plus_is_the_tensor_itself_as_torchs_positive(backend):
+    x = t([1.0, -2.0], backend)
+    assert +x is x
+    with pytest.raises(RuntimeError, match="The `\\+` operator, on a bool tensor is not supported"):
+        +(x > 0)  # noqa: B018 (the expression raises)

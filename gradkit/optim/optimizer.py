@@ -39,6 +39,9 @@ class ParamGroup(dict):
         super().__init__(*args, **kwargs)
         self._lr_tensors: dict[tuple[Any, str], Tensor] = {}
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[Any, Any]]]:
+        return ParamGroup, (dict(self),)  # pickled as its dict (the rate's tensors are made again on first use)
+
     def __setitem__(self, key: Any, value: Any) -> None:
         super().__setitem__(key, value)
         if key == "lr":
