@@ -155,6 +155,11 @@ class Compiled:
         self.entries.insert(0, tracer.entry)
         if tracer.tape.reasons:
             self._warn("; also, ".join(tracer.tape.reasons))
+        if tracer.world.truncated:
+            warnings.warn(f"gradkit.compile({self.fn.__name__}): the step reaches more than {_MAX_CELLS} Python "
+                          f"objects, or objects nested deeper than {_MAX_DEPTH}: a change to those past the limit is "
+                          "not seen; keep large Python data out of the objects the step reads", GradkitCompileWarning,
+                          stacklevel=3)
         return result
 
 
@@ -197,8 +202,8 @@ class Code:
 
     def function(self, name: str, tail: list[str], skip: set[int] | frozenset[int] = frozenset(),
                  **consts: Any) -> Callable[..., Any]:
-        namespace = {"MISS": MISS, "_set_root": _inplace._set_root, "_wrap": Tensor._wrap, "_Node": autograd.Node,
-                     "_freed": autograd._freed, **self.consts, **consts}
+        namespace = {"MISS": MISS, "_same": _same, "_set_root": _inplace._set_root, "_wrap": Tensor._wrap,
+                     "_Node": autograd.Node, "_freed": autograd._freed, **self.consts, **consts}
         lines = [x if type(x) is str else x[1] for x in self.lines if type(x) is str or x[0] not in skip]
         source = f"def {name}(args, kwargs):\n" + "".join(f"    {x}\n" for x in (*lines, *tail))
         exec(builtins.compile(source, f"<gradkit.compile {name}>", "exec"), namespace)  # noqa: S102
@@ -211,10 +216,19 @@ def _walkable(value: Any) -> bool:
     """Containers and objects whose Python values a replay depends on (lists, dicts, user and gradkit objects)."""
     if isinstance(value, (list, tuple, dict)):
         return True
-    if isinstance(value, _OPAQUE) or isinstance(value, _IMMUTABLE) or not hasattr(value, "__dict__"):
+    if isinstance(value, _OPAQUE) or isinstance(value, _IMMUTABLE):
         return False
+    if not hasattr(value, "__dict__"):
+        return bool(_slots(type(value))) and _user_code(type(value))
     module = type(value).__module__
     return not module.startswith(("builtins", "numpy", "backends", "cupy", "array_api", "gradkit._", "threading"))
+
+
+def _slots(cls: type) -> list[str]:
+    """The ``__slots__`` attributes of ``cls`` and its bases."""
+    names = [n for c in cls.__mro__ for n in ((lambda s: [s] if isinstance(s, str) else list(s))(
+        getattr(c, "__slots__", ())))]
+    return [n for n in names if n not in ("__weakref__", "__dict__")]
 
 
 _LIBRARIES = ("builtins", "numpy", "backends", "cupy", "array_api", "gradkit", "threading", "functools", "typing",
@@ -232,6 +246,7 @@ class World:
         self.tensors: list[Tensor] = []  # the tensors found outside the arguments
         self.cells: list[tuple[Any, Any, Any]] = []        # (closure cell, None, value) or (globals, name, value)
         self._seen: set[int] = set()
+        self.truncated = False  # more objects, or deeper ones, than a walk follows
         self._function(fn)
         for value in objects:
             self._walk(value, 0)
@@ -250,36 +265,57 @@ class World:
                 continue
         globs = fn.__globals__
         for name in sorted(_global_reads(fn.__code__)):
-            if name in globs and not isinstance(globs[name], types.ModuleType):
-                self._cell(globs, name, globs[name], depth)
+            value = globs.get(name, _ABSENT)
+            if isinstance(value, types.ModuleType) and not value.__name__.startswith(_LIBRARIES):
+                for attr in set(fn.__code__.co_names) & set(vars(value)):  # a user module's ``hparams.lr``
+                    if isinstance(vars(value)[attr], _IMMUTABLE) or _is_data(vars(value)[attr]):
+                        self._cell(vars(value), attr, vars(value)[attr], depth)
+            elif value is not _ABSENT and not isinstance(value, types.ModuleType):
+                self._cell(globs, name, value, depth)
+        for name, value in [("__defaults__", fn.__defaults__), ("__kwdefaults__", fn.__kwdefaults__),
+                            *vars(fn).items()]:  # its default arguments and attributes (``f.lr``)
+            self._cell(fn, name, value, depth)
 
     def _cell(self, holder: Any, key: Any, value: Any, depth: int) -> None:
+        """``holder``'s ``key`` holds ``value``: a closure cell (key None), a dict's entry, or an attribute."""
         self.cells.append((holder, key, value))
         self._walk(value, depth + 1)
 
     def _class(self, cls: type, depth: int) -> None:
-        """The user's classes among ``cls`` and its bases: their data attributes (numbers, strings, lists of
-        numbers: ``Cfg.lr``, a default an instance may shadow) as cells, their methods' free names."""
+        """The user's classes among ``cls`` and its bases: their attributes (``Cfg.lr``, a default an instance may
+        shadow) as cells, their methods' free names."""
         for c in cls.__mro__:
             if id(c) in self._seen or not _user_code(c):
                 continue
             self._seen.add(id(c))
             for name, attr in vars(c).items():
-                if (isinstance(attr, _IMMUTABLE) and not name.startswith("__")) or _is_data(attr):
-                    self.cells.append((vars(c), name, attr))
-                else:
-                    self._function(getattr(attr, "fget", getattr(attr, "__func__", attr)), depth + 1)
+                fn = getattr(attr, "fget", getattr(attr, "__func__", attr))  # (a property's, a classmethod's)
+                if isinstance(fn, types.FunctionType):
+                    self._function(fn, depth + 1)
+                elif not name.startswith("__"):
+                    self._cell(vars(c), name, attr, depth)
 
     def _walk(self, obj: Any, depth: int) -> None:
         if isinstance(obj, Tensor):
             self.tensors.append(obj)
-        if isinstance(obj, types.FunctionType) and _user_code(obj):
+        if isinstance(obj, (types.FunctionType, types.MethodType)) and _user_code(obj):
             self._function(obj, depth)
         if isinstance(obj, type):
             self._class(obj, depth)
-        if (id(obj) in self._seen or depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS or not _walkable(obj)
-                or _is_data(obj)):
+        if isinstance(obj, functools.partial):  # its function and the arguments it binds
+            for part in (obj.func, obj.args, obj.keywords):
+                self._walk(part, depth + 1)
+        if id(obj) in self._seen or _is_data(obj) or not _walkable(obj):
             return
+        if depth > _MAX_DEPTH or len(self._seen) > _MAX_CELLS:
+            self.truncated = True  # (said in a warning: a change beyond this point is not seen)
+            return
+        self._seen.add(id(obj))
+        if not isinstance(obj, (list, tuple, dict)) and not hasattr(obj, "__dict__"):  # a user object with
+            # __slots__: its attributes as cells
+            for name in _slots(type(obj)):
+                self._cell(obj, name, getattr(obj, name, _ABSENT), depth)
+            return self._class(type(obj), depth + 1)
         self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
         self.containers.append((obj, items, copy.copy(items)))
@@ -295,32 +331,28 @@ class World:
         value, the rest by identity; the length of a container or an object's attributes). Tensors the step did
         not read (``read``: their ids) and lists and dicts of nothing else are left out: a model attribute
         holding the last minibatch, say, is not part of the step."""
-        by_id = {id(obj): (obj, items) for obj, items, _ in self.containers}
+        by_id = {id(obj): items for obj, items, _ in self.containers}
         memo: dict[int, bool] = {}
 
         def relevant(value: Any) -> bool:
             if isinstance(value, Tensor):
                 return id(value) in read
-            if id(value) not in by_id:
-                return True
-            key = id(value)
-            if key not in memo:  # an object (an attribute it gains may shadow a class default), an empty
-                obj, items = by_id[key]  # container, or one holding something relevant
-                memo[key] = False  # a cycle counts as not relevant through itself
-                memo[key] = items is not obj or not items or any(relevant(v) for _, v in _cells(items))
-            return memo[key]
+            items = by_id.get(id(value))
+            if items is not None and id(value) not in memo:  # an object, an empty container, or one holding
+                memo[id(value)] = False  # something relevant (a cycle counts as not relevant through itself)
+                memo[id(value)] = items is not value or not items or any(relevant(v) for _, v in _cells(items))
+            return items is None or memo[id(value)]
 
         for holder, key, value in self.cells:
             if relevant(value):
-                name = code.const(holder)
-                _guard_cell(code, f"{name}.cell_contents" if key is None else f"{name}.get({code.const(key)})", value)
+                _guard_cell(code, _place(code, holder, key), value)
         for obj, items, _ in self.containers:
-            if not relevant(obj):
-                continue
             skip = getattr(obj, "_unguarded", ())  # what the object says a step reads through tensors, or never
             name = code.const(items)
-            if not isinstance(items, tuple):  # (an attribute added later may shadow a class default: eval())
-                code.guard(f"len({name}) != {len(items)}")
+            if not isinstance(items, tuple):  # (len(hist) of unread tensors; an attribute added later may shadow
+                code.guard(f"len({name}) != {len(items)}")  # a class default: eval())
+            if not relevant(obj):
+                continue
             for key, value in _cells(items):
                 if key not in skip and relevant(value):
                     cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
@@ -330,7 +362,7 @@ class World:
         """``(obj, items, key, new value)`` for every cell the step changed (deleted: ``_ABSENT``; a list whose
         length changed, or a closure cell: key None)."""
         for holder, key, value in self.cells:
-            new = holder.get(key, _ABSENT) if key is not None else getattr(holder, "cell_contents", _ABSENT)
+            new = _read(holder, key)
             if _changed(value, new):
                 yield holder, holder, key, new
         for obj, items, before in self.containers:
@@ -346,16 +378,43 @@ class World:
                     yield obj, items, key, new
 
 
+def _place(code: Code, holder: Any, key: Any) -> str:
+    """The expression of a cell (``World.cells``): a closure cell's contents, a dict's entry, an attribute."""
+    name = code.const(holder)
+    if key is None:
+        return f"{name}.cell_contents"
+    if isinstance(holder, (dict, types.MappingProxyType)):
+        return f"{name}.get({code.const(key)})"
+    return f"getattr({name}, {code.const(key)}, {code.const(_ABSENT, named=True)})"
+
+
+def _read(holder: Any, key: Any) -> Any:
+    """The value of a cell (``World.cells``) now; ``_ABSENT`` where there is none."""
+    if key is None:
+        try:
+            return holder.cell_contents
+        except ValueError:  # an empty closure cell
+            return _ABSENT
+    if isinstance(holder, (dict, types.MappingProxyType)):
+        return holder.get(key, _ABSENT)
+    return getattr(holder, key, _ABSENT)
+
+
 def _changed(old: Any, new: Any) -> bool:
     return old is not new and not (isinstance(old, _IMMUTABLE) and type(old) is type(new) and old == new)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and (bool(np.array_equal(a, b)) if type(a) is np.ndarray else a == b)
 
 
 def _guard_cell(code: Code, cell: str, value: Any) -> None:
     """A guard that ``cell`` still holds ``value``: an equal immutable of its type, or the same object."""
     if isinstance(value, _IMMUTABLE) and not isinstance(value, Backend):
         code.guard_value(cell, value)
-    elif _is_data(value):  # a list of numbers (a learning rate kept in one): by value, in one comparison
-        code.guard(f"{cell} != {code.const(copy.deepcopy(value), named=True)}")
+    elif _is_data(value) or type(value) is set or (type(value) is np.ndarray and value.size <= 64):
+        # a list of numbers, a set, a small numpy array (a learning rate kept in one): by value
+        code.guard(f"not _same({cell}, {code.const(copy.deepcopy(value), named=True)})")
     else:
         code.guard(f"{cell} is not {code.const(value)}")
 
@@ -370,10 +429,9 @@ _ABSENT = object()
 
 
 def _is_data(value: Any) -> bool:
-    """A list of numbers, or of lists or tuples of numbers: guarded by value, in one comparison (not walked)."""
-    if isinstance(value, (list, tuple)):
-        return isinstance(value, list) and all(_is_data(v) or isinstance(v, (int, float, np.generic)) for v in value)
-    return False
+    """A list or tuple of numbers, or of lists or tuples of numbers: guarded by value, in one comparison (not
+    walked)."""
+    return type(value) in (list, tuple) and all(_is_data(v) or isinstance(v, (int, float, np.generic)) for v in value)
 
 
 def _cells(items: Any) -> Iterator[tuple[Any, Any]]:
@@ -578,7 +636,8 @@ class Tracer:
     def _write_world(self, out: Callable[[Any], str]) -> None:
         code = self.code
         for obj, items, key, new in self.world.changes():
-            if key is None or new is _ABSENT or not isinstance(new, Tensor) or id(new) not in self.created:
+            if (key is None or new is _ABSENT or not isinstance(new, Tensor) or id(new) not in self.created
+                    or not isinstance(items, (dict, list))):
                 what = type(obj).__name__
                 self.tape.reason(f"the step changes a Python value the tape cannot replay ({what}"
                                  f"{'' if key is None else f' entry {key!r}'}); change it outside the step")

@@ -301,6 +301,17 @@ READS = {  # how a script's step reaches a learning rate that changes between ca
     "a global read directly": ("lr = 0.0\n", "lr = LR", "W.data -= lr * W.grad"),
     "a class attribute read by a helper": ("class Cfg:\n    lr = 0.0\ndef rate():\n    return Cfg.lr\n",
                                            "Cfg.lr = LR", "W.data -= rate() * W.grad"),
+    "a default argument": ("def rate(lr=0.0):\n    return lr\n", "rate.__defaults__ = (LR,)",
+                           "W.data -= rate() * W.grad"),
+    "an object a partial binds": ("import functools\nclass H:\n    lr = 0.0\nh = H()\n"
+                                  "update = functools.partial(lambda c, g: c.lr * g, h)\n", "h.lr = LR",
+                                  "W.data -= update(W.grad)"),
+    "a 0-d numpy array": ("import numpy\nlr = numpy.array(0.0)\n", "lr[...] = LR", "W.data -= float(lr) * W.grad"),
+    "a tuple class attribute": ("class Cfg:\n    lrs = (0.0, 0.0)\n", "Cfg.lrs = (LR, 0.0)",
+                                "W.data -= Cfg.lrs[0] * W.grad"),
+    "a set": ("flags = set()\n", "flags.clear(); flags.add(LR)", "W.data -= max(flags) * W.grad"),
+    "a user module's attribute": ("import types\nhp = types.ModuleType('hparams')\nhp.lr = 0.0\n", "hp.lr = LR",
+                                  "W.data -= hp.lr * W.grad"),
     "a class default an instance shadows": ("class Opt:\n    lr = 0.0\n    def rate(self):\n        return self.lr\n"
                                             "opt = Opt()\n", "setattr(opt if LR >= 3 else Opt, 'lr', LR)",
                                             "W.data -= opt.rate() * W.grad"),
