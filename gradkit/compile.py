@@ -8,28 +8,12 @@
 ...     optimizer.step()
 ...     return loss
 
-The step finds its own state. While a call is traced, every array the engine touches is a recording proxy
-(``gradkit._trace``): a Tensor that the step reads but did not create is an INPUT, wherever the step found it
-(an argument, a closure, a global, an attribute, an optimizer's state), and a Tensor written through the one door
-(``Tensor._assign``: in-place ops, ``+=``, optimizer updates, running statistics) or whose ``.grad`` the step sets
-is an OUTPUT. The tape of ``xp`` calls becomes one Python function (``gradkit._program``); later calls with the
-same signature run it on the inputs' current arrays and write the outputs back where eager would have put them:
-no Tensor objects, no graph, no topological sort. On CuPy the program is captured once as a CUDA graph.
-
-Signature and guards. The first call with a new argument signature runs eagerly (state made lazily, such as an
-optimizer's moments, exists by the second), the second is traced. A replay checks the shapes, dtypes and backends
-of its tensor arguments, the other arguments' values, and every Python value reachable from the arguments, the
-closure and the globals the step names, and from those of the user functions and methods it reaches (a module's
-``training`` flag, a hyper-parameter, a list of numbers, which tensor a list or an attribute holds): a change
-traces again. A learning rate set through an optimizer's ``param_groups`` reaches the
-program through a tensor, so a schedule needs no new trace. A class may name, in ``_unguarded``, the attributes
-(or keys) a step reaches only through tensors, or never: they are not guarded (an optimizer's ``defaults``, which
-only fill in new groups, and a group's ``lr``).
-
-Never a silent wrong answer. What the tape cannot replay (a host read such as ``.item()`` or ``float()``, host
-data or random draws moved to the device inside the step, a Python value the step changes, a graph left alive)
-is detected while tracing: that signature then runs eagerly, with one ``GradkitCompileWarning`` saying why.
-Python side effects of the step itself (printing) happen only when it is traced, as in JAX's ``jit``.
+While a call is traced, every array the engine touches is a recording proxy (``gradkit._trace``): a Tensor the
+step reads but did not create is an input, wherever it was found, and one written through the door
+(``Tensor._assign``) or whose ``.grad`` is set is an output. The tape becomes one Python function
+(``gradkit._program``) that later calls run on the inputs' current arrays, behind guards on the Python state the
+step can reach (``World``); what it cannot replay runs eagerly with a ``GradkitCompileWarning``. docs/compile.md
+has the rules: signatures, guards, ``_unguarded``, what runs eagerly, what compile cannot see, CUDA graphs.
 """
 
 from __future__ import annotations
