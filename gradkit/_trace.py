@@ -1,15 +1,10 @@
 """The recording half of ``gradkit.compile``: array proxies and the tape.
 
 While a step is traced, every array the engine touches is a ``Traced`` proxy around the real array. Each
-operation computes its real result at once (so the traced call is the eager call, number for number) and
-appends one entry to the ``Tape``: an ``xp`` function, an array operator (in-place ones included), an index or
-index assignment, or a backend hook.
-``Program`` turns a tape into Python source: one statement per entry, dead entries dropped, constant entries
-folded, each temporary deleted after its last use (the peak memory of the eager engine, not more).
-
-Whatever cannot be replayed faithfully is noted as a *reason* and the call simply goes on eagerly: a host
-read of an array (``.item()``, ``float()``, ``tolist()``, ``to_numpy``), a raw array that no Tensor holds, host
-data moved to the device inside the step (random draws), an array attribute or result the tape does not know.
+operation computes its real result at once (the traced call is the eager call, number for number) and appends
+one entry to the ``Tape`` (an ``xp`` function, an operator, an index or index assignment, a backend hook), which
+``gradkit._program`` turns into code. What cannot be replayed (a host read such as ``float()``, a raw array no
+Tensor holds, host data moved to the device) is noted as a *reason*: the call goes on eagerly.
 """
 
 from __future__ import annotations
@@ -268,18 +263,6 @@ class Traced:
         self._t.entries.append(("branch", None, self._t.values[self._s], value))
         return value
 
-    def __float__(self) -> float:
-        self._t.host_read("float() of an array")
-        return float(self._v)
-
-    def __int__(self) -> int:
-        self._t.host_read("int() of an array")
-        return int(self._v)
-
-    def __index__(self) -> int:
-        self._t.host_read("an array used as a Python integer")
-        return operator.index(self._v)
-
     def __getitem__(self, key: Any) -> Any:
         return self._t.getitem(self, key)
 
@@ -293,6 +276,9 @@ class Traced:
 
 
 def _operators() -> None:
+    for name, convert in {"float": float, "int": int, "index": operator.index}.items():  # host reads
+        what = "an array used as a Python integer" if name == "index" else f"{name}() of an array"
+        setattr(Traced, f"__{name}__", lambda self, _c=convert, _w=what: (self._t.host_read(_w), _c(self._v))[1])
     for name, sym in {"neg": "-", "pos": "+", "invert": "~"}.items():
         unary = getattr(operator, name)
         setattr(Traced, f"__{name}__", lambda self, _f=unary, _s=sym: self._t.unary(_s, _f, self))

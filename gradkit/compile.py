@@ -96,15 +96,11 @@ class Compiled:
         self._given_up = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entries = self.entries
-        if entries:
-            out = entries[0].run(args, kwargs)  # the last one that ran, first
+        for i, entry in enumerate(self.entries):  # the last one that ran first
+            out = entry.run(args, kwargs)
             if out is not MISS:
-                return out
-        for i in range(1, len(entries)):
-            out = entries[i].run(args, kwargs)
-            if out is not MISS:
-                entries.insert(0, entries.pop(i))
+                if i:
+                    self.entries.insert(0, self.entries.pop(i))
                 return out
         return self._slow(args, kwargs)
 
