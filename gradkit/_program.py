@@ -35,15 +35,6 @@ def _lowered() -> dict[Any, Callable[..., str | None]]:
     operations, without a Python function call each): ``fn -> code(args, kwargs, arg, dtype_kind)``."""
     from gradkit.backends import numpy_fast as nf
 
-    def reshape(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"{a[0]}.reshape({a[1]})" if len(a) == 2 and not kw else None
-
-    def transpose(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"{a[0]}.mT" if len(a) == 1 and not kw else None
-
-    def astype(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"{a[0]}.astype({a[1]})" if len(a) == 2 and not kw else None
-
     def reduce(name: str) -> Callable[..., str | None]:
         def code(a: list[str], kw: dict[str, str], kind: str) -> str | None:
             if len(a) != 1 or set(kw) - {"axis", "keepdims"} or (name == "_add_reduce" and kind != "f"):
@@ -52,11 +43,12 @@ def _lowered() -> dict[Any, Callable[..., str | None]]:
 
         return code
 
-    def any_(a: list[str], kw: dict[str, str], kind: str) -> str | None:
-        return f"(_TRUE if _count_nonzero({a[0]}) else _FALSE)" if len(a) == 1 and not kw else None
+    def form(arity: int, text: str) -> Callable[..., str | None]:  # positional arguments only
+        return lambda a, kw, kind: text.format(*a) if len(a) == arity and not kw else None
 
-    return {nf.reshape: reshape, nf.matrix_transpose: transpose, nf.astype: astype,
-            nf.sum: reduce("_add_reduce"), nf.any: any_}  # (nf.max is called: its short-row path)
+    return {nf.reshape: form(2, "{0}.reshape({1})"), nf.matrix_transpose: form(1, "{0}.mT"),
+            nf.astype: form(2, "{0}.astype({1})"), nf.any: form(1, "(_TRUE if _count_nonzero({0}) else _FALSE)"),
+            nf.sum: reduce("_add_reduce")}  # (nf.max is called: its short-row path)
 
 
 _LOWERED: dict[Any, Callable[..., str | None]] = {}
@@ -182,7 +174,7 @@ class Program:
         self.checks: list[tuple[str, Any]] = []  # (flag expression, error) of the checks (keep_all)
         from gradkit.backends import numpy_fast
 
-        self.consts = Consts("k", MISS=MISS, _add_reduce=numpy_fast._add_reduce, _max_reduce=numpy_fast._max_reduce,
+        self.consts = Consts("k", MISS=MISS, _add_reduce=numpy_fast._add_reduce,
                              _count_nonzero=numpy_fast._count_nonzero, _TRUE=np.True_, _FALSE=np.False_)
         self.folded: dict[int, str] = {}
         entries, alias = _cse(tape, tape.entries)

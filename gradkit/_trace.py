@@ -71,7 +71,7 @@ class Tape:
         self.inputs: list[int] = []
         self.reasons: list[str] = []
         self.real_owns = real_owns
-        self._input_ids: dict[int, Traced] = {}
+        self.input_ids: dict[int, Traced] = {}
 
     # slots and inputs
     def _new(self, value: Any) -> Traced:
@@ -85,15 +85,11 @@ class Tape:
 
     def input_array(self, value: Any) -> Traced:
         """The proxy of an input array (one proxy per array object, so aliases stay aliases)."""
-        found = self._input_ids.get(id(value))
+        found = self.input_ids.get(id(value))
         if found is None:
-            found = self._input_ids[id(value)] = self._new(value)
+            found = self.input_ids[id(value)] = self._new(value)
             self.inputs.append(found._s)
         return found
-
-    def forget_inputs(self) -> None:
-        """Drop the trace's references to its input arrays (the program keeps none)."""
-        self._input_ids.clear()
 
     def reason(self, text: str) -> None:
         if text not in self.reasons:
@@ -222,11 +218,8 @@ class Traced:
     def __init__(self, tape: Tape, value: Any, slot: int) -> None:
         self._t, self._v, self._s = tape, value, slot
 
-    shape = property(lambda self: self._v.shape)
-    dtype = property(lambda self: self._v.dtype)
-    ndim = property(lambda self: self._v.ndim)
-    size = property(lambda self: self._v.size)
-    device = property(lambda self: self._v.device)
+    shape, dtype, ndim, size, device = (property(operator.attrgetter(f"_v.{n}")) for n in
+                                        ("shape", "dtype", "ndim", "size", "device"))
     # The layout (``Backend.contiguous``: does a reshape view or copy?) depends on the ops and shapes that made the
     # array, which a replay repeats, never on its values: read through, as the shape is.
     flags = property(lambda self: getattr(self._v, "_array", self._v).flags)  # (strict wraps a numpy array)

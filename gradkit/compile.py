@@ -206,9 +206,8 @@ def _walkable(value: Any) -> bool:
 
 def _slots(cls: type) -> list[str]:
     """The ``__slots__`` attributes of ``cls`` and its bases."""
-    names = [n for c in cls.__mro__ for n in ((lambda s: [s] if isinstance(s, str) else list(s))(
-        getattr(c, "__slots__", ())))]
-    return [n for n in names if n not in ("__weakref__", "__dict__")]
+    slots = [getattr(c, "__slots__", ()) for c in cls.__mro__]
+    return [n for s in slots for n in ([s] if isinstance(s, str) else s) if n not in ("__weakref__", "__dict__")]
 
 
 _LIBRARIES = ("builtins", "numpy", "backends", "cupy", "array_api", "gradkit", "threading", "functools", "typing",
@@ -563,21 +562,19 @@ class Tracer:
         code.guard(f"{code.const(autograd._GradMode, named=True)}.enabled is not {autograd._GradMode.enabled!r}")
         self._undo()
         concrete = tree_map(result, _real)  # the values the trace computed
-        if tape.reasons:
-            self.entry = Eager(self.owner, code)
-            return concrete
-        program = Program(tape, outputs)
+        program = None if tape.reasons else Program(tape, outputs)
         arg_slots = {inp.proxy._s for inp in self.inputs.values() if inp.where is not None}
         # A branch may read the arguments and the data the step only reads (tensors without grad that it leaves
         # unchanged, such as captured training windows): a replay evaluates it as a guard. A branch on the model's
         # values (``if loss > 3``) is a host read.
         data = {inp.proxy._s for inp in self.inputs.values()
                 if not inp.requires_grad and inp.tensor._version == inp.version}
-        if not (program.branch_pure and program.branch_inputs <= arg_slots | data):
+        if program is not None and not (program.branch_pure and program.branch_inputs <= arg_slots | data):
             tape.host_read("bool() of an array computed from the model (Python control flow on its values)")
+        if program is None or tape.reasons:
             self.entry = Eager(self.owner, code)
             return concrete
-        tape.forget_inputs()
+        tape.input_ids.clear()  # (the program keeps no reference to the input arrays)
         self.entry = Replay(self.owner, code, program, ret, self._graph_runner(outputs, arg_slots) or program.core)
         return concrete
 
@@ -771,15 +768,9 @@ def _freed_node(t: Tensor, op: str) -> Tensor:
 class Eager:
     """A signature that runs eagerly (the trace found something it cannot replay)."""
 
-    def __init__(self, owner: Compiled, code: Code) -> None:
-        self.owner = owner
-        self._match = code.function("match", ["return True"])
-
-    def run(self, args: tuple, kwargs: dict) -> Any:
-        if self._match(args, kwargs) is MISS:
-            return MISS
-        self.owner.stats["eager"] += 1
-        return self.owner.fn(*args, **kwargs)
+    def __init__(self, owner: Compiled, code: Code) -> None:  # its guards, then the function itself
+        self.run = code.function("eager", ["_stats['eager'] += 1", "return _fn(*args, **kwargs)"], _fn=owner.fn,
+                                 _stats=owner.stats)
 
 
 class Replay:
