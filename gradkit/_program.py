@@ -84,9 +84,10 @@ def _cse(tape: Tape, entries: list[tuple]) -> tuple[list[tuple], dict[int, int]]
     seen: dict[Any, int] = {}
     out: list[tuple] = []
     root = _roots(entries)
-    written = {root.get(s, s) for s in (_target(e) for e in entries if e[0] in _WRITES)}  # never merged: a copy
-    for e in entries:                                                                    # written later is not
-        if e[1] is not None and root.get(e[1], e[1]) in written:                          # the same as the other
+    # A result that is written later (or whose root is) is never merged: a copy written is not the other copy.
+    written = {root.get(s, s) for s in (_target(e) for e in entries if e[0] in _WRITES)}
+    for e in entries:
+        if e[1] is not None and root.get(e[1], e[1]) in written:
             out.append(_remap(tape, e, alias) if alias else e)
             continue
         e = _remap(tape, e, alias) if alias else e
@@ -260,7 +261,7 @@ class Program:
         root = _roots(entries)
         read = {root.get(s, s) for i in cone for s in _reads(entries[i])}
         end = max(cone, default=-1)
-        self.branch_pure = not any(entries[i][0] in ("iop", "setitem", "icall", "reuse", "ufunc_out") for i in cone)
+        self.branch_pure = not any(entries[i][0] in _WRITES | {"reuse", "ufunc_out"} for i in cone)
         self.branch_pure &= not any(e[0] in _WRITES and root.get(_target(e), _target(e)) in read
                                     for i, e in enumerate(entries[:end]) if i not in cone)
         self.n_cone = len(cone)

@@ -246,9 +246,10 @@ class World:
         for name in sorted(_global_reads(fn.__code__)):
             value = globs.get(name, _ABSENT)
             if isinstance(value, types.ModuleType) and not value.__name__.startswith(_LIBRARIES):
-                for attr in set(fn.__code__.co_names) & set(vars(value)):  # a user module's ``hparams.lr``
-                    if isinstance(vars(value)[attr], _IMMUTABLE) or _is_data(vars(value)[attr]):
-                        self._cell(vars(value), attr, vars(value)[attr], depth)
+                attrs = vars(value)
+                for attr in set(fn.__code__.co_names) & set(attrs):  # a user module's ``hparams.lr``
+                    if isinstance(attrs[attr], _IMMUTABLE) or _is_data(attrs[attr]):
+                        self._cell(attrs, attr, attrs[attr], depth)
             elif value is not _ABSENT and not isinstance(value, types.ModuleType):
                 self._cell(globs, name, value, depth)
         for name, value in [("__defaults__", fn.__defaults__), ("__kwdefaults__", fn.__kwdefaults__),
@@ -295,7 +296,6 @@ class World:
             for name in _slots(type(obj)):
                 self._cell(obj, name, getattr(obj, name, _ABSENT), depth)
             return self._class(type(obj), depth + 1)
-        self._seen.add(id(obj))
         items = obj if isinstance(obj, (list, tuple, dict)) else vars(obj)
         self.containers.append((obj, items, copy.copy(items)))
         if items is not obj:  # an object: its class's defaults and methods
@@ -334,8 +334,7 @@ class World:
                 continue
             for key, value in _cells(items):
                 if key not in skip and relevant(value):
-                    cell = f"{name}.get({code.const(key)})" if isinstance(items, dict) else f"{name}[{code.const(key)}]"
-                    _guard_cell(code, cell, value)
+                    _guard_cell(code, _place(code, items, key), value)
 
     def changes(self) -> Iterator[tuple[Any, Any, Any, Any]]:
         """``(obj, items, key, new value)`` for every cell the step changed (deleted: ``_ABSENT``; a list whose
@@ -358,12 +357,15 @@ class World:
 
 
 def _place(code: Code, holder: Any, key: Any) -> str:
-    """The expression of a cell (``World.cells``): a closure cell's contents, a dict's entry, an attribute."""
+    """The expression of a cell (``World.cells``, or a container's item): a closure cell's contents, a dict's
+    entry, a list's or tuple's item, an attribute."""
     name = code.const(holder)
     if key is None:
         return f"{name}.cell_contents"
     if isinstance(holder, (dict, types.MappingProxyType)):
         return f"{name}.get({code.const(key)})"
+    if isinstance(holder, (list, tuple)):
+        return f"{name}[{code.const(key)}]"
     return f"getattr({name}, {code.const(key)}, {code.const(_ABSENT, named=True)})"
 
 
