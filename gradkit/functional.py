@@ -240,6 +240,12 @@ def _embedding_padding(padding_idx: int | None, num_embeddings: int) -> int | No
     return padding_idx % num_embeddings
 
 
+def _rows(xp: Any, table: Any, ids: Any) -> Any:
+    """The rows of the 2-D ``table`` at the integer array ``ids`` of any shape ``S``: ``(*S, table's width)``
+    (one ``take`` of the flattened ids, which every namespace's ``take`` accepts)."""
+    return xp.reshape(xp.take(table, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, table.shape[1]))
+
+
 def _embedding_renorm(weight: Tensor, ids: Any, max_norm: float, norm_type: float) -> None:
     """torch's ``embedding_renorm_``: the rows of ``weight`` that ``ids`` (in range) pick, whose ``norm_type``-norm
     exceeds ``max_norm``, scaled in place (outside the graph, through the door) to ``max_norm / (norm + 1e-7)``."""
@@ -322,7 +328,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
         if max_norm is not None:
             _embedding_renorm(weight, ids, max_norm, norm_type)
             table = weight._data
-        out = xp.reshape(xp.take(table, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, weight.shape[1]))
+        out = _rows(xp, table, ids)
     shape = weight.shape
 
     def backward(g: Any) -> tuple[Any]:
@@ -330,7 +336,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
             g = g * xp.reshape(xp.astype(ids != padding, g.dtype), (*ids.shape, 1))
         if scale_grad_by_freq:
             counts = be.scatter_add(be.zeros((n, 1), g.dtype), ids, be.full((*ids.shape, 1), 1, g.dtype))
-            g = g / xp.reshape(xp.take(counts, xp.reshape(ids, (-1,)), axis=0), (*ids.shape, 1))
+            g = g / _rows(xp, counts, ids)
         return (be.scatter_add(be.zeros(shape, g.dtype), ids, g),)
 
     return Tensor._node(out, (weight,), backward, "embedding")

@@ -207,15 +207,13 @@ def _nll_of_logits(logits: Tensor, t: Any, ignore_index: int, reduction: str) ->
     nll = xp.log(total)[:, 0] - shifted[rows, safe]  # picked by index: a -inf logit elsewhere stays harmless
     nll = xp.where(valid, nll, 0.0)
     weight = xp.astype(valid, e.dtype)
-    count = xp.sum(weight)
-    if reduction == "mean":  # all ignored: a nan loss and zero gradients, as torch
-        divisor = xp.where(count > 0, count, 1.0)
-        count = xp.where(count > 0, count, math.nan)
-    out = nll if reduction == "none" else xp.sum(nll) / count if reduction == "mean" else xp.sum(nll)
+    count = xp.sum(weight)  # all ignored (0): a nan mean and zero gradients, as torch
+    mean = reduction == "mean"
+    out = nll if reduction == "none" else xp.sum(nll) / xp.where(count > 0, count, math.nan) if mean else xp.sum(nll)
 
     def backward(g: Any) -> tuple[Any]:
         onehot = xp.astype(xp.reshape(safe, (-1, 1)) == backend.arange(n_classes, dtype=t.dtype), e.dtype)
-        per_row = weight * (g / divisor if reduction == "mean" else g)
+        per_row = weight * (g / xp.where(count > 0, count, 1.0) if mean else g)
         d = backend.scratch(e * (1.0 / total))  # softmax (as torch's: times the reciprocal), then "- onehot" and
         # the per-row scale in place
         d -= onehot
