@@ -321,8 +321,8 @@ class Tensor:
         if self._grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment (call .detach() first)")
-        out = type(self).__new__(type(self))
-        out._init(self.backend.xp.asarray(self._data, copy=True), self.backend, self.requires_grad)
+        out = _unpickle(type(self), self.backend, self.backend.xp.asarray(self._data, copy=True), self.requires_grad,
+                        None)
         memo[id(self)] = out
         if self.grad is not None:
             out.grad = self.grad.__deepcopy__(memo)
@@ -1603,9 +1603,9 @@ def _operand_data(ref: Tensor, other: Any) -> Any:
 autograd._TENSOR.append(Tensor)
 
 
-def _unpickle(cls: type[Tensor], backend: Backend, host: np.ndarray, requires_grad: bool,
-              grad: Tensor | None) -> Tensor:
-    """A pickled tensor (``Tensor.__reduce_ex__``) back on its backend."""
+def _unpickle(cls: type[Tensor], backend: Backend, host: Any, requires_grad: bool, grad: Tensor | None) -> Tensor:
+    """A leaf of class ``cls`` holding ``host`` (a host array, or one ``backend`` owns) on ``backend``: a pickled
+    tensor back (``Tensor.__reduce_ex__``), or a deep copy."""
     out = cls.__new__(cls)
     out._init(backend.asarray(host), backend, requires_grad)
     out.grad = grad
