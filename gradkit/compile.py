@@ -291,8 +291,7 @@ class World:
             self.truncated = True  # (said in a warning: a change beyond this point is not seen)
             return
         self._seen.add(id(obj))
-        if not isinstance(obj, (list, tuple, dict)) and not hasattr(obj, "__dict__"):  # a user object with
-            # __slots__: its attributes as cells
+        if not isinstance(obj, (list, tuple, dict)) and not hasattr(obj, "__dict__"):  # __slots__: as cells
             for name in _slots(type(obj)):
                 self._cell(obj, name, getattr(obj, name, _ABSENT), depth)
             return self._class(type(obj), depth + 1)
@@ -357,8 +356,7 @@ class World:
 
 
 def _place(code: Code, holder: Any, key: Any) -> str:
-    """The expression of a cell (``World.cells``, or a container's item): a closure cell's contents, a dict's
-    entry, a list's or tuple's item, an attribute."""
+    """The expression of a cell (``World.cells``: closure cell, dict entry, attribute) or a container's item."""
     name = code.const(holder)
     if key is None:
         return f"{name}.cell_contents"
